@@ -1,0 +1,277 @@
+"""The `kgrel` command line: serve, ingest, predict, eval, calibrate.
+
+Each command prints JSON on stdout (the last line, for evaluations) and progress on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from pydantic import TypeAdapter, ValidationError
+
+
+def _settings(args: argparse.Namespace):
+    from app.config import Settings
+
+    overrides = {}
+    for name in ("data_dir", "store", "model", "encoder", "device"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    return Settings(**overrides)
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"kgrel: {message}", file=sys.stderr)
+    return code
+
+
+def _add_common(p: argparse.ArgumentParser, model: bool = True) -> None:
+    p.add_argument("--data-dir", type=Path, help="data directory (default: $KGREL_DATA_DIR or ./var)")
+    p.add_argument("--store", help="store directory or SPARQL endpoint URL (default: DATA_DIR/store)")
+    if model:
+        p.add_argument("--model", help="relation model folder, or 'untrained'")
+        p.add_argument("--encoder", help="Hugging Face encoder folder to use instead of the packaged one")
+        p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from app.main import create_app
+
+    settings = _settings(args)
+    if args.load_demo:
+        settings.load_demo = True
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def cmd_ingest(args) -> int:
+    from kg.errors import KGError
+    from kg.formats import format_by_name, format_for_path
+
+    path = Path(args.file)
+    if not path.is_file():
+        return _fail(f"{path}: no such file")
+    try:
+        rdf_format = format_by_name(args.format) if args.format else format_for_path(path)
+    except KGError as e:
+        return _fail(str(e))
+    if args.url:
+        return _http_ingest(args, path, rdf_format)
+    from kg.ingest import ingest
+    from kg.prefixes import PrefixMap
+    from kg.store import open_store
+
+    settings = _settings(args)
+    try:
+        store = open_store(settings.store_location(), settings.store_update_url)
+    except KGError as e:
+        return _fail(str(e))
+    prefixes = PrefixMap(settings.data_dir / "prefixes.json")
+    graph = prefixes.expand(args.graph) if args.graph else None
+    try:
+        with _progress_reader(path) as source:
+            report = ingest(store, source, rdf_format, graph=graph, base_iri=path.resolve().as_uri())
+    except KGError as e:
+        return _fail(f"{path}: {e} (nothing was inserted)")
+    finally:
+        store.close()
+    prefixes.add(report.prefixes)
+    print(json.dumps({"file": str(path), "added": report.added, "parsed": report.parsed, "graph": graph}))
+    return 0
+
+
+def _progress_reader(path: Path):
+    """The file opened for reading, gunzipped when it ends in .gz, with a byte progress bar on stderr."""
+    import contextlib
+    import gzip
+
+    from tqdm import tqdm
+
+    @contextlib.contextmanager
+    def opened():
+        with open(path, "rb") as raw, tqdm.wrapattr(raw, "read", total=path.stat().st_size, desc=path.name,
+                                                    file=sys.stderr, leave=False) as tracked:
+            yield gzip.GzipFile(fileobj=tracked) if path.suffix == ".gz" else tracked
+
+    return opened()
+
+
+def _http_ingest(args, path: Path, rdf_format) -> int:
+    import gzip
+
+    import httpx
+
+    from kg.formats import MEDIA_TYPES
+
+    media = next(m for m, f in MEDIA_TYPES.items() if f == rdf_format)
+    body = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    params = {"graph": args.graph} if args.graph else {}
+    response = httpx.post(args.url.rstrip("/") + "/graph/triples", content=body, params=params,
+                          headers={"Content-Type": media, **_auth(args)}, timeout=None)
+    print(response.text)
+    return 0 if response.is_success else 1
+
+
+def _auth(args) -> dict:
+    return {"X-API-Key": args.api_key} if getattr(args, "api_key", None) else {}
+
+
+def cmd_predict(args) -> int:
+    from app.schemas import PredictIn
+
+    raw = sys.stdin.read() if args.input in (None, "-") else Path(args.input).read_text(encoding="utf-8")
+    try:
+        payload = json.loads(raw)
+        items = TypeAdapter(PredictIn | list[PredictIn]).validate_python(payload)
+    except (json.JSONDecodeError, ValidationError) as e:
+        return _fail(f"invalid predict input: {e}")
+    if args.url:
+        import httpx
+
+        response = httpx.post(args.url.rstrip("/") + "/predict", json=payload, headers=_auth(args), timeout=None)
+        print(response.text)
+        return 0 if response.is_success else 1
+    from app.service import KgrelService, PredictRequest
+    from kg.errors import KGError
+    from models.instances import InvalidInstance
+
+    batch = items if isinstance(items, list) else [items]
+    try:
+        service = KgrelService(_settings(args))
+    except KGError as e:
+        return _fail(str(e))
+    try:
+        requests = [PredictRequest(x.to_instance(service.iri), x.candidates, x.top_k, x.threshold) for x in batch]
+        results = service.predict(requests)
+    except (InvalidInstance, KGError) as e:
+        return _fail(str(e))
+    finally:
+        service.close()
+    out = [{"predictions": [{"relation": p.relation, "curie": service.curie(p.relation), "label": p.label,
+                             "score": p.score} for p in r.predictions], "none_of_the_above": r.none_of_the_above}
+           for r in results]
+    print(json.dumps(out if isinstance(items, list) else out[0], ensure_ascii=False))
+    return 0
+
+
+def _load_model(args):
+    from models.relation_model import RelationModel
+
+    settings = _settings(args)
+    return RelationModel.load(settings.model_location(), encoder_dir=settings.encoder, device=settings.device)
+
+
+def cmd_eval(args) -> int:
+    from models.evaluate import evaluate_fewshot, evaluate_zeroshot
+    from models.fewrel import load_fewrel, load_side_info
+
+    try:
+        data = load_fewrel(args.data)
+        side_info = load_side_info(args.side_info) if args.side_info else None
+    except (OSError, ValueError) as e:
+        return _fail(str(e))
+    model = _load_model(args)
+    try:
+        if args.task == "fewshot":
+            result = evaluate_fewshot(model, data, args.n_way, args.k_shot, args.episodes, args.seed, side_info)
+        else:
+            if side_info is None:
+                return _fail("zero-shot evaluation needs --side-info")
+            result = evaluate_zeroshot(model, data, side_info)
+    except ValueError as e:
+        return _fail(str(e))
+    result.update(model=_settings(args).model_location() or f"untrained {model.encoder.model_dir.name}",
+                  device=str(model.device))
+    print(json.dumps(result))
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    from models.calibration import fit_calibration
+    from models.fewrel import load_fewrel, load_side_info
+
+    data: dict = {}
+    for path in args.data:
+        for rel, items in load_fewrel(path).items():
+            data.setdefault(rel, []).extend(items[:args.per_relation])
+    side_info = load_side_info(args.side_info) if args.side_info else None
+    model = _load_model(args)
+    calibration, report = fit_calibration(model, data, side_info, episodes=args.episodes, seed=args.seed)
+    model.config.calibration = calibration.to_json()
+    out = Path(args.out)
+    model.config.save(out)
+    print(json.dumps({"out": str(out), "calibration": model.config.calibration, "nota": report}))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kgrel", description="Knowledge-graph-augmented relation extraction.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="serve the REST API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--load-demo", action="store_true", help="load the bundled demo graph into an empty store")
+    _add_common(p)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("ingest", help="add an RDF file to the store (atomic)")
+    p.add_argument("file")
+    p.add_argument("--graph", help="named graph (IRI or CURIE) for triples outside any named graph")
+    p.add_argument("--format", help="turtle, nt, nquads, trig, jsonld or rdfxml (default: from the extension)")
+    p.add_argument("--url", help="send to a running kgrel server instead of opening the store")
+    p.add_argument("--api-key")
+    _add_common(p, model=False)
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("predict", help="classify relations: JSON in (file or stdin), JSON out")
+    p.add_argument("input", nargs="?", help="JSON file with one item or a list (default: stdin)")
+    p.add_argument("--url", help="ask a running kgrel server instead of loading the model here")
+    p.add_argument("--api-key")
+    _add_common(p)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("eval", help="evaluate on a FewRel-format file")
+    ev = p.add_subparsers(dest="task", required=True)
+    f = ev.add_parser("fewshot", help="N-way K-shot episodes")
+    f.add_argument("--data", required=True)
+    f.add_argument("--n-way", type=int, default=5)
+    f.add_argument("--k-shot", type=int, default=1)
+    f.add_argument("--episodes", type=int, default=1000)
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--side-info", help="{id: [label, description]} or {id: {label, description, aliases}}")
+    _add_common(f)
+    z = ev.add_parser("zeroshot", help="classify every instance among all relations from side information")
+    z.add_argument("--data", required=True)
+    z.add_argument("--side-info", required=True)
+    _add_common(z)
+    for q in (f, z):
+        q.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("calibrate", help="fit score calibration and write it into a model folder")
+    p.add_argument("--data", nargs="+", required=True)
+    p.add_argument("--side-info")
+    p.add_argument("--out", required=True)
+    p.add_argument("--episodes", type=int, default=300)
+    p.add_argument("--per-relation", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    _add_common(p)
+    p.set_defaults(func=cmd_calibrate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""The one settings object: every option comes from here (environment variables prefixed KGREL_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+import data
+
+SHIPPED = Path(data.__file__).resolve().parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KGREL_", extra="ignore")
+
+    data_dir: Path = Field(Path("var"), description="Where the embedded store and kgrel's own files live.")
+    store: str | None = Field(
+        None, description="Embedded store directory (default: DATA_DIR/store), or the query URL of a "
+                          "SPARQL 1.1 endpoint whose default graph is the union of its graphs.")
+    store_update_url: str | None = Field(None, description="Update URL of the SPARQL endpoint, when not "
+                                                           "derivable from the query URL.")
+    model: str | None = Field(None, description="Relation model folder (default: the shipped model), "
+                                                "or 'untrained' for the plain encoder.")
+    encoder: str | None = Field(None, description="A Hugging Face encoder folder to use instead of the "
+                                                  "packaged all-MiniLM-L6-v2 (used untrained).")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto picks CUDA when present.")
+    batch_size: int = Field(32, ge=1, le=1024, description="Encoder batch size.")
+    api_key: SecretStr | None = Field(None, description="When set, every endpoint but /health, /docs and "
+                                                        "/ui needs it in X-API-Key or Authorization: Bearer.")
+    max_body_bytes: int = Field(50 * 2**20, ge=1024, description="Largest request body accepted (413 above).")
+    max_batch: int = Field(1024, ge=1, description="Most instances in one /predict request.")
+    lang: str = Field("en", description="Language of labels and descriptions to read.")
+    demo_graph: Path = Field(SHIPPED / "demo_graph.nt.gz", description="Graph loaded by --load-demo.")
+    load_demo: bool = Field(False, description="Load the demo graph into an empty store at start-up.")
+
+    def store_location(self) -> str:
+        return self.store or str(self.data_dir / "store")
+
+    def model_location(self) -> str | None:
+        """The relation model folder to load; None means the untrained packaged encoder."""
+        if self.model in ("untrained", "none", ""):
+            return None
+        if self.model:
+            return self.model
+        shipped = SHIPPED / "models" / "kgrel-minilm"
+        if shipped.exists() and self.encoder is None:
+            return str(shipped)
+        return str(SHIPPED / "models" / "minilm-untrained")

@@ -1,0 +1,85 @@
+"""Client errors become 4xx responses that name the problem; nothing a client sends gives a 500."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from kg.errors import (
+    InvalidIdentifier,
+    KGError,
+    NotFound,
+    RDFSyntaxError,
+    SparqlError,
+    StoreUnavailable,
+    UnsupportedFormat,
+)
+from kg.relations import RelationExists
+from kg.sparql import NotAcceptable
+from models.instances import InvalidInstance
+
+log = logging.getLogger(__name__)
+
+# Most specific first: the first matching class decides the status.
+STATUS = [
+    (RDFSyntaxError, 400),
+    (UnsupportedFormat, 415),
+    (NotAcceptable, 406),
+    (SparqlError, 400),
+    (InvalidIdentifier, 422),
+    (NotFound, 404),
+    (RelationExists, 409),
+    (StoreUnavailable, 503),
+    (KGError, 400),
+    (InvalidInstance, 422),
+]
+
+
+class BatchItemError(Exception):
+    """An error in item `index` of a batch request."""
+
+    def __init__(self, index: int, error: Exception):
+        self.index = index
+        self.error = error
+        super().__init__(f"item {index}: {error}")
+
+
+def status_for(error: Exception) -> int:
+    for cls, status in STATUS:
+        if isinstance(error, cls):
+            return status
+    return 500
+
+
+def install(app: FastAPI) -> None:
+    async def known_error(request: Request, exc: Exception) -> JSONResponse:
+        inner = exc.error if isinstance(exc, BatchItemError) else exc
+        body: dict = {"detail": str(exc)}
+        if isinstance(inner, RDFSyntaxError):
+            body.update(line=inner.line, column=inner.column)
+        return JSONResponse(status_code=status_for(inner), content=body)
+
+    for cls in (KGError, InvalidInstance, BatchItemError):
+        app.add_exception_handler(cls, known_error)
+
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Pydantic's list of problems, flattened into one readable sentence plus the details.
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            problems.append(f"{where or 'body'}: {err.get('msg')}")
+        return JSONResponse(status_code=422, content={"detail": "; ".join(problems[:10]),
+                                                      "errors": jsonable(exc.errors())})
+
+    app.add_exception_handler(RequestValidationError, validation_error)
+
+
+def jsonable(errors: list) -> list:
+    out = []
+    for err in errors:
+        item = {k: v for k, v in err.items() if k in ("type", "loc", "msg")}
+        out.append(item)
+    return out

@@ -1,0 +1,55 @@
+"""The FastAPI application: routes, error handlers, limits, and the service made in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import RedirectResponse
+
+from app import errors
+from app.config import Settings
+from app.deps import require_api_key
+from app.limits import BodySizeLimit
+from app.routes import graph, health, predict, relations
+from app.service import KgrelService
+from models.relation_model import RelationModel
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def create_app(settings: Settings | None = None, model: RelationModel | None = None) -> FastAPI:
+    """An app over `settings`; a loaded `model` can be shared between apps (tests, notebooks)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        service = KgrelService(settings, model=model)
+        if settings.load_demo:
+            service.load_demo_if_empty()
+        service.prototypes()  # encode relation side information once, before the first request
+        app.state.service = service
+        log.info("kgrel ready: store %s, device %s", service.store.description, service.model.device)
+        try:
+            yield
+        finally:
+            service.close()
+
+    app = FastAPI(title="kgrel", version="0.1.0", lifespan=lifespan,
+                  description="Knowledge-graph-augmented zero- and few-shot relation extraction.")
+    errors.install(app)
+    secured = [Depends(require_api_key)]
+    app.include_router(health.router)
+    app.include_router(graph.router, dependencies=secured)
+    app.include_router(relations.router, dependencies=secured)
+    app.include_router(predict.router, dependencies=secured)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
+    @app.get("/", include_in_schema=False)
+    def root():
+        return RedirectResponse("/docs")
+
+    return app

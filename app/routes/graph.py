@@ -1,0 +1,71 @@
+"""Ingest RDF and query the graph with SPARQL 1.1 (read-only)."""
+
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from app.deps import get_service
+from app.schemas import ErrorOut, IngestOut
+from app.service import KgrelService
+from kg.errors import SparqlError, UnsupportedFormat
+from kg.formats import SUPPORTED_MEDIA_TYPES, format_for_media_type
+
+router = APIRouter(prefix="/graph", tags=["graph"])
+ERRORS = {400: {"model": ErrorOut}, 406: {"model": ErrorOut}, 415: {"model": ErrorOut}}
+
+
+@router.post("/triples", response_model=IngestOut, responses=ERRORS, openapi_extra={
+    "requestBody": {"content": {m: {"schema": {"type": "string"}} for m in SUPPORTED_MEDIA_TYPES}, "required": True}})
+async def add_triples(request: Request, graph: str | None = Query(None, description="Named graph (IRI or CURIE) "
+                                                                  "for triples outside any named graph"),
+                      base: str | None = Query(None, description="Base IRI for relative IRIs"),
+                      service: KgrelService = Depends(get_service)) -> IngestOut:
+    """Add RDF in the format named by Content-Type. All or nothing: a syntax error inserts nothing."""
+    rdf_format = format_for_media_type(request.headers.get("content-type"))
+    body = await request.body()
+    report = await run_in_threadpool(service.ingest, body, rdf_format, graph=graph, base_iri=base)
+    return IngestOut(added=report.added, parsed=report.parsed, graph=service.iri(graph) if graph else None)
+
+
+def _sparql_response(service: KgrelService, query: str, accept: str | None, default_graphs, named_graphs):
+    result = service.sparql(query, accept, default_graphs, named_graphs)
+    return Response(content=result.body, media_type=result.media_type)
+
+
+@router.get("/sparql", responses=ERRORS)
+def sparql_get(request: Request, query: str = Query(..., description="SPARQL 1.1 query"),
+               service: KgrelService = Depends(get_service)) -> Response:
+    """SELECT, ASK, CONSTRUCT or DESCRIBE; JSON, CSV, TSV or XML results (Turtle etc. for graphs) by Accept."""
+    params = request.query_params
+    return _sparql_response(service, query, request.headers.get("accept"),
+                            params.getlist("default-graph-uri"), params.getlist("named-graph-uri"))
+
+
+@router.post("/sparql", responses=ERRORS, openapi_extra={"requestBody": {"content": {
+    "application/sparql-query": {"schema": {"type": "string"}},
+    "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {"query": {"type": "string"}}}},
+}}})
+async def sparql_post(request: Request, service: KgrelService = Depends(get_service)) -> Response:
+    """The same query as GET, sent as application/sparql-query or a form with `query`. Updates are refused."""
+    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    params = request.query_params
+    default_graphs, named_graphs = params.getlist("default-graph-uri"), params.getlist("named-graph-uri")
+    if media == "application/sparql-update":
+        raise SparqlError("SPARQL update operations are not accepted on /graph/sparql; "
+                          "add data with POST /graph/triples")
+    if media == "application/x-www-form-urlencoded":
+        form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
+        if "update" in form:
+            raise SparqlError("SPARQL update operations are not accepted on /graph/sparql")
+        query = (form.get("query") or [""])[0]
+        default_graphs += form.get("default-graph-uri", [])
+        named_graphs += form.get("named-graph-uri", [])
+    elif media in ("application/sparql-query", "text/plain", ""):
+        query = (await request.body()).decode("utf-8", errors="replace")
+    else:
+        raise UnsupportedFormat(f"unsupported Content-Type {media!r} for a SPARQL query; use application/sparql-query "
+                          "or application/x-www-form-urlencoded")
+    return await run_in_threadpool(_sparql_response, service, query, request.headers.get("accept"),
+                                   default_graphs, named_graphs)

@@ -1,0 +1,85 @@
+"""Relations (registered into the graph) and their labelled examples."""
+
+from fastapi import APIRouter, Body, Depends, Response, status
+
+from app.deps import get_service
+from app.errors import BatchItemError
+from app.schemas import ErrorOut, ExampleOut, ExamplesAdded, InstanceIn, MentionOut, RelationIn, RelationOut
+from app.service import KgrelService
+from kg.examples import ExampleRecord
+from kg.ontology import RelationInfo
+from kg.relations import RelationSpec
+from models.instances import InvalidInstance
+
+router = APIRouter(prefix="/relations", tags=["relations"])
+ERRORS = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+
+
+def relation_out(service: KgrelService, info: RelationInfo, n_examples: int) -> RelationOut:
+    return RelationOut(id=info.iri, curie=service.curie(info.iri), label=info.label, aliases=info.aliases,
+                       description=info.description, domain=info.domain, range=info.range, examples=n_examples)
+
+
+def example_out(rec: ExampleRecord) -> ExampleOut:
+    return ExampleOut(
+        id=rec.id, relation=rec.relation, text=rec.text, created=rec.created, source=rec.source,
+        head=MentionOut(start=rec.head_start, end=rec.head_end, text=rec.text[rec.head_start:rec.head_end],
+                        entity=rec.head_entity),
+        tail=MentionOut(start=rec.tail_start, end=rec.tail_end, text=rec.text[rec.tail_start:rec.tail_end],
+                        entity=rec.tail_entity))
+
+
+@router.get("", response_model=list[RelationOut])
+def list_relations(service: KgrelService = Depends(get_service)) -> list[RelationOut]:
+    """Every relation of the graph with its side information and number of examples."""
+    return [relation_out(service, info, n) for info, n in service.relations()]
+
+
+@router.post("", response_model=RelationOut, status_code=status.HTTP_201_CREATED,
+             responses={409: {"model": ErrorOut}, 422: {"model": ErrorOut}})
+def register_relation(body: RelationIn, service: KgrelService = Depends(get_service)) -> RelationOut:
+    """Register a relation by writing it into the graph.
+
+    Written as owl:ObjectProperty with rdfs:label, skos:altLabel, rdfs:comment, rdfs:domain and rdfs:range.
+    """
+    spec = RelationSpec(iri=service.iri(body.id), label=body.label.strip(),
+                        aliases=[a.strip() for a in body.aliases if a.strip()], description=body.description.strip(),
+                        domain=[service.iri(c) for c in body.domain], range=[service.iri(c) for c in body.range])
+    info = service.register_relation(spec)
+    return relation_out(service, info, 0)
+
+
+@router.post("/{relation_id:path}/examples", response_model=ExamplesAdded, status_code=status.HTTP_201_CREATED,
+             responses=ERRORS)
+def add_examples(relation_id: str, body: InstanceIn | list[InstanceIn] = Body(...),
+                 service: KgrelService = Depends(get_service)) -> ExamplesAdded:
+    """Add one example or a list; all are checked before any is stored."""
+    items = body if isinstance(body, list) else [body]
+    if not items:
+        raise InvalidInstance("no examples given")
+    instances = []
+    for i, item in enumerate(items):
+        try:
+            instances.append(item.to_instance(service.iri))
+        except InvalidInstance as e:
+            raise BatchItemError(i, e) from None
+    records = service.add_examples(relation_id, instances)
+    return ExamplesAdded(added=len(records), ids=[r.id for r in records])
+
+
+@router.get("/{relation_id:path}/examples", response_model=list[ExampleOut], responses=ERRORS)
+def list_examples(relation_id: str, service: KgrelService = Depends(get_service)) -> list[ExampleOut]:
+    return [example_out(r) for r in service.examples(relation_id)]
+
+
+@router.get("/{relation_id:path}", response_model=RelationOut, responses=ERRORS)
+def get_relation(relation_id: str, service: KgrelService = Depends(get_service)) -> RelationOut:
+    info, n = service.relation(relation_id)
+    return relation_out(service, info, n)
+
+
+@router.delete("/{relation_id:path}", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)
+def delete_relation(relation_id: str, service: KgrelService = Depends(get_service)) -> Response:
+    """Remove the relation's description and examples; facts that use it stay in the graph."""
+    service.delete_relation(relation_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,190 @@
+"""The service object: wires the store, the ontology view and the relation model together.
+
+It holds no RDF or ML logic of its own; routes and the CLI call it, and it calls `kg` and `models`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import torch
+
+from app.config import Settings
+from kg import examples as kg_examples
+from kg import relations as kg_relations
+from kg.errors import InvalidIdentifier, NotFound
+from kg.formats import format_for_path
+from kg.ingest import IngestReport, ingest
+from kg.ontology import OntologyView, RelationInfo
+from kg.prefixes import PrefixMap
+from kg.sparql import SparqlResponse, run_query
+from kg.store import KnowledgeStore, open_store
+from models.instances import Mention, RelationInstance, make_instance
+from models.proto import InstancePrediction, PrototypeCache, PrototypeSet, PrototypicalClassifier
+from models.relation_model import RelationModel
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PredictRequest:
+    instance: RelationInstance
+    candidates: list[str] | None = None  # relation IRIs or CURIEs; None: every relation
+    top_k: int = 3
+    threshold: float | None = None
+
+
+class KgrelService:
+    def __init__(self, settings: Settings, store: KnowledgeStore | None = None, model: RelationModel | None = None):
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = store or open_store(settings.store_location(), settings.store_update_url)
+        self.prefixes = PrefixMap(settings.data_dir / "prefixes.json")
+        self.ontology = OntologyView(self.store, lang=settings.lang)
+        self.model = model or RelationModel.load(settings.model_location(), encoder_dir=settings.encoder,
+                                                 device=settings.device, batch_size=settings.batch_size)
+        torch.set_grad_enabled(False)
+        self.classifier = PrototypicalClassifier(self.model)
+        self._cache = PrototypeCache(self.model)
+        self._lock = threading.RLock()
+        self._version = 0  # bumped by every write that can change relations or examples
+        self._built: tuple[int, PrototypeSet] | None = None
+
+    def close(self) -> None:
+        self.store.close()
+
+    # Store ----------------------------------------------------------------------------------
+
+    def changed(self) -> None:
+        with self._lock:
+            self._version += 1
+
+    def ingest(self, source: bytes | IO[bytes], rdf_format, *, graph: str | None = None,
+               base_iri: str | None = None) -> IngestReport:
+        report = ingest(self.store, source, rdf_format, base_iri=base_iri, graph=self.iri(graph) if graph else None)
+        self.prefixes.add(report.prefixes)
+        if report.added:
+            self.changed()
+        return report
+
+    def ingest_file(self, path: Path, rdf_format=None, graph: str | None = None) -> IngestReport:
+        rdf_format = rdf_format or format_for_path(path)
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as f:
+            return self.ingest(f, rdf_format, graph=graph, base_iri=path.resolve().as_uri())
+
+    def load_demo_if_empty(self) -> IngestReport | None:
+        """Load the bundled demo graph into an empty store (first start of `make run`)."""
+        if self.store.count() > 0:
+            return None
+        report = self.ingest_file(self.settings.demo_graph)
+        log.info("loaded demo graph %s: %d triples", self.settings.demo_graph, report.added)
+        return report
+
+    def sparql(self, query: str, accept: str | None, default_graphs=None, named_graphs=None) -> SparqlResponse:
+        return run_query(self.store, query, accept, prefixes=self.prefixes.as_dict(),
+                         default_graphs=[self.iri(g) for g in default_graphs or []],
+                         named_graphs=[self.iri(g) for g in named_graphs or []])
+
+    def iri(self, identifier: str) -> str:
+        return self.prefixes.expand(identifier)
+
+    def curie(self, iri: str) -> str:
+        return self.prefixes.compact(iri)
+
+    # Relations and examples -------------------------------------------------------------------
+
+    def relations(self) -> list[tuple[RelationInfo, int]]:
+        counts = kg_examples.count_examples(self.store)
+        return [(r, counts.get(r.iri, 0)) for r in self.ontology.relations()]
+
+    def relation(self, identifier: str) -> tuple[RelationInfo, int]:
+        iri = self.iri(identifier)
+        info = self.ontology.relation(iri)
+        if info is None:
+            raise NotFound(f"relation {identifier} not found; GET /relations lists the known relations")
+        return info, kg_examples.count_examples(self.store).get(iri, 0)
+
+    def register_relation(self, spec: kg_relations.RelationSpec) -> RelationInfo:
+        kg_relations.register_relation(self.store, spec)
+        self.changed()
+        return self.relation(spec.iri)[0]
+
+    def delete_relation(self, identifier: str) -> None:
+        kg_relations.delete_relation(self.store, self.iri(identifier))
+        self.changed()
+
+    def add_examples(self, identifier: str, instances: list[RelationInstance],
+                     source: str | None = None) -> list[kg_examples.ExampleRecord]:
+        iri = self.relation(identifier)[0].iri
+        records = [kg_examples.ExampleRecord(
+            relation=iri, text=x.text, head_start=x.head.start, head_end=x.head.end, tail_start=x.tail.start,
+            tail_end=x.tail.end, head_entity=x.head.entity, tail_entity=x.tail.entity, source=source)
+            for x in instances]
+        kg_examples.add_examples(self.store, records)
+        self.changed()
+        return records
+
+    def examples(self, identifier: str) -> list[kg_examples.ExampleRecord]:
+        iri = self.relation(identifier)[0].iri
+        return kg_examples.list_examples(self.store, iri)
+
+    # Prediction -------------------------------------------------------------------------------
+
+    def prototypes(self) -> PrototypeSet:
+        """The current prototypes, rebuilt (re-encoding only what changed) after any write."""
+        with self._lock:
+            version = self._version
+            if self._built is not None and self._built[0] == version:
+                return self._built[1]
+            relations = self.ontology.relations()
+            by_relation: dict[str, list[tuple[str, RelationInstance]]] = defaultdict(list)
+            for rec in kg_examples.list_examples(self.store):
+                by_relation[rec.relation].append((rec.id, to_instance(rec)))
+            protos = self._cache.build(relations, by_relation)
+            self._built = (version, protos)
+            return protos
+
+    def predict(self, requests: list[PredictRequest]) -> list[InstancePrediction]:
+        protos = self.prototypes()
+        candidates = []
+        for req in requests:
+            if req.candidates is None:
+                candidates.append(None)
+                continue
+            idx = []
+            for c in req.candidates:
+                i = protos.index(self.iri(c))
+                if i is None:
+                    raise InvalidIdentifier(f"unknown relation {c!r} in candidates; GET /relations lists them")
+                idx.append(i)
+            candidates.append(idx)
+        top_k = max((r.top_k for r in requests), default=1)
+        results = self.classifier.predict([r.instance for r in requests], protos, candidates, top_k=top_k)
+        threshold = self.model.config.nota_threshold
+        for req, res in zip(requests, results, strict=True):
+            res.predictions = res.predictions[:req.top_k]
+            if req.threshold is not None:
+                res.none_of_the_above = not res.predictions or res.predictions[0].score < req.threshold
+            elif not res.predictions:
+                res.none_of_the_above = True
+            else:
+                res.none_of_the_above = res.predictions[0].score < threshold
+        return results
+
+    def health(self) -> dict:
+        return {"status": "ok" if self.store.ping() else "degraded", "store": self.store.description,
+                "store_reachable": self.store.ping(), "model_loaded": self.model is not None,
+                "model": self.settings.model_location() or "untrained",
+                "encoder": str(self.model.encoder.model_dir), "device": str(self.model.device)}
+
+
+def to_instance(rec: kg_examples.ExampleRecord) -> RelationInstance:
+    return make_instance(rec.text, Mention(rec.head_start, rec.head_end, rec.head_entity),
+                         Mention(rec.tail_start, rec.tail_end, rec.tail_entity))

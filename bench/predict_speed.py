@@ -1,0 +1,171 @@
+"""Prediction speed: the service next to the raw encoder forward pass on the same sentences and batches.
+
+    python bench/predict_speed.py [--data FEWREL.json] [--sentences 512] [--batch-size 32] [--model DIR]
+
+Measures, in one run on one machine:
+- raw: tokenizer + encoder forward pass alone, on exactly the batches the service forms;
+- in-process: KgrelService.predict on all sentences (marking, encoding, scoring against every
+  relation of the demo graph, calibration);
+- http: the same list POSTed to /predict of a `kgrel serve` subprocess (uvicorn), in chunks;
+- latency: p50/p99 of single-sentence /predict requests over HTTP.
+Prints one JSON object last; ratios to raw hold across machines better than absolute numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app.config import Settings  # noqa: E402
+from app.service import KgrelService, PredictRequest  # noqa: E402
+from models.fewrel import load_fewrel  # noqa: E402
+from models.text_encoder import mark  # noqa: E402
+
+
+def hardware() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "gpu": gpu,
+            "torch": torch.__version__}
+
+
+def best_of(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def sentences(path: Path, n: int) -> list:
+    data = load_fewrel(path)
+    pool = [x for items in data.values() for x in items]
+    step = max(1, len(pool) // n)
+    picked = pool[::step][:n]
+    while len(picked) < n:
+        picked += picked[: n - len(picked)]
+    return picked
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default_data = ROOT.parent / "shared" / "data" / "fewrel" / "wiki_public.json"
+    parser.add_argument("--data", type=Path, default=default_data if default_data.exists()
+                        else ROOT / "tests" / "data" / "tiny_fewrel.json")
+    parser.add_argument("--sentences", type=int, default=512)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--single", type=int, default=200, help="single-sentence requests for latency")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--model", help="relation model folder (default: the shipped one)")
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+
+    instances = sentences(args.data, args.sentences)
+    workdir = Path(tempfile.mkdtemp(prefix="kgrel-bench-"))
+    settings = Settings(data_dir=workdir / "var", model=args.model, device=args.device, batch_size=args.batch_size)
+    service = KgrelService(settings)
+    service.load_demo_if_empty()
+    protos = service.prototypes()
+    encoder = service.model.encoder
+    requests = [PredictRequest(x, top_k=3) for x in instances]
+
+    # Raw: the encoder alone on the very batches the service forms (length-sorted, same size).
+    marked = [mark(x, encoder.max_chars) for x in instances]
+    batches = [[marked[i].text for i in idx] for idx in encoder._batches(len(marked), [len(m.text) for m in marked])]
+
+    def raw():
+        with torch.inference_mode():
+            for texts in batches:
+                enc = encoder.tokenizer(texts, padding=True, truncation=True, max_length=encoder.max_length,
+                                        return_tensors="pt")
+                encoder.model(**{k: v.to(encoder.device) for k, v in enc.items()}).last_hidden_state.cpu()
+
+    raw()  # warm-up
+    service.predict(requests[: args.batch_size])
+    t_raw = best_of(raw, args.repeats)
+    t_service = best_of(lambda: service.predict(requests), args.repeats)
+    service.close()
+
+    # HTTP: a real `kgrel serve` over the same data dir.
+    port = 8765
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "KGREL_BATCH_SIZE": str(args.batch_size),
+           "KGREL_DEVICE": args.device, **({"KGREL_MODEL": args.model} if args.model else {})}
+    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--data-dir",
+                               str(settings.data_dir)], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 180
+        while True:
+            try:
+                if httpx.get(url + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                if time.time() > deadline:
+                    raise
+            time.sleep(0.5)
+        bodies = [{"text": x.text, "head": {"start": x.head.start, "end": x.head.end},
+                   "tail": {"start": x.tail.start, "end": x.tail.end}} for x in instances]
+        chunk = 256
+        with httpx.Client(timeout=600) as client:
+            def http_batch():
+                for start in range(0, len(bodies), chunk):
+                    r = client.post(url + "/predict", json=bodies[start:start + chunk])
+                    r.raise_for_status()
+
+            http_batch()
+            t_http = best_of(http_batch, args.repeats)
+            latencies = []
+            for body in (bodies * (args.single // len(bodies) + 1))[: args.single]:
+                start = time.perf_counter()
+                client.post(url + "/predict", json=body).raise_for_status()
+                latencies.append((time.perf_counter() - start) * 1000)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    n = len(instances)
+    latencies.sort()
+    result = {
+        "task": "predict_speed",
+        "sentences": n,
+        "batch_size": args.batch_size,
+        "relations": len(protos),
+        "model": service.model.config.notes or str(encoder.model_dir),
+        "device": str(encoder.device),
+        "raw_forward_sent_per_s": round(n / t_raw, 1),
+        "in_process_sent_per_s": round(n / t_service, 1),
+        "http_sent_per_s": round(n / t_http, 1),
+        "in_process_vs_raw": round(t_raw / t_service, 3),
+        "http_vs_raw": round(t_raw / t_http, 3),
+        "single_p50_ms": round(statistics.median(latencies), 2),
+        "single_p99_ms": round(latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 2),
+        "hardware": hardware(),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

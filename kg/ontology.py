@@ -1,0 +1,147 @@
+"""The ontology view: side information for every relation, labels and hypernyms for an entity.
+
+Records here are plain data; `models` builds prototypes from them without knowing about RDF.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyoxigraph as ox
+
+from kg.namespaces import DCTERMS, OWL, RDF, RDFS, RELATION_TYPES, SCHEMA, SKOS, XSD
+from kg.store import KnowledgeStore
+
+LABEL_PROPERTIES = (RDFS + "label", SKOS + "prefLabel", SCHEMA + "name")
+ALIAS_PROPERTIES = (SKOS + "altLabel",)
+DESCRIPTION_PROPERTIES = (RDFS + "comment", SCHEMA + "description", SKOS + "definition", DCTERMS + "description")
+DOMAIN_PROPERTIES = (RDFS + "domain", SCHEMA + "domainIncludes")
+RANGE_PROPERTIES = (RDFS + "range", SCHEMA + "rangeIncludes")
+# Vocabulary terms that are rdf:Property in their own ontologies but never relations between entities.
+_BUILTIN_NAMESPACES = (RDF, RDFS, OWL, SKOS, XSD)
+
+
+@dataclass
+class RelationInfo:
+    """Side information of one relation (GUIDE section 2)."""
+
+    iri: str
+    label: str
+    aliases: list[str] = field(default_factory=list)
+    description: str = ""
+    domain: list[str] = field(default_factory=list)  # labels of rdfs:domain classes
+    range: list[str] = field(default_factory=list)  # labels of rdfs:range classes
+
+
+@dataclass
+class EntityInfo:
+    """What the graph knows of one entity: its names and its classes with their superclasses."""
+
+    iri: str
+    labels: list[str] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)  # IRIs of rdf:type classes
+    hypernyms: list[str] = field(default_factory=list)  # labels of those classes and their superclasses
+
+
+def _values(iris: tuple[str, ...]) -> str:
+    return " ".join(f"<{i}>" for i in iris)
+
+
+def _lang_ok(term: ox.Literal, lang: str) -> bool:
+    tag = (term.language or "").lower()
+    return not tag or tag == lang or tag.startswith(lang + "-")
+
+
+def local_name(iri: str) -> str:
+    """The last segment of an IRI, a readable fallback label."""
+    for sep in ("#", "/", ":"):
+        if sep in iri:
+            iri = iri.rsplit(sep, 1)[-1] or iri
+    return iri
+
+
+class OntologyView:
+    """Reads side information from the store with a handful of SPARQL queries."""
+
+    def __init__(self, store: KnowledgeStore, lang: str = "en"):
+        self.store = store
+        self.lang = lang
+
+    def relation_iris(self) -> list[str]:
+        rows = self.store.select(
+            f"SELECT DISTINCT ?r WHERE {{ VALUES ?t {{ {_values(RELATION_TYPES)} }} ?r a ?t FILTER(isIRI(?r)) }}")
+        return sorted(r["r"].value for r in rows if not r["r"].value.startswith(_BUILTIN_NAMESPACES))
+
+    def relations(self, iris: list[str] | None = None) -> list[RelationInfo]:
+        """Side information of the given relations (all relations of the graph when None), sorted by IRI."""
+        if iris is None:
+            iris = self.relation_iris()
+        if not iris:
+            return []
+        props = LABEL_PROPERTIES + ALIAS_PROPERTIES + DESCRIPTION_PROPERTIES + DOMAIN_PROPERTIES + RANGE_PROPERTIES
+        records = {iri: RelationInfo(iri=iri, label="") for iri in iris}
+        # One query for all relations; chunked so that VALUES stays a reasonable size.
+        for start in range(0, len(iris), 500):
+            chunk = iris[start:start + 500]
+            rows = self.store.select(
+                f"SELECT ?r ?p ?o ?ol WHERE {{ VALUES ?r {{ {_values(tuple(chunk))} }} "
+                f"VALUES ?p {{ {_values(props)} }} ?r ?p ?o . "
+                f"OPTIONAL {{ FILTER(isIRI(?o)) ?o <{RDFS}label> ?ol }} }}")
+            for row in rows:
+                self._merge(records[row["r"].value], row["p"].value, row["o"], row.get("ol"))
+        for info in records.values():
+            if not info.label:
+                info.label = local_name(info.iri)
+            info.aliases = [a for a in dict.fromkeys(info.aliases) if a != info.label]
+            info.domain = list(dict.fromkeys(info.domain))
+            info.range = list(dict.fromkeys(info.range))
+        return [records[i] for i in sorted(records)]
+
+    def _merge(self, info: RelationInfo, prop: str, obj, obj_label) -> None:
+        if prop in DOMAIN_PROPERTIES + RANGE_PROPERTIES:
+            target = info.domain if prop in DOMAIN_PROPERTIES else info.range
+            if obj_label is not None and _lang_ok(obj_label, self.lang):
+                target.append(obj_label.value)
+            elif isinstance(obj, ox.NamedNode) and obj_label is None:
+                target.append(local_name(obj.value))
+            return
+        if not isinstance(obj, ox.Literal) or not _lang_ok(obj, self.lang):
+            return
+        if prop in LABEL_PROPERTIES:
+            if not info.label:
+                info.label = obj.value
+            else:
+                info.aliases.append(obj.value)
+        elif prop in ALIAS_PROPERTIES:
+            info.aliases.append(obj.value)
+        elif prop in DESCRIPTION_PROPERTIES and not info.description:
+            info.description = obj.value
+
+    def relation(self, iri: str) -> RelationInfo | None:
+        """Side information of one relation, or None when the IRI is not a relation of the graph."""
+        types = self.store.ask(f"ASK {{ VALUES ?t {{ {_values(RELATION_TYPES)} }} <{iri}> a ?t }}")
+        return self.relations([iri])[0] if types else None
+
+    def entity(self, iri: str, max_hypernyms: int = 30) -> EntityInfo:
+        """Labels, classes and hypernyms (class labels up the rdfs:subClassOf chain) of one entity."""
+        info = EntityInfo(iri=iri)
+        rows = self.store.select(
+            f"SELECT ?p ?o WHERE {{ VALUES ?p {{ {_values(LABEL_PROPERTIES + ALIAS_PROPERTIES)} <{RDF}type> }} "
+            f"<{iri}> ?p ?o }}")
+        for row in rows:
+            obj = row["o"]
+            if row["p"].value == RDF + "type":
+                if isinstance(obj, ox.NamedNode):
+                    info.classes.append(obj.value)
+            elif isinstance(obj, ox.Literal) and _lang_ok(obj, self.lang):
+                info.labels.append(obj.value)
+        rows = self.store.select(
+            f"SELECT DISTINCT ?c ?l WHERE {{ <{iri}> <{RDF}type>/<{RDFS}subClassOf>* ?c . "
+            f"OPTIONAL {{ ?c <{RDFS}label> ?l }} }} LIMIT {max_hypernyms * 4}")
+        for row in rows:
+            label = row.get("l")
+            if label is not None and _lang_ok(label, self.lang):
+                info.hypernyms.append(label.value)
+        info.labels = list(dict.fromkeys(info.labels))
+        info.hypernyms = list(dict.fromkeys(info.hypernyms))[:max_hypernyms]
+        return info

@@ -1,0 +1,294 @@
+"""The RDF store: embedded Oxigraph on disk (default) or a remote SPARQL 1.1 endpoint, behind one class.
+
+Callers never know which backend they talk to. Terms are pyoxigraph terms on both; an rdflib
+``Dataset`` view of the same data is available as ``store.dataset`` for Python interop.
+
+Internal queries assume the default graph is the union of all graphs: the embedded store
+queries that way, and a remote endpoint must be configured so (``oxigraph serve
+--union-default-graph``, Fuseki ``tdb:unionDefaultGraph``).
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyoxigraph as ox
+
+from kg.errors import SparqlError, StoreUnavailable
+
+Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
+QueryResult = ox.QuerySolutions | ox.QueryBoolean | list[ox.Triple]
+
+# On an endpoint whose default graph is the union, this counts distinct triples of all graphs.
+_COUNT_QUADS = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+
+
+class KnowledgeStore(ABC):
+    """An RDF dataset kgrel reads with SPARQL and writes atomically."""
+
+    @abstractmethod
+    def query(self, sparql: str, *, default_graphs: Sequence[str] | None = None,
+              named_graphs: Sequence[str] | None = None, prefixes: dict[str, str] | None = None) -> QueryResult:
+        """Run a SPARQL query: solutions for SELECT, a boolean for ASK, triples for CONSTRUCT/DESCRIBE.
+
+        Raises SparqlError for a malformed query (or an update sent as a query).
+        """
+
+    @abstractmethod
+    def insert(self, quads: Iterable[ox.Quad]) -> int:
+        """Add quads in one transaction (all or nothing); returns how many were not already there."""
+
+    @abstractmethod
+    def update(self, sparql_update: str) -> None:
+        """Run a SPARQL update in one transaction. For kgrel's own writes, never for client text."""
+
+    @abstractmethod
+    def count(self) -> int:
+        """Number of quads in the whole dataset (a remote union endpoint: distinct triples)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @property
+    @abstractmethod
+    def description(self) -> str:
+        """Where the data lives, for /health and logs."""
+
+    @property
+    @abstractmethod
+    def dataset(self) -> Any:
+        """An rdflib ``Dataset`` over the same data (union default graph), for Python interop."""
+
+    # Helpers shared by both backends -------------------------------------------------------
+
+    def select(self, sparql: str, prefixes: dict[str, str] | None = None) -> list[dict[str, Term]]:
+        """Rows of a SELECT query as {variable: term}; unbound variables are absent."""
+        result = self.query(sparql, prefixes=prefixes)
+        if not isinstance(result, ox.QuerySolutions):
+            raise SparqlError("expected a SELECT query")
+        names = [v.value for v in result.variables]
+        rows = []
+        for solution in result:
+            row = {}
+            for name in names:
+                value = solution[name]
+                if value is not None:
+                    row[name] = value
+            rows.append(row)
+        return rows
+
+    def ask(self, sparql: str, prefixes: dict[str, str] | None = None) -> bool:
+        result = self.query(sparql, prefixes=prefixes)
+        if not isinstance(result, ox.QueryBoolean):
+            raise SparqlError("expected an ASK query")
+        return bool(result)
+
+    def ping(self) -> bool:
+        """True when the store answers a trivial query."""
+        try:
+            return self.ask("ASK { }")
+        except (StoreUnavailable, SparqlError):
+            return False
+
+
+class EmbeddedStore(KnowledgeStore):
+    """Oxigraph (RocksDB) in a directory of its own, persistent and transactional; one process at a time."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        try:
+            if path is None:
+                self._ox = ox.Store()
+            else:
+                path.mkdir(parents=True, exist_ok=True)
+                self._ox = ox.Store(str(path))
+        except OSError as e:
+            raise StoreUnavailable(
+                f"cannot open the store at {path}: {e}. Another kgrel process (a running server?) may hold it; "
+                "stop it, or send the data to that server with --url"
+            ) from None
+        # Writes are serialised so that the 'added' count of an ingest is exact.
+        self._write_lock = threading.Lock()
+        self._dataset = None
+
+    def query(self, sparql, *, default_graphs=None, named_graphs=None, prefixes=None):
+        kwargs: dict[str, Any] = {"prefixes": prefixes or None}
+        if default_graphs:
+            kwargs["default_graph"] = [_graph_node(g) for g in default_graphs]
+        else:
+            kwargs["use_default_graph_as_union"] = True
+        if named_graphs:
+            kwargs["named_graphs"] = [ox.NamedNode(g) for g in named_graphs]
+        try:
+            result = self._ox.query(sparql, **kwargs)
+        except SyntaxError as e:
+            raise SparqlError(f"SPARQL syntax error: {e.msg}") from None
+        except (ValueError, OSError) as e:
+            raise SparqlError(f"SPARQL query failed: {e}") from None
+        if isinstance(result, ox.QueryTriples):
+            return list(result)
+        return result
+
+    def insert(self, quads):
+        with self._write_lock:
+            new = [q for q in dict.fromkeys(quads) if q not in self._ox]
+            if new:
+                self._ox.extend(new)  # one transaction
+            return len(new)
+
+    def update(self, sparql_update):
+        with self._write_lock:
+            try:
+                self._ox.update(sparql_update)
+            except SyntaxError as e:
+                raise SparqlError(f"SPARQL update syntax error: {e.msg}") from None
+
+    def count(self):
+        return len(self._ox)
+
+    def close(self):
+        if getattr(self, "_ox", None) is not None:
+            self._ox.flush()
+            del self._ox
+            self._ox = None
+
+    @property
+    def description(self):
+        return f"oxigraph:{self.path}" if self.path else "oxigraph:memory"
+
+    @property
+    def dataset(self):
+        if self._dataset is None:
+            from oxrdflib import OxigraphStore
+            from rdflib import Dataset
+
+            self._dataset = Dataset(store=OxigraphStore(store=self._ox), default_union=True)
+        return self._dataset
+
+
+class SparqlEndpointStore(KnowledgeStore):
+    """A remote SPARQL 1.1 endpoint (query + update); each write is one update request, atomic on the server."""
+
+    def __init__(self, query_url: str, update_url: str | None = None, timeout_s: float = 60.0):
+        self.query_url = query_url
+        self.update_url = update_url or _guess_update_url(query_url)
+        self._http = httpx.Client(timeout=timeout_s)
+        self._write_lock = threading.Lock()
+        self._dataset = None
+
+    def _post(self, url: str, **kwargs) -> httpx.Response:
+        try:
+            response = self._http.post(url, **kwargs)
+        except httpx.HTTPError as e:
+            raise StoreUnavailable(f"SPARQL endpoint {url} unreachable: {e}") from None
+        if response.status_code == 400:
+            raise SparqlError(f"the SPARQL endpoint refused the request: {response.text.strip()[:500]}")
+        if response.status_code >= 300:
+            raise StoreUnavailable(f"SPARQL endpoint {url} answered {response.status_code}: {response.text[:300]}")
+        return response
+
+    def query(self, sparql, *, default_graphs=None, named_graphs=None, prefixes=None):
+        if prefixes:
+            sparql = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in prefixes.items()) + sparql
+        form: dict[str, Any] = {"query": sparql}
+        if default_graphs:
+            form["default-graph-uri"] = list(default_graphs)
+        if named_graphs:
+            form["named-graph-uri"] = list(named_graphs)
+        response = self._post(self.query_url, data=form, headers={
+            "Accept": "application/sparql-results+json, application/n-triples;q=0.9"})
+        media = response.headers.get("content-type", "").split(";")[0].strip()
+        if media in ("application/n-triples", "text/plain"):
+            return [q.triple for q in ox.parse(response.content, format=ox.RdfFormat.N_TRIPLES)]
+        if media == "application/sparql-results+json":
+            return ox.parse_query_results(response.content, format=ox.QueryResultsFormat.JSON)
+        raise StoreUnavailable(f"SPARQL endpoint answered with unexpected media type {media!r}")
+
+    def insert(self, quads):
+        with self._write_lock:
+            new = self._not_present(list(dict.fromkeys(quads)))
+            for start in range(0, len(new), 20000):  # one request per chunk keeps bodies reasonable
+                self.update(_insert_data(new[start:start + 20000]))
+            return len(new)
+
+    def _not_present(self, quads: list[ox.Quad], chunk: int = 500) -> list[ox.Quad]:
+        """The quads the endpoint does not hold yet. Parsed blank nodes are fresh, so always new."""
+        present: set[int] = set()
+        checkable = [(i, q) for i, q in enumerate(quads)
+                     if not any(isinstance(t, ox.BlankNode | ox.Triple) for t in (q.subject, q.object))]
+        for named in (False, True):
+            group = [(i, q) for i, q in checkable if isinstance(q.graph_name, ox.DefaultGraph) != named]
+            for start in range(0, len(group), chunk):
+                part = group[start:start + chunk]
+                if named:
+                    rows = " ".join(f"({i} {q.subject} {q.predicate} {q.object} {q.graph_name})" for i, q in part)
+                    where = f"VALUES (?i ?s ?p ?o ?g) {{ {rows} }} GRAPH ?g {{ ?s ?p ?o }}"
+                else:
+                    rows = " ".join(f"({i} {q.subject} {q.predicate} {q.object})" for i, q in part)
+                    where = f"VALUES (?i ?s ?p ?o) {{ {rows} }} ?s ?p ?o"
+                present.update(int(r["i"].value) for r in self.select(f"SELECT DISTINCT ?i WHERE {{ {where} }}"))
+        return [q for i, q in enumerate(quads) if i not in present]
+
+    def update(self, sparql_update):
+        self._post(self.update_url, content=sparql_update.encode("utf-8"),
+                   headers={"Content-Type": "application/sparql-update"})
+
+    def count(self):
+        rows = self.select(_COUNT_QUADS)
+        return int(rows[0]["n"].value) if rows else 0
+
+    def close(self):
+        self._http.close()
+
+    @property
+    def description(self):
+        return f"sparql:{self.query_url}"
+
+    @property
+    def dataset(self):
+        if self._dataset is None:
+            from rdflib import Dataset
+            from rdflib.plugins.stores.sparqlstore import SPARQLUpdateStore
+
+            self._dataset = Dataset(store=SPARQLUpdateStore(self.query_url, self.update_url), default_union=True)
+        return self._dataset
+
+
+def open_store(location: str | Path | None, update_url: str | None = None) -> KnowledgeStore:
+    """An http(s) URL opens a remote endpoint; a path opens (or creates) an embedded store; None: in memory."""
+    if location is None:
+        return EmbeddedStore(None)
+    text = str(location)
+    if text.startswith(("http://", "https://")):
+        return SparqlEndpointStore(text, update_url)
+    return EmbeddedStore(Path(text))
+
+
+def _graph_node(iri: str) -> ox.NamedNode | ox.DefaultGraph:
+    return ox.DefaultGraph() if iri in ("", "default") else ox.NamedNode(iri)
+
+
+def _guess_update_url(query_url: str) -> str:
+    # Oxigraph serves /query and /update; Fuseki /ds/query (or /ds/sparql) and /ds/update.
+    for suffix in ("/query", "/sparql"):
+        if query_url.endswith(suffix):
+            return query_url[: -len(suffix)] + "/update"
+    return query_url
+
+
+def _insert_data(quads: Sequence[ox.Quad]) -> str:
+    """One INSERT DATA request for quads of any graphs (N-Triples term syntax is valid SPARQL)."""
+    by_graph: dict[str, list[str]] = {}
+    for q in quads:
+        key = "" if isinstance(q.graph_name, ox.DefaultGraph) else str(q.graph_name)
+        by_graph.setdefault(key, []).append(f"{q.subject} {q.predicate} {q.object} .")
+    parts = []
+    for graph, lines in by_graph.items():
+        body = "\n".join(lines)
+        parts.append(body if not graph else f"GRAPH {graph} {{\n{body}\n}}")
+    return "INSERT DATA {\n" + "\n".join(parts) + "\n}"

@@ -1,0 +1,127 @@
+"""Few-shot and zero-shot evaluation on FewRel-format files (GUIDE section 3 protocol)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import torch
+from tqdm import tqdm
+
+from kg.ontology import RelationInfo
+from models.fewrel import sample_episodes
+from models.instances import RelationInstance
+from models.proto import PrototypeSet, PrototypicalClassifier
+from models.relation_model import RelationModel
+from models.side_info import relation_text
+
+
+def _embed(model: RelationModel, instances: list[RelationInstance], desc: str,
+           chunk: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    examples, sides = [], []
+    with tqdm(total=len(instances), desc=desc, unit="sent", leave=False) as bar:
+        for start in range(0, len(instances), chunk):
+            e, s = model.embed_instances(instances[start:start + chunk])
+            examples.append(e)
+            sides.append(s)
+            bar.update(len(e))
+    return torch.cat(examples), torch.cat(sides)
+
+
+def _descriptions(model: RelationModel, relations: list[str],
+                  side_info: dict[str, RelationInfo] | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Description views for relations and a mask of those with side information."""
+    infos = [side_info.get(r) if side_info else None for r in relations]
+    has_side = torch.tensor([i is not None for i in infos])
+    texts = [relation_text(i) if i is not None else r for r, i in zip(relations, infos, strict=True)]
+    return model.embed_descriptions(texts), has_side
+
+
+class EpisodeEncoder:
+    """Encodes each sentence used by a list of episodes once, and builds an episode's prototypes."""
+
+    def __init__(self, model: RelationModel, data: dict[str, list[RelationInstance]], episodes: list,
+                 side_info: dict[str, RelationInfo] | None, desc: str = "encoding sentences"):
+        needed = sorted({(r, i) for ep in episodes
+                         for r, s, q in zip(ep.relations, ep.support, ep.query, strict=True) for i in [*s, q]})
+        self.row = {key: n for n, key in enumerate(needed)}
+        self.example_v, self.side_v = _embed(model, [data[r][i] for r, i in needed], desc)
+        relations = sorted(data)
+        self.rel_row = {r: n for n, r in enumerate(relations)}
+        self.description, self.has_side = _descriptions(model, relations, side_info)
+
+    def prototypes(self, relations: list[str], support: list[list[int]]) -> PrototypeSet:
+        k = len(support[0]) if support else 0
+        idx = torch.tensor([self.rel_row[r] for r in relations])
+        if k:
+            example_sum = torch.stack([self.example_v[[self.row[(r, i)] for i in s]].sum(0)
+                                       for r, s in zip(relations, support, strict=True)])
+        else:
+            example_sum = torch.zeros(len(relations), self.example_v.shape[1])
+        return PrototypeSet(relations, relations, self.description[idx], example_sum,
+                            torch.full((len(relations),), k), self.has_side[idx])
+
+    def queries(self, relations: list[str], query: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = [self.row[(r, i)] for r, i in zip(relations, query, strict=True)]
+        return self.example_v[rows], self.side_v[rows]
+
+
+def mean_ci95(values: list[float]) -> tuple[float, float]:
+    n = len(values)
+    mean = sum(values) / n
+    var = sum((v - mean) ** 2 for v in values) / max(1, n - 1)
+    return mean, 1.96 * math.sqrt(var / n)
+
+
+def evaluate_fewshot(model: RelationModel, data: dict[str, list[RelationInstance]], n_way: int, k_shot: int,
+                     episodes: int, seed: int, side_info: dict[str, RelationInfo] | None = None,
+                     extra_scores: Callable | None = None) -> dict:
+    """Mean accuracy and 95% interval over seeded N-way K-shot episodes (one query per class)."""
+    started = time.perf_counter()
+    eps = sample_episodes(data, n_way, k_shot, episodes, seed)
+    encoded = EpisodeEncoder(model, data, eps, side_info)
+    classifier = PrototypicalClassifier(model)
+    accuracies = []
+    for ep in tqdm(eps, desc=f"{n_way}-way {k_shot}-shot", unit="ep", leave=False):
+        protos = encoded.prototypes(ep.relations, ep.support)
+        scores = classifier.similarity(*encoded.queries(ep.relations, ep.query), protos)
+        if extra_scores is not None:
+            scores = scores + extra_scores(ep, scores)
+        accuracies.append((scores.argmax(1) == torch.arange(n_way)).float().mean().item())
+    accuracy, ci95 = mean_ci95(accuracies)
+    return {"task": "fewshot", "n_way": n_way, "k_shot": k_shot, "episodes": episodes, "seed": seed,
+            "accuracy": round(accuracy, 4), "ci95": round(ci95, 4), "relations": len(data),
+            "side_info": side_info is not None, "seconds": round(time.perf_counter() - started, 1)}
+
+
+def evaluate_zeroshot(model: RelationModel, data: dict[str, list[RelationInstance]],
+                      side_info: dict[str, RelationInfo]) -> dict:
+    """Every instance classified among all relations of the file from side information alone."""
+    started = time.perf_counter()
+    relations = sorted(data)
+    missing = [r for r in relations if r not in side_info]
+    if missing:
+        raise ValueError(f"no side information for relations {missing[:10]}; zero-shot needs a label "
+                         "and description for every relation")
+    instances = [x for r in relations for x in data[r]]
+    gold = torch.tensor([n for n, r in enumerate(relations) for _ in data[r]])
+    example_v, side_v = _embed(model, instances, "encoding sentences")
+    description, has_side = _descriptions(model, relations, side_info)
+    protos = PrototypeSet(relations, relations, description, torch.zeros(len(relations), example_v.shape[1]),
+                          torch.zeros(len(relations), dtype=torch.long), has_side)
+    pred = PrototypicalClassifier(model).similarity(example_v, side_v, protos).argmax(1)
+    accuracy = (pred == gold).float().mean().item()
+    return {"task": "zeroshot", "relations": len(relations), "instances": len(instances),
+            "accuracy": round(accuracy, 4), "macro_f1": round(macro_f1(pred, gold, len(relations)), 4),
+            "seconds": round(time.perf_counter() - started, 1)}
+
+
+def macro_f1(pred: torch.Tensor, gold: torch.Tensor, n_classes: int) -> float:
+    f1s = []
+    for c in range(n_classes):
+        tp = ((pred == c) & (gold == c)).sum().item()
+        fp = ((pred == c) & (gold != c)).sum().item()
+        fn = ((pred != c) & (gold == c)).sum().item()
+        f1s.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
+    return sum(f1s) / n_classes

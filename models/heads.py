@@ -1,0 +1,60 @@
+"""Relation heads: map an encoded instance into the example space and the side-information space.
+
+Untrained, the heads are fixed read-outs: the example view is [sentence; head; tail] / sqrt(3) and
+the side view is the sentence vector, which lives in the same space as an encoded description.
+Trained heads (see models.train) add learned projections on top of the same read-outs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models.text_encoder import InstanceEncoding
+
+
+class RelationHeads(nn.Module):
+    def __init__(self, hidden: int, dim: int | None = None):
+        """`dim` None: parameter-free read-outs; an int: learned projections to `dim` dimensions."""
+        super().__init__()
+        self.hidden = hidden
+        self.dim = dim
+        if dim is not None:
+            self.example_proj = nn.Linear(3 * hidden, dim)
+            self.side_proj = nn.Linear(3 * hidden, hidden)
+            self.description_proj = nn.Linear(hidden, hidden)
+            self.reset_parameters()
+
+    @property
+    def trained(self) -> bool:
+        return self.dim is not None
+
+    def reset_parameters(self) -> None:
+        if not self.trained:
+            return
+        for layer in (self.example_proj, self.side_proj):
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
+        # The description projection starts as the identity: untrained behaviour is the starting point.
+        nn.init.eye_(self.description_proj.weight)
+        nn.init.zeros_(self.description_proj.bias)
+
+    def example_view(self, enc: InstanceEncoding) -> torch.Tensor:
+        joint = torch.cat([enc.sentence, enc.head, enc.tail], dim=-1)
+        if not self.trained:
+            return joint / math.sqrt(3.0)
+        return F.normalize(self.example_proj(joint), dim=-1)
+
+    def side_view(self, enc: InstanceEncoding) -> torch.Tensor:
+        if not self.trained:
+            return enc.sentence
+        joint = torch.cat([enc.sentence, enc.head, enc.tail], dim=-1)
+        return F.normalize(enc.sentence + self.side_proj(joint), dim=-1)
+
+    def description_view(self, descriptions: torch.Tensor) -> torch.Tensor:
+        if not self.trained:
+            return descriptions
+        return F.normalize(self.description_proj(descriptions), dim=-1)

@@ -1,0 +1,164 @@
+"""Prototypical network with side information.
+
+For relation r with K examples and side information d_r, a query q scores
+
+    s(q, r) = (K * cos(e(q), mean_k e(x_k)) + beta * cos(z(q), d_r)) / (K + beta)
+
+where e is the example view, z the side view of the query, d_r the encoded side information
+(label, synonyms, description, domain/range classes) and beta (`side_weight`) counts the side
+information as that many examples: K = 0 is zero-shot, and examples take over as K grows.
+Scores become probabilities with a per-K calibration, and "none of the above" is the answer
+when no candidate reaches the model's threshold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from kg.ontology import RelationInfo
+from models.instances import RelationInstance
+from models.relation_model import RelationModel
+from models.side_info import relation_text
+
+
+@dataclass
+class PrototypeSet:
+    """Everything needed to score queries against a set of relations, cached between requests."""
+
+    iris: list[str]
+    labels: list[str]
+    description: torch.Tensor  # (R, H) description view of each relation's side information
+    example_sum: torch.Tensor  # (R, D) sum of example views (zero where K = 0)
+    k: torch.Tensor  # (R,) number of examples
+    has_side: torch.Tensor | None = None  # (R,) bool; False where no side information is known
+
+    def __post_init__(self):
+        self._index = {iri: i for i, iri in enumerate(self.iris)}
+        if self.has_side is None:
+            self.has_side = torch.ones(len(self.iris), dtype=torch.bool)
+
+    def __len__(self) -> int:
+        return len(self.iris)
+
+    def index(self, iri: str) -> int | None:
+        return self._index.get(iri)
+
+
+@dataclass
+class Prediction:
+    relation: str
+    label: str
+    score: float  # calibrated probability that the relation holds between the two mentions
+
+
+@dataclass
+class InstancePrediction:
+    predictions: list[Prediction]
+    none_of_the_above: bool
+
+
+class PrototypeCache:
+    """Builds PrototypeSets and remembers embeddings, so a change re-encodes only what changed."""
+
+    def __init__(self, model: RelationModel):
+        self.model = model
+        self._descriptions: dict[str, torch.Tensor] = {}  # side-information text -> description view
+        self._examples: dict[str, torch.Tensor] = {}  # example id -> example view
+
+    def build(self, relations: Sequence[RelationInfo],
+              examples: Mapping[str, Sequence[tuple[str, RelationInstance]]] | None = None) -> PrototypeSet:
+        """Prototypes of `relations`; `examples` maps a relation IRI to its (example id, instance) pairs."""
+        examples = examples or {}
+        texts = [relation_text(r) for r in relations]
+        missing = [t for t in dict.fromkeys(texts) if t not in self._descriptions]
+        if missing:
+            for text, vec in zip(missing, self.model.embed_descriptions(missing), strict=True):
+                self._descriptions[text] = vec
+        pending = [(eid, inst) for r in relations for eid, inst in examples.get(r.iri, ())
+                   if eid not in self._examples]
+        if pending:
+            views, _ = self.model.embed_instances([inst for _, inst in pending])
+            for (eid, _), vec in zip(pending, views, strict=True):
+                self._examples[eid] = vec
+        dim = next(iter(self._examples.values())).shape[-1] if self._examples else self._example_dim()
+        example_sum = torch.zeros(len(relations), dim)
+        k = torch.zeros(len(relations), dtype=torch.long)
+        for i, r in enumerate(relations):
+            ids = [eid for eid, _ in examples.get(r.iri, ())]
+            if ids:
+                example_sum[i] = torch.stack([self._examples[e] for e in ids]).sum(0)
+                k[i] = len(ids)
+        description = (torch.stack([self._descriptions[t] for t in texts]) if texts
+                       else torch.zeros(0, self.model.encoder.hidden_size))
+        return PrototypeSet([r.iri for r in relations], [r.label for r in relations], description, example_sum, k)
+
+    def _example_dim(self) -> int:
+        heads = self.model.heads
+        return heads.dim if heads.trained else 3 * heads.hidden
+
+
+class PrototypicalClassifier:
+    """Scores relation instances against a PrototypeSet and decides none-of-the-above."""
+
+    def __init__(self, model: RelationModel):
+        self.model = model
+
+    def similarity(self, example_q: torch.Tensor, side_q: torch.Tensor, protos: PrototypeSet,
+                   idx: torch.Tensor | None = None) -> torch.Tensor:
+        """Fused similarity s(q, r), shape (queries, candidates)."""
+        if idx is None:
+            idx = torch.arange(len(protos))
+        k = protos.k[idx].to(example_q.dtype)
+        beta = self.model.config.side_weight * protos.has_side[idx].to(example_q.dtype)
+        side = side_q @ protos.description[idx].T
+        example = example_q @ F.normalize(protos.example_sum[idx], dim=-1).T
+        return (k * example + beta * side) / (k + beta).clamp(min=1e-6)
+
+    def probabilities(self, example_q, side_q, protos, idx=None) -> torch.Tensor:
+        if idx is None:
+            idx = torch.arange(len(protos))
+        scores = self.similarity(example_q, side_q, protos, idx)
+        return self.model.calibration.probability(scores, protos.k[idx].expand_as(scores))
+
+    def predict(self, instances: Sequence[RelationInstance], protos: PrototypeSet,
+                candidates: Sequence[Sequence[int] | None] | None = None, top_k: int = 3,
+                threshold: float | None = None) -> list[InstancePrediction]:
+        """Ranked relations for each instance; `candidates[i]` restricts instance i to those relation indices."""
+        if not instances:
+            return []
+        if len(protos) == 0:
+            return [InstancePrediction([], True) for _ in instances]
+        threshold = self.model.config.nota_threshold if threshold is None else threshold
+        example_q, side_q = self.model.embed_instances(list(instances))
+        results = []
+        if candidates is None or all(c is None for c in candidates):
+            probs = self.probabilities(example_q, side_q, protos)
+            groups = [(list(range(len(instances))), torch.arange(len(protos)), probs)]
+        else:
+            groups = []
+            for i, cand in enumerate(candidates):
+                idx = torch.arange(len(protos)) if cand is None else torch.tensor(list(cand), dtype=torch.long)
+                groups.append(([i], idx, self.probabilities(example_q[i:i + 1], side_q[i:i + 1], protos, idx)))
+        by_instance: dict[int, InstancePrediction] = {}
+        for rows, idx, probs in groups:
+            top = torch.topk(probs, k=min(top_k, probs.shape[1]), dim=1)
+            for row, values, positions in zip(rows, top.values.tolist(), top.indices.tolist(), strict=True):
+                preds = [Prediction(protos.iris[idx[p]], protos.labels[idx[p]], round(v, 4))
+                         for v, p in zip(values, positions, strict=True)]
+                by_instance[row] = InstancePrediction(preds, not preds or preds[0].score < threshold)
+        results = [by_instance[i] for i in range(len(instances))]
+        return results
+
+    def infer(self, item: Mapping, protos: PrototypeSet) -> tuple[str | None, float]:
+        """OpenNRE-style single prediction: ``{'text', 'h': {'pos': [s, e]}, 't': {'pos': [s, e]}}``."""
+        from models.instances import Mention, make_instance
+
+        inst = make_instance(item["text"], Mention(*item["h"]["pos"]), Mention(*item["t"]["pos"]))
+        result = self.predict([inst], protos, top_k=1)[0]
+        if result.none_of_the_above or not result.predictions:
+            return None, result.predictions[0].score if result.predictions else 0.0
+        return result.predictions[0].relation, result.predictions[0].score

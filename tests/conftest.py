@@ -1,0 +1,100 @@
+"""Shared fixtures: the real packaged encoder (loaded once), real Oxigraph stores in temp dirs, real HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import torch
+from fastapi.testclient import TestClient
+
+from app.config import SHIPPED, Settings
+from app.main import create_app
+from models.relation_model import RelationModel
+
+DATA = Path(__file__).resolve().parent / "data"
+UNTRAINED = SHIPPED / "models" / "minilm-untrained"
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(scope="session")
+def untrained_model() -> RelationModel:
+    """The untrained packaged all-MiniLM-L6-v2 with its shipped calibration."""
+    return RelationModel.load(UNTRAINED, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def model(untrained_model) -> RelationModel:
+    """The model the API serves by default."""
+    location = Settings().model_location()
+    if location == str(UNTRAINED):
+        return untrained_model
+    return RelationModel.load(location, device="cpu")
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(data_dir=tmp_path / "var")
+
+
+def make_client(settings: Settings, model: RelationModel) -> TestClient:
+    return TestClient(create_app(settings, model=model))
+
+
+@pytest.fixture
+def client(settings, model):
+    with make_client(settings, model) as c:
+        yield c
+
+
+@pytest.fixture
+def onto_client(client):
+    """A client whose store holds the small test ontology (6 relations, a few entities)."""
+    r = client.post("/graph/triples", content=(DATA / "ontology.ttl").read_bytes(),
+                    headers={"Content-Type": "text/turtle"})
+    assert r.status_code == 200, r.text
+    return client
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 120.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer in {timeout}s")
+
+
+@pytest.fixture
+def oxigraph_server(tmp_path):
+    """A real Oxigraph SPARQL server (from the `oxigraph` PyPI package), started by the test run itself."""
+    import shutil
+
+    binary = shutil.which("oxigraph") or str(Path(os.sys.executable).parent / "oxigraph")
+    port = free_port()
+    proc = subprocess.Popen([binary, "serve", "--location", str(tmp_path / "remote"), "--bind",
+                             f"127.0.0.1:{port}", "--union-default-graph"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/query?query=ASK%7B%7D", timeout=30, proc=proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -1,0 +1,95 @@
+"""The `kgrel` command line, run as real subprocesses, and `kgrel serve` over a real socket."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .conftest import DATA, UNTRAINED, free_port, wait_http
+from .test_api_relations import span
+
+KGREL = [sys.executable, "-m", "app.cli"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str, stdin: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*KGREL, *args], input=stdin, capture_output=True, text=True, cwd=ROOT, timeout=600,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})
+
+
+def last_json(out: str) -> dict:
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_ingest_then_predict_in_process(tmp_path):
+    data_dir = str(tmp_path / "var")
+    r = run("ingest", str(DATA / "ontology.ttl"), "--data-dir", data_dir)
+    assert r.returncode == 0, r.stderr
+    assert last_json(r.stdout)["added"] > 20
+    bad = tmp_path / "bad.nt"
+    bad.write_text("<http://x.org/a> <http://x.org/b> <http://x.org/c> .\n<http://x.org/a> <http://x.org/b> .\n")
+    r = run("ingest", str(bad), "--data-dir", data_dir)
+    assert r.returncode != 0 and "line 2" in r.stderr and "nothing was inserted" in r.stderr
+    query = [span("Rome is the capital of Italy.", "Italy", "Rome")]
+    r = run("predict", "--data-dir", data_dir, "--model", str(UNTRAINED), stdin=json.dumps(query))
+    assert r.returncode == 0, r.stderr
+    [result] = json.loads(r.stdout)
+    assert result["predictions"][0]["curie"] == "ex:capital"
+    r = run("predict", "--data-dir", data_dir, stdin='{"text": "no spans"}')
+    assert r.returncode != 0 and "text, head and tail" in r.stderr
+
+
+def test_eval_fewshot_and_zeroshot_on_a_fixture():
+    common = ["--data", str(DATA / "tiny_fewrel.json"), "--model", str(UNTRAINED), "--device", "cpu"]
+    r = run("eval", "fewshot", *common, "--n-way", "5", "--k-shot", "1", "--episodes", "40", "--seed", "3",
+            "--side-info", str(DATA / "tiny_side_info.json"))
+    assert r.returncode == 0, r.stderr
+    result = last_json(r.stdout)
+    assert {"task", "n_way", "k_shot", "episodes", "accuracy", "ci95"} <= set(result)
+    assert (result["task"], result["n_way"], result["k_shot"], result["episodes"]) == ("fewshot", 5, 1, 40)
+    assert result["accuracy"] > 0.6  # chance is 0.2 on these clear sentences
+    assert "5-way 1-shot" in r.stderr or "encoding" in r.stderr  # progress goes to stderr
+    r = run("eval", "zeroshot", *common, "--side-info", str(DATA / "tiny_side_info.json"))
+    assert r.returncode == 0, r.stderr
+    result = last_json(r.stdout)
+    assert (result["task"], result["relations"], result["instances"]) == ("zeroshot", 6, 24)
+    assert result["accuracy"] > 0.6 and 0 < result["macro_f1"] <= 1
+    r = run("eval", "zeroshot", "--data", str(DATA / "tiny_fewrel.json"), "--side-info", str(DATA / "ontology.ttl"))
+    assert r.returncode != 0
+
+
+def test_serve_over_a_socket_and_ingest_through_it(tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "KGREL_MODEL": str(UNTRAINED)}
+    proc = subprocess.Popen([*KGREL, "serve", "--port", str(port), "--data-dir", str(tmp_path / "var")],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_http(url + "/health", proc=proc)
+        assert httpx.get(url + "/health").json()["store_reachable"] is True
+        r = run("ingest", str(DATA / "ontology.ttl"), "--url", url)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert json.loads(r.stdout)["added"] > 20
+        # While the server holds the store, opening it directly fails with a hint.
+        r = run("ingest", str(DATA / "ontology.ttl"), "--data-dir", str(tmp_path / "var"))
+        assert r.returncode != 0 and "--url" in r.stderr
+        body = span("Pierre Curie married Marie Skłodowska in 1895.", "Pierre Curie", "Marie Skłodowska")
+        r = httpx.post(url + "/predict", json=body, timeout=60)
+        assert r.status_code == 200 and r.json()["predictions"][0]["curie"] == "ex:spouse"
+        r = httpx.post(url + "/predict", content=b"{not json", headers={"Content-Type": "application/json"})
+        assert r.status_code == 422
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("argv", [["eval"], ["nonsense"]])
+def test_usage_errors_exit_nonzero(argv):
+    r = run(*argv)
+    assert r.returncode != 0 and "usage" in r.stderr

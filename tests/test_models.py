@@ -1,0 +1,97 @@
+"""Instances, entity marking, episodes, calibration and prototypes with the real encoder."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from kg.ontology import RelationInfo
+from models.calibration import Calibration, fit_platt
+from models.fewrel import load_fewrel, load_side_info, sample_episodes
+from models.instances import InvalidInstance, Mention, from_fewrel, make_instance
+from models.proto import PrototypeCache, PrototypicalClassifier
+from models.text_encoder import mark
+
+from .conftest import DATA
+
+
+def test_fewrel_tokens_become_character_spans():
+    inst = from_fewrel({"tokens": ["Paris", "is", "the", "capital", "of", "France", "."],
+                        "h": ["France", "Q142", [[5]]], "t": ["Paris", "Q90", [[0]]]})
+    assert inst.text == "Paris is the capital of France ."
+    assert (inst.head_text, inst.tail_text) == ("France", "Paris")
+    assert inst.head.entity == "http://www.wikidata.org/entity/Q142"
+    with pytest.raises(InvalidInstance, match="outside"):
+        from_fewrel({"tokens": ["a", "b"], "h": ["a", "", [[0]]], "t": ["c", "", [[2]]]})
+
+
+def test_instance_checks():
+    make_instance("Alice met Bob", Mention(0, 5), Mention(10, 13))
+    for head, tail, words in [((0, 5), (3, 8), "overlap"), ((0, 0), (6, 9), "non-empty"),
+                              ((0, 5), (10, 30), "inside"), ((5, 6), (10, 13), "whitespace")]:
+        with pytest.raises(InvalidInstance, match=words):
+            make_instance("Alice met Bob", Mention(*head), Mention(*tail))
+
+
+def test_marking_keeps_mentions_and_crops_long_text():
+    inst = make_instance("Bob met Alice in Paris.", Mention(8, 13), Mention(17, 22))
+    marked = mark(inst, max_chars=512)
+    assert marked.text == "Bob met @ Alice @ in # Paris #."
+    assert marked.text[slice(*marked.head)] == "Alice" and marked.text[slice(*marked.tail)] == "Paris"
+    long = "x " * 600 + "Alice met Bob." + " y" * 600
+    start = long.index("Alice")
+    inst = make_instance(long, Mention(start, start + 5), Mention(start + 10, start + 13))
+    marked = mark(inst, max_chars=200)
+    assert len(marked.text) < 220
+    assert marked.text[slice(*marked.head)] == "Alice" and marked.text[slice(*marked.tail)] == "Bob"
+
+
+def test_episodes_are_seeded_and_disjoint():
+    data = load_fewrel(DATA / "tiny_fewrel.json")
+    a = sample_episodes(data, 5, 2, 10, seed=7)
+    assert [e.relations for e in a] == [e.relations for e in sample_episodes(data, 5, 2, 10, seed=7)]
+    for ep in a:
+        assert len(set(ep.relations)) == 5
+        for support, query in zip(ep.support, ep.query, strict=True):
+            assert len(support) == 2 and query not in support
+    with pytest.raises(ValueError, match="needs 7 relations"):
+        sample_episodes(data, 7, 1, 1, seed=0)
+
+
+def test_side_info_files_in_both_shapes(tmp_path):
+    info = load_side_info(DATA / "tiny_side_info.json")
+    assert info["R_spouse"].aliases == ["husband", "wife", "married to"]
+    pairs = tmp_path / "pairs.json"
+    pairs.write_text('{"P26": ["spouse", "the subject has the object as spouse"]}')
+    assert load_side_info(pairs)["P26"].description == "the subject has the object as spouse"
+
+
+def test_platt_fit_recovers_a_known_sigmoid():
+    torch.manual_seed(0)
+    scores = torch.rand(4000)
+    labels = (torch.rand(4000) < torch.sigmoid(12 * scores - 6)).float()
+    a, b = fit_platt(scores, labels)
+    assert 9 < a < 15 and -7.5 < b < -4.5
+    cal = Calibration({0: (a, b)})
+    p = cal.probability(torch.tensor([0.0, 0.5, 1.0]), torch.tensor([0, 3, 9]))
+    assert p[0] < 0.05 and 0.35 < p[1] < 0.65 and p[2] > 0.95
+
+
+def test_prototype_cache_reencodes_only_what_changed(untrained_model):
+    cache = PrototypeCache(untrained_model)
+    relations = [RelationInfo("ex:spouse", "spouse", description="married to"),
+                 RelationInfo("ex:capital", "capital", description="seat of government")]
+    example = make_instance("Rome is the capital of Italy.", Mention(23, 28), Mention(0, 4))
+    protos = cache.build(relations, {"ex:capital": [("e1", example)]})
+    assert protos.k.tolist() == [0, 1]
+    assert len(cache._descriptions) == 2 and len(cache._examples) == 1
+    again = cache.build(relations + [RelationInfo("ex:author", "author")], {"ex:capital": [("e1", example)]})
+    assert len(cache._descriptions) == 3 and len(cache._examples) == 1
+    assert torch.equal(again.description[:2], protos.description)
+    classifier = PrototypicalClassifier(untrained_model)
+    [result] = classifier.predict([make_instance("Paris is the capital of France.", Mention(24, 30), Mention(0, 5))],
+                                  again, top_k=3)
+    assert result.predictions[0].relation == "ex:capital"
+    rel, score = classifier.infer({"text": "Paris is the capital of France.", "h": {"pos": [24, 30]},
+                                   "t": {"pos": [0, 5]}}, again)
+    assert 0 <= score <= 1 and rel in (None, "ex:capital")
