@@ -91,10 +91,14 @@ def run_query(store: KnowledgeStore, query: str, accept: str | None, *, prefixes
             raise SparqlError("SPARQL update operations are not accepted on /graph/sparql; "
                               "add data with POST /graph/triples") from None
         raise
-    accepted = parse_accept(accept)
-    if isinstance(result, ox.QuerySolutions | ox.QueryBoolean):
-        media = _choose(accepted, SOLUTION_FORMATS, "SELECT and ASK")
+    solutions = isinstance(result, ox.QuerySolutions | ox.QueryBoolean)
+    try:
+        media = _choose(parse_accept(accept), SOLUTION_FORMATS if solutions else GRAPH_FORMATS,
+                        "SELECT and ASK" if solutions else "CONSTRUCT and DESCRIBE")
+    except NotAcceptable:
+        # pyoxigraph results must be freed on the thread that made them, not via the traceback elsewhere.
+        del result
+        raise
+    if solutions:
         return SparqlResponse(result.serialize(format=SOLUTION_FORMATS[media]), media)
-    media = _choose(accepted, GRAPH_FORMATS, "CONSTRUCT and DESCRIBE")
-    body = ox.serialize(result, format=GRAPH_FORMATS[media], prefixes=prefixes or None)
-    return SparqlResponse(body, media)
+    return SparqlResponse(ox.serialize(result, format=GRAPH_FORMATS[media], prefixes=prefixes or None), media)
