@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 from pydantic import TypeAdapter, ValidationError
@@ -18,7 +19,7 @@ def _settings(args: argparse.Namespace):
     from app.config import Settings
 
     overrides = {}
-    for name in ("data_dir", "store", "model", "encoder", "device"):
+    for name in ("data_dir", "store", "model", "encoder", "device", "precision"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -37,6 +38,7 @@ def _add_common(p: argparse.ArgumentParser, model: bool = True) -> None:
         p.add_argument("--model", help="relation model folder, or 'untrained'")
         p.add_argument("--encoder", help="Hugging Face encoder folder to use instead of the packaged one")
         p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+        p.add_argument("--precision", choices=["fp32", "int8", "bf16"], help="encoder arithmetic (default fp32)")
 
 
 def cmd_serve(args) -> int:
@@ -166,7 +168,8 @@ def _load_model(args):
     from models.relation_model import RelationModel
 
     settings = _settings(args)
-    return RelationModel.load(settings.model_location(), encoder_dir=settings.encoder, device=settings.device)
+    return RelationModel.load(settings.model_location(), encoder_dir=settings.encoder, device=settings.device,
+                              precision=settings.precision)
 
 
 def cmd_eval(args) -> int:
@@ -212,6 +215,149 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    import random
+
+    import torch
+
+    from models.fewrel import load_fewrel, load_side_info
+    from models.relation_model import ModelConfig, RelationModel
+    from models.train import RelationTrainer, TrainConfig
+
+    data: dict = {}
+    for path in args.data:
+        for rel, items in load_fewrel(path).items():
+            data.setdefault(rel, []).extend(items)
+    side_info = load_side_info(args.side_info)
+    relations = sorted(data)
+    if args.dev_relations:
+        dev_names = [r.strip() for r in args.dev_relations.split(",") if r.strip()]
+        unknown = [r for r in dev_names if r not in data]
+        if unknown:
+            return _fail(f"--dev-relations not in the data: {unknown}")
+    else:
+        dev_names = sorted(random.Random(args.seed).sample(relations, args.dev_count)) if args.dev_count else []
+    dev = {r: data[r][:args.dev_per_relation] for r in dev_names}
+    train = {r: items for r, items in data.items() if r not in dev}
+    torch.manual_seed(args.seed)
+    settings = _settings(args)
+    base = RelationModel.load(None, encoder_dir=settings.encoder, device=settings.device)
+    base.config = ModelConfig(encoder=base.config.encoder, max_length=base.config.max_length)
+    config = TrainConfig(steps=args.steps, train_layers=args.train_layers, n_way=args.n_way, seed=args.seed,
+                         eval_every=args.eval_every, align_weight=args.align_weight,
+                         hard_negatives=args.hard_negatives, side_dropout=args.side_dropout,
+                         lr_encoder=args.lr, max_per_relation=args.max_per_relation,
+                         precision=args.train_precision,
+                         notes=args.notes or f"kgrel trained on {len(train)} FewRel relations, seed {args.seed}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    trainer = RelationTrainer(base, train, side_info, dev or None, config)
+    result = trainer.train()
+    if dev:
+        from models.calibration import fit_calibration
+
+        calibration, report = fit_calibration(base, dev, side_info, n_way=min(10, len(dev) - 1),
+                                              episodes=args.calibration_episodes, seed=args.seed)
+        base.config.calibration = calibration.to_json()
+        result["nota"] = report
+        result["dev"] = trainer.evaluate(dev, settings=((5, 0), (5, 1), (5, 5), (10, 1)), episodes=1000, seed=0)
+    out = Path(args.out)
+    trainer.save(out, result)
+    summary = {k: v for k, v in result.items() if k != "history"}
+    print(json.dumps({"task": "train", "out": str(out), "train_relations": sorted(train),
+                      "dev_relations": dev_names, **summary}))
+    return 0
+
+
+def cmd_kg_eval_lp(args) -> int:
+    import torch
+
+    from models.link_prediction import (
+        LPConfig,
+        filtered_ranks,
+        known_tails,
+        load_tsv_splits,
+        lp_metrics,
+        train_link_predictor,
+    )
+    from models.text_encoder import resolve_device
+
+    try:
+        export, train, valid, test = load_tsv_splits(args.train, args.valid, args.test)
+    except (OSError, ValueError) as e:
+        return _fail(str(e))
+    device = resolve_device(args.device or "auto")
+    config = LPConfig(decoder=args.decoder, encoder=args.encoder, rank=args.rank, epochs=args.epochs,
+                      batch_size=args.batch_size, lr=args.lr, n3=args.n3, time_limit_s=args.time_limit,
+                      eval_every=args.eval_every, rgcn_layers=args.rgcn_layers, rgcn_bases=args.rgcn_bases,
+                      seed=args.seed)
+    known = known_tails(torch.cat([train, valid, test]), len(export.relations))
+    model, report = train_link_predictor(train, export.num_nodes, len(export.relations), config, valid=valid,
+                                         known=known, device=device)
+    metrics = lp_metrics(filtered_ranks(model, test.to(device), known))
+    if args.plot:
+        _plot_lp(report["history"], Path(args.plot))
+    print(json.dumps({"task": "link_prediction", **metrics, "train_seconds": report["seconds"],
+                      "device": str(device), "epochs": report["epochs"], "best_valid_mrr": report["best_valid_mrr"],
+                      "entities": export.num_nodes, "relations": len(export.relations),
+                      "train_triples": len(train), "test_triples": len(test), "dropped": export.dropped,
+                      "config": report["config"]}))
+    return 0
+
+
+def cmd_kg_train(args) -> int:
+    from tqdm import tqdm
+
+    from app.service import KgrelService
+    from kg.errors import KGError
+    from models.link_prediction import LPConfig
+
+    try:
+        service = KgrelService(_settings(args))
+    except KGError as e:
+        return _fail(str(e))
+    config = LPConfig(decoder=args.decoder, encoder=args.encoder, rank=args.rank, epochs=args.epochs,
+                      time_limit_s=args.time_limit)
+    bar = tqdm(total=args.epochs, desc="kg training", unit="epoch", file=sys.stderr)
+    try:
+        job = service.start_kg_training(args.graph, config)
+        last = 0
+        while job.status in ("queued", "running"):
+            epoch = job.progress.get("epoch", 0)
+            if epoch > last:
+                bar.update(epoch - last)
+                bar.set_postfix(loss=round(job.progress.get("loss", 0.0), 4))
+                last = epoch
+            time.sleep(0.2)
+        bar.close()
+        if job.status == "failed":
+            return _fail(f"training failed: {job.error}")
+        folder = Path(job.result["folder"])
+        history = service.kg.report["history"]
+        _plot_lp(history, folder / "training.png")
+        print(json.dumps({"task": "kg_train", **job.result, "plot": str(folder / "training.png")}))
+        return 0
+    finally:
+        service.close()
+
+
+def _plot_lp(history: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = [h for h in history if "valid_mrr" in h]
+    fig, ax = plt.subplots(1, 2 if points else 1, figsize=(9 if points else 4.5, 3.4), squeeze=False)
+    ax[0][0].plot([h["epoch"] for h in history], [h["loss"] for h in history])
+    ax[0][0].set(xlabel="epoch", ylabel="training loss")
+    if points:
+        ax[0][1].plot([h["epoch"] for h in points], [h["valid_mrr"] for h in points], marker="o")
+        ax[0][1].set(xlabel="epoch", ylabel="filtered validation MRR")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kgrel", description="Knowledge-graph-augmented relation extraction.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -255,6 +401,61 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(z)
     for q in (f, z):
         q.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("train", help="meta-train the relation model on FewRel-format files")
+    p.add_argument("--data", nargs="+", required=True)
+    p.add_argument("--side-info", required=True)
+    p.add_argument("--out", default="data/models/kgrel-minilm")
+    p.add_argument("--dev-relations", help="comma-separated relations held out for early stopping and calibration")
+    p.add_argument("--dev-count", type=int, default=0, help="or hold out this many relations at random (seeded)")
+    p.add_argument("--dev-per-relation", type=int, default=200)
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--train-layers", type=int, default=2)
+    p.add_argument("--n-way", type=int, default=10)
+    p.add_argument("--lr", type=float, default=3e-5)
+    p.add_argument("--align-weight", type=float, default=1.0)
+    p.add_argument("--side-dropout", type=float, default=0.2)
+    p.add_argument("--hard-negatives", type=float, help="temperature of similarity-weighted relation sampling")
+    p.add_argument("--max-per-relation", type=int)
+    p.add_argument("--eval-every", type=int, default=250)
+    p.add_argument("--calibration-episodes", type=int, default=300)
+    p.add_argument("--train-precision", choices=["auto", "bf16", "fp32"], default="auto",
+                   help="arithmetic of training steps (auto: bf16 where the hardware runs it fast)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--notes")
+    _add_common(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("kg", help="knowledge-graph embeddings")
+    kg = p.add_subparsers(dest="kg_command", required=True)
+    kt = kg.add_parser("train", help="train graph embeddings on the store (progress bar, loss curve PNG)")
+    kt.add_argument("--graph", help="named graph to learn from (default: all graphs)")
+    kt.add_argument("--decoder", choices=["complex", "distmult"], default="complex")
+    kt.add_argument("--encoder", choices=["none", "rgcn"], default="none")
+    kt.add_argument("--rank", type=int, default=128)
+    kt.add_argument("--epochs", type=int, default=50)
+    kt.add_argument("--time-limit", type=float, default=900)
+    _add_common(kt)
+    kt.set_defaults(func=cmd_kg_train)
+    lp = kg.add_parser("eval-lp", help="train and evaluate link prediction on tab-separated triple files")
+    lp.add_argument("--train", required=True)
+    lp.add_argument("--valid", required=True)
+    lp.add_argument("--test", required=True)
+    lp.add_argument("--decoder", choices=["complex", "distmult"], default="complex")
+    lp.add_argument("--encoder", choices=["none", "rgcn"], default="none", help="none: shallow embeddings")
+    lp.add_argument("--rank", type=int, default=256)
+    lp.add_argument("--epochs", type=int, default=200)
+    lp.add_argument("--batch-size", type=int, default=1000)
+    lp.add_argument("--lr", type=float, default=0.1)
+    lp.add_argument("--n3", type=float, default=5e-3)
+    lp.add_argument("--eval-every", type=int, default=5)
+    lp.add_argument("--time-limit", type=float, default=1800, help="seconds of training at most")
+    lp.add_argument("--rgcn-layers", type=int, default=1)
+    lp.add_argument("--rgcn-bases", type=int, default=8)
+    lp.add_argument("--seed", type=int, default=0)
+    lp.add_argument("--plot", help="write the loss and validation-MRR curves to this PNG")
+    lp.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    lp.set_defaults(func=cmd_kg_eval_lp)
 
     p = sub.add_parser("calibrate", help="fit score calibration and write it into a model folder")
     p.add_argument("--data", nargs="+", required=True)

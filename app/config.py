@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     encoder: str | None = Field(None, description="A Hugging Face encoder folder to use instead of the "
                                                   "packaged all-MiniLM-L6-v2 (used untrained).")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto picks CUDA when present.")
+    precision: Literal["fp32", "int8", "bf16"] = Field(
+        "fp32", description="Encoder arithmetic: fp32, int8 (dynamic quantization, CPU) or bf16.")
     batch_size: int = Field(32, ge=1, le=1024, description="Encoder batch size.")
     api_key: SecretStr | None = Field(None, description="When set, every endpoint but /health, /docs and "
                                                         "/ui needs it in X-API-Key or Authorization: Bearer.")

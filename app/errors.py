@@ -8,6 +8,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from app.jobs import JobBusy
+from app.service import NoEmbeddings
 from kg.errors import (
     InvalidIdentifier,
     KGError,
@@ -32,6 +34,8 @@ STATUS = [
     (InvalidIdentifier, 422),
     (NotFound, 404),
     (RelationExists, 409),
+    (JobBusy, 409),
+    (NoEmbeddings, 409),
     (StoreUnavailable, 503),
     (KGError, 400),
     (InvalidInstance, 422),
@@ -62,7 +66,7 @@ def install(app: FastAPI) -> None:
             body.update(line=inner.line, column=inner.column)
         return JSONResponse(status_code=status_for(inner), content=body)
 
-    for cls in (KGError, InvalidInstance, BatchItemError):
+    for cls in (KGError, InvalidInstance, BatchItemError, JobBusy):
         app.add_exception_handler(cls, known_error)
 
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

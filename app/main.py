@@ -13,7 +13,7 @@ from app import errors
 from app.config import Settings
 from app.deps import require_api_key
 from app.limits import BodySizeLimit
-from app.routes import graph, health, predict, relations
+from app.routes import graph, health, kg, predict, relations
 from app.service import KgrelService
 from models.relation_model import RelationModel
 
@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None, model: RelationModel | None = N
     app.include_router(graph.router, dependencies=secured)
     app.include_router(relations.router, dependencies=secured)
     app.include_router(predict.router, dependencies=secured)
+    app.include_router(kg.router, dependencies=secured)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     @app.get("/", include_in_schema=False)

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import gzip
 import logging
+import os
 import threading
+import time
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,20 +19,29 @@ from typing import IO
 import torch
 
 from app.config import Settings
+from app.jobs import Job, JobRunner
 from kg import examples as kg_examples
 from kg import relations as kg_relations
-from kg.errors import InvalidIdentifier, NotFound
+from kg.errors import InvalidIdentifier, KGError, NotFound
+from kg.export import export_graph
 from kg.formats import format_for_path
 from kg.ingest import IngestReport, ingest
+from kg.namespaces import RDFS
 from kg.ontology import OntologyView, RelationInfo
 from kg.prefixes import PrefixMap
 from kg.sparql import SparqlResponse, run_query
 from kg.store import KnowledgeStore, open_store
 from models.instances import Mention, RelationInstance, make_instance
+from models.kg_embeddings import KGEmbeddings
+from models.link_prediction import LPConfig
 from models.proto import InstancePrediction, PrototypeCache, PrototypeSet, PrototypicalClassifier
 from models.relation_model import RelationModel
 
 log = logging.getLogger(__name__)
+
+
+class NoEmbeddings(KGError):
+    """A graph-embedding request before any embeddings were trained."""
 
 
 @dataclass
@@ -48,13 +60,16 @@ class KgrelService:
         self.prefixes = PrefixMap(settings.data_dir / "prefixes.json")
         self.ontology = OntologyView(self.store, lang=settings.lang)
         self.model = model or RelationModel.load(settings.model_location(), encoder_dir=settings.encoder,
-                                                 device=settings.device, batch_size=settings.batch_size)
+                                                 device=settings.device, batch_size=settings.batch_size,
+                                                 precision=settings.precision)
         torch.set_grad_enabled(False)
         self.classifier = PrototypicalClassifier(self.model)
         self._cache = PrototypeCache(self.model)
         self._lock = threading.RLock()
         self._version = 0  # bumped by every write that can change relations or examples
         self._built: tuple[int, PrototypeSet] | None = None
+        self.jobs = JobRunner()
+        self.kg: KGEmbeddings | None = self._load_current_kg()
 
     def close(self) -> None:
         self.store.close()
@@ -178,11 +193,100 @@ class KgrelService:
                 res.none_of_the_above = res.predictions[0].score < threshold
         return results
 
+    # Knowledge-graph embeddings ----------------------------------------------------------------
+
+    @property
+    def kg_dir(self) -> Path:
+        return self.settings.data_dir / "kg"
+
+    def _load_current_kg(self) -> KGEmbeddings | None:
+        pointer = self.kg_dir / "CURRENT"
+        if not pointer.exists():
+            return None
+        folder = self.kg_dir / pointer.read_text(encoding="utf-8").strip()
+        try:
+            return KGEmbeddings.load(folder)
+        except (OSError, ValueError, KeyError) as e:
+            log.warning("cannot load knowledge-graph embeddings from %s: %s", folder, e)
+            return None
+
+    def start_kg_training(self, graph: str | None, config: LPConfig) -> Job:
+        """Train graph embeddings in the background; the service switches to them atomically when done."""
+        graph_iri = self.iri(graph) if graph else None
+
+        def work(progress) -> dict:
+            progress({"stage": "exporting the graph"})
+            export = export_graph(self.store, graph_iri)
+            progress({"stage": "training", "entities": export.num_nodes, "triples": len(export.triples)})
+            embeddings = KGEmbeddings.train(export, config, device=str(self.model.device), progress=False,
+                                            on_epoch=lambda r: progress({"stage": "training", **r}))
+            name = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+            embeddings.save(self.kg_dir / name)
+            tmp = self.kg_dir / ".CURRENT.tmp"
+            tmp.write_text(name, encoding="utf-8")
+            os.replace(tmp, self.kg_dir / "CURRENT")
+            self.kg = embeddings  # one assignment: readers see the old or the new embeddings, never a mix
+            self.changed()
+            return {"folder": str(self.kg_dir / name), "entities": export.num_nodes,
+                    "relations": len(export.relations), "triples": len(export.triples),
+                    "seconds": embeddings.report.get("seconds"), "epochs": embeddings.report.get("epochs"),
+                    "final_loss": embeddings.report["history"][-1]["loss"]}
+
+        return self.jobs.start("kg-train", work)
+
+    def require_kg(self) -> KGEmbeddings:
+        kg = self.kg
+        if kg is None:
+            raise NoEmbeddings("no knowledge-graph embeddings yet: train them with POST /kg/train or `kgrel kg train`")
+        return kg
+
+    def facts_of(self, iri: str, limit: int = 500) -> list[tuple[str, str, str]]:
+        """Triples linking an entity to other resources, for embedding entities added after training."""
+        rows = self.store.select(
+            f"SELECT ?s ?p ?o WHERE {{ {{ <{iri}> ?p ?o FILTER(isIRI(?o)) BIND(<{iri}> AS ?s) }} UNION "
+            f"{{ ?s ?p <{iri}> FILTER(isIRI(?s)) BIND(<{iri}> AS ?o) }} }} LIMIT {limit}")
+        return [(r["s"].value, r["p"].value, r["o"].value) for r in rows]
+
+    def entity_vector(self, iri: str):
+        vec = self.require_kg().vector(iri, self.facts_of)
+        if vec is None:
+            raise NotFound(f"entity {self.curie(iri)} has no embedding: it was not in the trained graph and has "
+                           "no facts linking it to entities that were")
+        return vec
+
+    def labels(self, iris: list[str]) -> dict[str, str]:
+        if not iris:
+            return {}
+        values = " ".join(f"<{i}>" for i in iris)
+        rows = self.store.select(f"SELECT ?e ?l WHERE {{ VALUES ?e {{ {values} }} ?e <{RDFS}label> ?l }}")
+        out: dict[str, str] = {}
+        for r in rows:
+            out.setdefault(r["e"].value, r["l"].value)
+        return out
+
+    def similar_entities(self, identifier: str, k: int) -> list[tuple[str, float]]:
+        iri = self.iri(identifier)
+        return self.require_kg().similar(self.entity_vector(iri), k, exclude=iri)
+
+    def predict_links(self, head: str, relation: str, k: int) -> tuple[str, str, list[tuple[str, float, bool]]]:
+        kg = self.require_kg()
+        head_iri, relation_iri = self.iri(head), self.iri(relation)
+        index = kg.relation_index(relation_iri)
+        if index is None:
+            raise NotFound(f"relation {self.curie(relation_iri)} has no facts in the trained graph, so the "
+                           "embeddings cannot predict it")
+        known = {t for h, p, t in self.facts_of(head_iri) if h == head_iri and p == relation_iri}
+        tails = kg.predict_tails(self.entity_vector(head_iri), index, k)
+        return head_iri, relation_iri, [(t, score, t in known) for t, score in tails]
+
     def health(self) -> dict:
         return {"status": "ok" if self.store.ping() else "degraded", "store": self.store.description,
                 "store_reachable": self.store.ping(), "model_loaded": self.model is not None,
                 "model": self.settings.model_location() or "untrained",
-                "encoder": str(self.model.encoder.model_dir), "device": str(self.model.device)}
+                "encoder": str(self.model.encoder.model_dir), "device": str(self.model.device),
+                "precision": self.model.encoder.precision,
+                "kg_embeddings": None if self.kg is None else {"entities": self.kg.export.num_nodes,
+                                                               "relations": len(self.kg.export.relations)}}
 
 
 def to_instance(rec: kg_examples.ExampleRecord) -> RelationInstance:

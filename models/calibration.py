@@ -83,6 +83,8 @@ def fit_calibration(model, data: dict, side_info: dict | None, *, n_way: int = 1
     n_way = min(n_way, len(data) - 1)
     threshold = model.config.nota_threshold
     for k in range(max_k + 1):
+        if sum(len(items) >= k + 1 for items in data.values()) < n_way + 1:
+            break  # too few sentences per relation for this K; larger K fall back to the nearest fitted one
         # The last relation of each episode supplies a query whose relation is not among the candidates.
         eps = sample_episodes(data, n_way + 1, k, episodes, seed + k)
         encoded = EpisodeEncoder(model, data, eps, side_info, desc=f"calibration K={k}")

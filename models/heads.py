@@ -33,14 +33,18 @@ class RelationHeads(nn.Module):
         return self.dim is not None
 
     def reset_parameters(self) -> None:
+        """Start exactly where the untrained read-outs are, so training only has to improve on them."""
         if not self.trained:
             return
-        for layer in (self.example_proj, self.side_proj):
-            nn.init.xavier_uniform_(layer.weight)
-            nn.init.zeros_(layer.bias)
-        # The description projection starts as the identity: untrained behaviour is the starting point.
-        nn.init.eye_(self.description_proj.weight)
-        nn.init.zeros_(self.description_proj.bias)
+        with torch.no_grad():
+            self.example_proj.weight.zero_()
+            n = min(self.example_proj.in_features, self.dim)
+            self.example_proj.weight[:n, :n] = torch.eye(n)
+            self.example_proj.bias.zero_()
+            self.side_proj.weight.zero_()
+            self.side_proj.bias.zero_()
+            self.description_proj.weight.copy_(torch.eye(self.hidden))
+            self.description_proj.bias.zero_()
 
     def example_view(self, enc: InstanceEncoding) -> torch.Tensor:
         joint = torch.cat([enc.sentence, enc.head, enc.tail], dim=-1)

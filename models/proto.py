@@ -61,6 +61,15 @@ class InstancePrediction:
     none_of_the_above: bool
 
 
+def fused_similarity(example_q: torch.Tensor, side_q: torch.Tensor, example_sum: torch.Tensor,
+                     description: torch.Tensor, k: torch.Tensor, beta: torch.Tensor | float) -> torch.Tensor:
+    """s(q, r) of the module docstring for queries x relations; differentiable, used by training too."""
+    k = k.to(example_q.dtype)
+    side = side_q @ description.T
+    example = example_q @ F.normalize(example_sum, dim=-1).T
+    return (k * example + beta * side) / (k + beta).clamp(min=1e-6)
+
+
 class PrototypeCache:
     """Builds PrototypeSets and remembers embeddings, so a change re-encodes only what changed."""
 
@@ -112,11 +121,9 @@ class PrototypicalClassifier:
         """Fused similarity s(q, r), shape (queries, candidates)."""
         if idx is None:
             idx = torch.arange(len(protos))
-        k = protos.k[idx].to(example_q.dtype)
         beta = self.model.config.side_weight * protos.has_side[idx].to(example_q.dtype)
-        side = side_q @ protos.description[idx].T
-        example = example_q @ F.normalize(protos.example_sum[idx], dim=-1).T
-        return (k * example + beta * side) / (k + beta).clamp(min=1e-6)
+        return fused_similarity(example_q, side_q, protos.example_sum[idx], protos.description[idx],
+                                protos.k[idx], beta)
 
     def probabilities(self, example_q, side_q, protos, idx=None) -> torch.Tensor:
         if idx is None:

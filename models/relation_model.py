@@ -72,7 +72,7 @@ class RelationModel(nn.Module):
 
     @classmethod
     def load(cls, folder: str | Path | None = None, *, encoder_dir: str | Path | None = None,
-             device: str = "auto", batch_size: int = 32) -> RelationModel:
+             device: str = "auto", batch_size: int = 32, precision: str = "fp32") -> RelationModel:
         """Load a model folder, a plain HF encoder folder, or (both None) the untrained packaged encoder."""
         folder = Path(folder) if folder else None
         if folder is not None and not (folder / CONFIG_FILE).exists():
@@ -98,6 +98,7 @@ class RelationModel(nn.Module):
                 missing = encoder.model.load_state_dict(load_file(str(folder / ENCODER_FILE)), strict=False)
                 if missing.unexpected_keys:
                     raise ValueError(f"{folder / ENCODER_FILE} does not fit the encoder: {missing.unexpected_keys[:3]}")
+        encoder.set_precision(precision)
         if not config.calibration:
             log.warning("model has no calibration; scores are uncalibrated (run `kgrel calibrate`)")
         model = cls(config, encoder, heads)

@@ -87,7 +87,7 @@ class TextEncoder(torch.nn.Module):
     """A transformer encoder with tokenizer, read from a model folder."""
 
     def __init__(self, model_dir: str | Path | None = None, device: str = "auto", max_length: int = 128,
-                 batch_size: int = 32):
+                 batch_size: int = 32, precision: str = "fp32"):
         super().__init__()
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -103,10 +103,34 @@ class TextEncoder(torch.nn.Module):
         self.model.eval()
         self.device = resolve_device(device)
         self.model.to(self.device)
+        self.precision = "fp32"
         self.max_length = max_length
         self.batch_size = batch_size
         # Long texts are cropped around the mentions to roughly this many characters before tokenising.
         self.max_chars = max_length * 4
+
+    def set_precision(self, precision: str) -> None:
+        """fp32; int8 (dynamic quantization of the linear layers, CPU only); bf16 (half-precision weights).
+
+        Call after any weights are loaded: quantized layers no longer accept a state dict.
+        """
+        if precision == self.precision:
+            return
+        if self.precision != "fp32":
+            raise ValueError(f"the encoder is already {self.precision}; load it again for {precision}")
+        if precision == "int8":
+            if self.device.type != "cpu":
+                raise ValueError("int8 dynamic quantization runs on CPU only; use bf16 on a GPU")
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
+                self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+        elif precision == "bf16":
+            self.model.to(torch.bfloat16)
+        elif precision != "fp32":
+            raise ValueError(f"unknown precision {precision!r}: use fp32, int8 or bf16")
+        self.precision = precision
 
     @property
     def hidden_size(self) -> int:
@@ -140,17 +164,8 @@ class TextEncoder(torch.nn.Module):
     def readout(self, marked: Sequence[MarkedText]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Mean-pooled sentence and mention vectors (normalised) for one batch of marked texts."""
         hidden, mask, offsets = self.forward_tokens([m.text for m in marked], with_offsets=True)
-        mask_f = mask.unsqueeze(-1).to(hidden.dtype)
-        sentence = (hidden * mask_f).sum(1) / mask_f.sum(1).clamp(min=1)
-        starts, ends = offsets[..., 0], offsets[..., 1]
-        real = ends > starts  # special tokens and padding have empty offsets
-        head_span = torch.tensor([m.head for m in marked])
-        tail_span = torch.tensor([m.tail for m in marked])
-        in_head = real & (starts >= head_span[:, :1]) & (ends <= head_span[:, 1:])
-        in_tail = real & (starts >= tail_span[:, :1]) & (ends <= tail_span[:, 1:])
-        head = _masked_mean(hidden, in_head.to(self.device), fallback=sentence)
-        tail = _masked_mean(hidden, in_tail.to(self.device), fallback=sentence)
-        return F.normalize(sentence, dim=-1), F.normalize(head, dim=-1), F.normalize(tail, dim=-1)
+        in_head, in_tail = mention_masks(offsets, marked)
+        return pool(hidden, mask, in_head.to(self.device), in_tail.to(self.device))
 
     @torch.inference_mode()
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
@@ -164,9 +179,31 @@ class TextEncoder(torch.nn.Module):
         return out
 
 
-def _masked_mean(hidden: torch.Tensor, mask: torch.Tensor, fallback: torch.Tensor) -> torch.Tensor:
+def mention_masks(offsets: torch.Tensor, marked: Sequence[MarkedText]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Boolean (batch, tokens) masks of the tokens inside the head and the tail mention."""
+    starts, ends = offsets[..., 0], offsets[..., 1]
+    real = ends > starts  # special tokens and padding have empty offsets
+    head_span = torch.tensor([m.head for m in marked])
+    tail_span = torch.tensor([m.tail for m in marked])
+    in_head = real & (starts >= head_span[:, :1]) & (ends <= head_span[:, 1:])
+    in_tail = real & (starts >= tail_span[:, :1]) & (ends <= tail_span[:, 1:])
+    return in_head, in_tail
+
+
+def pool(hidden: torch.Tensor, mask: torch.Tensor, in_head: torch.Tensor,
+         in_tail: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Normalised mean of all tokens, of the head tokens and of the tail tokens."""
+    sentence = _masked_mean(hidden, mask.bool(), fallback=None)
+    head = _masked_mean(hidden, in_head, fallback=sentence)
+    tail = _masked_mean(hidden, in_tail, fallback=sentence)
+    return F.normalize(sentence, dim=-1), F.normalize(head, dim=-1), F.normalize(tail, dim=-1)
+
+
+def _masked_mean(hidden: torch.Tensor, mask: torch.Tensor, fallback: torch.Tensor | None) -> torch.Tensor:
     weights = mask.unsqueeze(-1).to(hidden.dtype)
     count = weights.sum(1)
     mean = (hidden * weights).sum(1) / count.clamp(min=1)
+    if fallback is None:
+        return mean
     # A mention cut off by truncation falls back to the sentence vector rather than a zero vector.
     return torch.where(count > 0, mean, fallback)
