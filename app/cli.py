@@ -182,15 +182,32 @@ def cmd_eval(args) -> int:
     except (OSError, ValueError) as e:
         return _fail(str(e))
     model = _load_model(args)
+    graph, coverage = None, None
+    if args.kg and not args.no_kg:
+        from app.graph_eval import build_graph_inputs
+        from models.link_prediction import LPConfig
+
+        if args.graph_evidence is not None:
+            chosen = {name.strip() for name in args.graph_evidence.split(",") if name.strip()}
+            model.config.graph_weights = {k: (w if k in chosen else 0.0) for k, w in model.config.graph_weights.items()}
+        graph, side_info, coverage = build_graph_inputs(
+            model, data, side_info, args.kg, embeddings_dir=args.kg_embeddings, settings=_settings(args),
+            lp_config=LPConfig(rank=args.kg_rank, epochs=args.kg_epochs, time_limit_s=args.kg_time_limit,
+                               negatives=args.kg_negatives),
+            observed_domain_range=not args.no_observed_domain_range)
     try:
         if args.task == "fewshot":
-            result = evaluate_fewshot(model, data, args.n_way, args.k_shot, args.episodes, args.seed, side_info)
+            result = evaluate_fewshot(model, data, args.n_way, args.k_shot, args.episodes, args.seed, side_info,
+                                      graph=graph)
         else:
             if side_info is None:
                 return _fail("zero-shot evaluation needs --side-info")
-            result = evaluate_zeroshot(model, data, side_info)
+            result = evaluate_zeroshot(model, data, side_info, graph=graph)
     except ValueError as e:
         return _fail(str(e))
+    if coverage is not None:
+        result["graph_coverage"] = coverage
+        result["graph_weights"] = model.config.graph_weights
     result.update(model=_settings(args).model_location() or f"untrained {model.encoder.model_dir.name}",
                   device=str(model.device))
     print(json.dumps(result))
@@ -286,7 +303,7 @@ def cmd_kg_eval_lp(args) -> int:
     except (OSError, ValueError) as e:
         return _fail(str(e))
     device = resolve_device(args.device or "auto")
-    config = LPConfig(decoder=args.decoder, encoder=args.encoder, rank=args.rank, epochs=args.epochs,
+    config = LPConfig(decoder=args.decoder, encoder=args.gnn, rank=args.rank, epochs=args.epochs,
                       batch_size=args.batch_size, lr=args.lr, n3=args.n3, time_limit_s=args.time_limit,
                       eval_every=args.eval_every, rgcn_layers=args.rgcn_layers, rgcn_bases=args.rgcn_bases,
                       seed=args.seed)
@@ -315,7 +332,7 @@ def cmd_kg_train(args) -> int:
         service = KgrelService(_settings(args))
     except KGError as e:
         return _fail(str(e))
-    config = LPConfig(decoder=args.decoder, encoder=args.encoder, rank=args.rank, epochs=args.epochs,
+    config = LPConfig(decoder=args.decoder, encoder=args.gnn, rank=args.rank, epochs=args.epochs,
                       time_limit_s=args.time_limit)
     bar = tqdm(total=args.epochs, desc="kg training", unit="epoch", file=sys.stderr)
     try:
@@ -400,6 +417,17 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("--side-info", required=True)
     _add_common(z)
     for q in (f, z):
+        q.add_argument("--kg", help="graph for linking and embeddings: an RDF file, or a named graph of the store")
+        q.add_argument("--no-kg", action="store_true", help="ablation: ignore --kg")
+        q.add_argument("--kg-embeddings", help="folder of trained graph embeddings to reuse (trained and saved "
+                                               "there when empty)")
+        q.add_argument("--kg-rank", type=int, default=128)
+        q.add_argument("--kg-epochs", type=int, default=30)
+        q.add_argument("--kg-time-limit", type=float, default=900)
+        q.add_argument("--kg-negatives", type=int, default=4096, help="sampled negatives per batch (0: all)")
+        q.add_argument("--graph-evidence", help="comma-separated subset of hypernyms,argument_fit,plausibility")
+        q.add_argument("--no-observed-domain-range", action="store_true",
+                       help="ablation: do not add the classes of each relation's facts to its side information")
         q.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("train", help="meta-train the relation model on FewRel-format files")
@@ -431,7 +459,8 @@ def build_parser() -> argparse.ArgumentParser:
     kt = kg.add_parser("train", help="train graph embeddings on the store (progress bar, loss curve PNG)")
     kt.add_argument("--graph", help="named graph to learn from (default: all graphs)")
     kt.add_argument("--decoder", choices=["complex", "distmult"], default="complex")
-    kt.add_argument("--encoder", choices=["none", "rgcn"], default="none")
+    kt.add_argument("--gnn", choices=["none", "rgcn"], default="none",
+                    help="entity encoder: none (shallow embeddings) or rgcn")
     kt.add_argument("--rank", type=int, default=128)
     kt.add_argument("--epochs", type=int, default=50)
     kt.add_argument("--time-limit", type=float, default=900)
@@ -442,7 +471,8 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--valid", required=True)
     lp.add_argument("--test", required=True)
     lp.add_argument("--decoder", choices=["complex", "distmult"], default="complex")
-    lp.add_argument("--encoder", choices=["none", "rgcn"], default="none", help="none: shallow embeddings")
+    lp.add_argument("--gnn", choices=["none", "rgcn"], default="none",
+                    help="entity encoder: none (shallow embeddings) or rgcn")
     lp.add_argument("--rank", type=int, default=256)
     lp.add_argument("--epochs", type=int, default=200)
     lp.add_argument("--batch-size", type=int, default=1000)

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(50 * 2**20, ge=1024, description="Largest request body accepted (413 above).")
     max_batch: int = Field(1024, ge=1, description="Most instances in one /predict request.")
     lang: str = Field("en", description="Language of labels and descriptions to read.")
+    use_graph: bool = Field(True, description="Use graph evidence (hypernyms, graph embeddings) for linked mentions.")
+    observed_domain_range: bool = Field(
+        True, description="Give relations without rdfs:domain/range the classes their facts have in the graph.")
     demo_graph: Path = Field(SHIPPED / "demo_graph.nt.gz", description="Graph loaded by --load-demo.")
     load_demo: bool = Field(False, description="Load the demo graph into an empty store at start-up.")
 

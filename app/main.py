@@ -13,7 +13,7 @@ from app import errors
 from app.config import Settings
 from app.deps import require_api_key
 from app.limits import BodySizeLimit
-from app.routes import graph, health, kg, predict, relations
+from app.routes import graph, health, kg, labelling, predict, relations
 from app.service import KgrelService
 from models.relation_model import RelationModel
 
@@ -44,6 +44,8 @@ def create_app(settings: Settings | None = None, model: RelationModel | None = N
     secured = [Depends(require_api_key)]
     app.include_router(health.router)
     app.include_router(graph.router, dependencies=secured)
+    # Before /relations: its /relations/{id}/quality must win over the catch-all {id:path}.
+    app.include_router(labelling.router, dependencies=secured)
     app.include_router(relations.router, dependencies=secured)
     app.include_router(predict.router, dependencies=secured)
     app.include_router(kg.router, dependencies=secured)

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-import torch
-
 from app.config import Settings
 from app.jobs import Job, JobRunner
 from kg import examples as kg_examples
@@ -26,12 +24,14 @@ from kg.errors import InvalidIdentifier, KGError, NotFound
 from kg.export import export_graph
 from kg.formats import format_for_path
 from kg.ingest import IngestReport, ingest
-from kg.namespaces import RDFS
+from kg.linking import LabelIndex
+from kg.namespaces import RDF, RDFS
 from kg.ontology import OntologyView, RelationInfo
 from kg.prefixes import PrefixMap
 from kg.sparql import SparqlResponse, run_query
 from kg.store import KnowledgeStore, open_store
-from models.instances import Mention, RelationInstance, make_instance
+from models.graph_evidence import GraphContext, LinkedMention, RelationGraphProfile, gather_evidence
+from models.instances import RelationInstance, instance_from_record
 from models.kg_embeddings import KGEmbeddings
 from models.link_prediction import LPConfig
 from models.proto import InstancePrediction, PrototypeCache, PrototypeSet, PrototypicalClassifier
@@ -62,14 +62,17 @@ class KgrelService:
         self.model = model or RelationModel.load(settings.model_location(), encoder_dir=settings.encoder,
                                                  device=settings.device, batch_size=settings.batch_size,
                                                  precision=settings.precision)
-        torch.set_grad_enabled(False)
         self.classifier = PrototypicalClassifier(self.model)
         self._cache = PrototypeCache(self.model)
         self._lock = threading.RLock()
         self._version = 0  # bumped by every write that can change relations or examples
-        self._built: tuple[int, PrototypeSet] | None = None
+        self._built: tuple[int, PrototypeSet, RelationGraphProfile | None, list] | None = None
+        self._labels: tuple[int, LabelIndex] | None = None
         self.jobs = JobRunner()
         self.kg: KGEmbeddings | None = self._load_current_kg()
+        from app.labelling import Labelling
+
+        self.labelling = Labelling(self)
 
     def close(self) -> None:
         self.store.close()
@@ -154,20 +157,56 @@ class KgrelService:
 
     def prototypes(self) -> PrototypeSet:
         """The current prototypes, rebuilt (re-encoding only what changed) after any write."""
+        return self.scoring_state()[0]
+
+    def scoring_state(self) -> tuple[PrototypeSet, RelationGraphProfile | None, list]:
+        """Prototypes, the relations' graph profile and their (domain, range) labels, rebuilt after writes."""
         with self._lock:
             version = self._version
             if self._built is not None and self._built[0] == version:
-                return self._built[1]
+                return self._built[1:]
             relations = self.ontology.relations()
+            if self.settings.observed_domain_range:
+                # Relations without a declared domain/range get the classes their facts actually have.
+                observed = self.ontology.argument_classes([r.iri for r in relations if not (r.domain or r.range)])
+                for r in relations:
+                    if r.iri in observed:
+                        r.domain, r.range = observed[r.iri]
             by_relation: dict[str, list[tuple[str, RelationInstance]]] = defaultdict(list)
             for rec in kg_examples.list_examples(self.store):
-                by_relation[rec.relation].append((rec.id, to_instance(rec)))
+                by_relation[rec.relation].append((rec.id, instance_from_record(rec)))
             protos = self._cache.build(relations, by_relation)
-            self._built = (version, protos)
-            return protos
+            kg = self.kg
+            profile = RelationGraphProfile(kg, protos.iris) if kg is not None else None
+            arguments = [(r.domain, r.range) for r in relations]
+            self._built = (version, protos, profile, arguments)
+            return protos, profile, arguments
+
+    def label_index(self) -> LabelIndex:
+        with self._lock:
+            if self._labels is None or self._labels[0] != self._version:
+                self._labels = (self._version, LabelIndex.build(self.store))
+            return self._labels[1]
+
+    def graph_contexts(self, instances: list[RelationInstance]) -> list[GraphContext]:
+        """Link each mention (its given IRI, else an exact label match) and gather its hypernyms and vector."""
+        index = self.label_index()
+        linked = [(x.head.entity or index.link(x.head_text), x.tail.entity or index.link(x.tail_text))
+                  for x in instances]
+        iris = [i for pair in linked for i in pair if i]
+        hypernyms = self.ontology.hypernyms(iris) if iris else {}
+        kg = self.kg
+        vectors = {i: kg.vector(i, self.facts_of) for i in dict.fromkeys(iris)} if kg is not None else {}
+
+        def mention(iri: str | None) -> LinkedMention:
+            if iri is None:
+                return LinkedMention()
+            return LinkedMention(iri, hypernyms.get(iri, []), vectors.get(iri))
+
+        return [GraphContext(mention(h), mention(t)) for h, t in linked]
 
     def predict(self, requests: list[PredictRequest]) -> list[InstancePrediction]:
-        protos = self.prototypes()
+        protos, profile, arguments = self.scoring_state()
         candidates = []
         for req in requests:
             if req.candidates is None:
@@ -181,7 +220,13 @@ class KgrelService:
                 idx.append(i)
             candidates.append(idx)
         top_k = max((r.top_k for r in requests), default=1)
-        results = self.classifier.predict([r.instance for r in requests], protos, candidates, top_k=top_k)
+        instances = [r.instance for r in requests]
+        evidence = None
+        if self.settings.use_graph and len(protos):
+            contexts = self.graph_contexts(instances)
+            if any(c.head.entity or c.tail.entity for c in contexts):
+                evidence = gather_evidence(self.model, contexts, protos.description, profile, arguments)
+        results = self.classifier.predict(instances, protos, candidates, top_k=top_k, evidence=evidence)
         threshold = self.model.config.nota_threshold
         for req, res in zip(requests, results, strict=True):
             res.predictions = res.predictions[:req.top_k]
@@ -279,6 +324,27 @@ class KgrelService:
         tails = kg.predict_tails(self.entity_vector(head_iri), index, k)
         return head_iri, relation_iri, [(t, score, t in known) for t, score in tails]
 
+    def entity(self, identifier: str, limit: int = 50) -> dict:
+        """An entity's labels, classes and neighbours (facts in both directions), for browsing."""
+        iri = self.iri(identifier)
+        info = self.ontology.entity(iri)
+        out_rows = self.store.select(
+            f"SELECT ?p ?o WHERE {{ <{iri}> ?p ?o FILTER(isIRI(?o) && ?p != <{RDF}type>) }} LIMIT {limit}")
+        in_rows = self.store.select(f"SELECT ?s ?p WHERE {{ ?s ?p <{iri}> FILTER(isIRI(?s)) }} LIMIT {limit}")
+        if not (info.labels or info.classes or out_rows or in_rows):
+            raise NotFound(f"entity {identifier} has no triples in the graph")
+        iris = [r["o"].value for r in out_rows] + [r["s"].value for r in in_rows]
+        iris += [r["p"].value for r in out_rows + in_rows]
+        labels = self.labels(list(dict.fromkeys(iris)))
+
+        def node(value: str) -> dict:
+            return {"id": value, "curie": self.curie(value), "label": labels.get(value)}
+
+        return {"id": iri, "curie": self.curie(iri), "labels": info.labels, "classes": info.classes,
+                "hypernyms": info.hypernyms,
+                "outgoing": [{"relation": node(r["p"].value), "entity": node(r["o"].value)} for r in out_rows],
+                "incoming": [{"relation": node(r["p"].value), "entity": node(r["s"].value)} for r in in_rows]}
+
     def health(self) -> dict:
         return {"status": "ok" if self.store.ping() else "degraded", "store": self.store.description,
                 "store_reachable": self.store.ping(), "model_loaded": self.model is not None,
@@ -287,8 +353,3 @@ class KgrelService:
                 "precision": self.model.encoder.precision,
                 "kg_embeddings": None if self.kg is None else {"entities": self.kg.export.num_nodes,
                                                                "relations": len(self.kg.export.relations)}}
-
-
-def to_instance(rec: kg_examples.ExampleRecord) -> RelationInstance:
-    return make_instance(rec.text, Mention(rec.head_start, rec.head_end, rec.head_entity),
-                         Mention(rec.tail_start, rec.tail_end, rec.tail_entity))

@@ -145,3 +145,47 @@ class OntologyView:
         info.labels = list(dict.fromkeys(info.labels))
         info.hypernyms = list(dict.fromkeys(info.hypernyms))[:max_hypernyms]
         return info
+
+    def hypernyms(self, iris: list[str], max_per_entity: int = 8) -> dict[str, list[str]]:
+        """Class labels of many entities at once (rdf:type, then rdfs:subClassOf*), nearest classes first."""
+        out: dict[str, list[str]] = {}
+        unique = list(dict.fromkeys(iris))
+        for start in range(0, len(unique), 400):
+            chunk = " ".join(f"<{i}>" for i in unique[start:start + 400])
+            # Direct classes first: they name the entity most precisely.
+            for query in (f"SELECT ?e ?l WHERE {{ VALUES ?e {{ {chunk} }} ?e <{RDF}type> ?c . ?c <{RDFS}label> ?l }}",
+                          f"SELECT ?e ?l WHERE {{ VALUES ?e {{ {chunk} }} ?e <{RDF}type>/<{RDFS}subClassOf>+ ?c . "
+                          f"?c <{RDFS}label> ?l }}"):
+                for row in self.store.select(query):
+                    if _lang_ok(row["l"], self.lang):
+                        labels = out.setdefault(row["e"].value, [])
+                        if row["l"].value not in labels and len(labels) < max_per_entity:
+                            labels.append(row["l"].value)
+        return out
+
+    def argument_classes(self, relation_iris: list[str], top: int = 2, min_share: float = 0.2) -> dict:
+        """Observed domain and range: the commonest classes of each relation's subjects and objects in the facts.
+
+        Returns {relation: (domain labels, range labels)}, keeping at most `top` classes, each held by at
+        least `min_share` of the relation's facts; relations without typed facts are absent.
+        """
+        out: dict[str, tuple[list[str], list[str]]] = {}
+        for start in range(0, len(relation_iris), 400):
+            chunk = " ".join(f"<{i}>" for i in relation_iris[start:start + 400])
+            totals = {r["r"].value: int(r["n"].value) for r in self.store.select(
+                f"SELECT ?r (COUNT(*) AS ?n) WHERE {{ VALUES ?r {{ {chunk} }} ?s ?r ?o }} GROUP BY ?r")}
+            sides: dict[str, list[list[str]]] = {}
+            for side, var in ((0, "s"), (1, "o")):
+                rows = self.store.select(
+                    f"SELECT ?r ?c (SAMPLE(?label) AS ?l) (COUNT(*) AS ?n) WHERE {{ VALUES ?r {{ {chunk} }} "
+                    f"?s ?r ?o . ?{var} <{RDF}type> ?c . ?c <{RDFS}label> ?label }} "
+                    "GROUP BY ?r ?c ORDER BY ?r DESC(?n)")
+                for row in rows:
+                    r, n = row["r"].value, int(row["n"].value)
+                    kept = sides.setdefault(r, [[], []])[side]
+                    if len(kept) < top and n >= min_share * totals.get(r, n):
+                        kept.append(row["l"].value)
+            for r, (domain, range_) in sides.items():
+                if domain or range_:
+                    out[r] = (domain, range_)
+        return out

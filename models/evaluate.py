@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from tqdm import tqdm
 
 from kg.ontology import RelationInfo
 from models.fewrel import sample_episodes
+from models.graph_evidence import Evidence, GraphContext, LinkedMention, RelationGraphProfile, gather_evidence
 from models.instances import RelationInstance
 from models.proto import PrototypeSet, PrototypicalClassifier
 from models.relation_model import RelationModel
@@ -38,11 +39,21 @@ def _descriptions(model: RelationModel, relations: list[str],
     return model.embed_descriptions(texts), has_side
 
 
+@dataclass
+class GraphInputs:
+    """What a graph adds to an evaluation: a context per instance (data[relation][i]) and the relations'
+    graph profile, in sorted relation order (None when no relation has facts in the graph)."""
+
+    contexts: dict[tuple[str, int], GraphContext]
+    profile: RelationGraphProfile | None = None
+
+
 class EpisodeEncoder:
     """Encodes each sentence used by a list of episodes once, and builds an episode's prototypes."""
 
     def __init__(self, model: RelationModel, data: dict[str, list[RelationInstance]], episodes: list,
-                 side_info: dict[str, RelationInfo] | None, desc: str = "encoding sentences"):
+                 side_info: dict[str, RelationInfo] | None, desc: str = "encoding sentences",
+                 graph: GraphInputs | None = None):
         needed = sorted({(r, i) for ep in episodes
                          for r, s, q in zip(ep.relations, ep.support, ep.query, strict=True) for i in [*s, q]})
         self.row = {key: n for n, key in enumerate(needed)}
@@ -50,6 +61,18 @@ class EpisodeEncoder:
         relations = sorted(data)
         self.rel_row = {r: n for n, r in enumerate(relations)}
         self.description, self.has_side = _descriptions(model, relations, side_info)
+        self.graph_evidence = None
+        if graph is not None:
+            empty = GraphContext(LinkedMention(), LinkedMention())
+            contexts = [graph.contexts.get(key, empty) for key in needed]
+            self.graph_evidence = gather_evidence(model, contexts, self.description, graph.profile,
+                                                  _arguments(relations, side_info))
+
+    def evidence(self, relations: list[str], query: list[int]) -> Evidence | None:
+        if self.graph_evidence is None:
+            return None
+        rows = torch.tensor([self.row[(r, i)] for r, i in zip(relations, query, strict=True)])
+        return self.graph_evidence.select(rows, torch.tensor([self.rel_row[r] for r in relations]))
 
     def prototypes(self, relations: list[str], support: list[list[int]]) -> PrototypeSet:
         k = len(support[0]) if support else 0
@@ -67,6 +90,11 @@ class EpisodeEncoder:
         return self.example_v[rows], self.side_v[rows]
 
 
+def _arguments(relations: list[str], side_info: dict[str, RelationInfo] | None) -> list[tuple[list, list]]:
+    infos = [side_info.get(r) if side_info else None for r in relations]
+    return [(i.domain, i.range) if i is not None else ([], []) for i in infos]
+
+
 def mean_ci95(values: list[float]) -> tuple[float, float]:
     n = len(values)
     mean = sum(values) / n
@@ -76,27 +104,27 @@ def mean_ci95(values: list[float]) -> tuple[float, float]:
 
 def evaluate_fewshot(model: RelationModel, data: dict[str, list[RelationInstance]], n_way: int, k_shot: int,
                      episodes: int, seed: int, side_info: dict[str, RelationInfo] | None = None,
-                     extra_scores: Callable | None = None) -> dict:
+                     graph: GraphInputs | None = None) -> dict:
     """Mean accuracy and 95% interval over seeded N-way K-shot episodes (one query per class)."""
     started = time.perf_counter()
     eps = sample_episodes(data, n_way, k_shot, episodes, seed)
-    encoded = EpisodeEncoder(model, data, eps, side_info)
+    encoded = EpisodeEncoder(model, data, eps, side_info, graph=graph)
     classifier = PrototypicalClassifier(model)
     accuracies = []
     for ep in tqdm(eps, desc=f"{n_way}-way {k_shot}-shot", unit="ep", leave=False):
         protos = encoded.prototypes(ep.relations, ep.support)
-        scores = classifier.similarity(*encoded.queries(ep.relations, ep.query), protos)
-        if extra_scores is not None:
-            scores = scores + extra_scores(ep, scores)
+        scores = classifier.similarity(*encoded.queries(ep.relations, ep.query), protos,
+                                       evidence=encoded.evidence(ep.relations, ep.query))
         accuracies.append((scores.argmax(1) == torch.arange(n_way)).float().mean().item())
     accuracy, ci95 = mean_ci95(accuracies)
     return {"task": "fewshot", "n_way": n_way, "k_shot": k_shot, "episodes": episodes, "seed": seed,
             "accuracy": round(accuracy, 4), "ci95": round(ci95, 4), "relations": len(data),
-            "side_info": side_info is not None, "seconds": round(time.perf_counter() - started, 1)}
+            "side_info": side_info is not None, "graph": graph is not None,
+            "seconds": round(time.perf_counter() - started, 1)}
 
 
 def evaluate_zeroshot(model: RelationModel, data: dict[str, list[RelationInstance]],
-                      side_info: dict[str, RelationInfo]) -> dict:
+                      side_info: dict[str, RelationInfo], graph: GraphInputs | None = None) -> dict:
     """Every instance classified among all relations of the file from side information alone."""
     started = time.perf_counter()
     relations = sorted(data)
@@ -110,11 +138,16 @@ def evaluate_zeroshot(model: RelationModel, data: dict[str, list[RelationInstanc
     description, has_side = _descriptions(model, relations, side_info)
     protos = PrototypeSet(relations, relations, description, torch.zeros(len(relations), example_v.shape[1]),
                           torch.zeros(len(relations), dtype=torch.long), has_side)
-    pred = PrototypicalClassifier(model).similarity(example_v, side_v, protos).argmax(1)
+    evidence = None
+    if graph is not None:
+        empty = GraphContext(LinkedMention(), LinkedMention())
+        contexts = [graph.contexts.get((r, i), empty) for r in relations for i in range(len(data[r]))]
+        evidence = gather_evidence(model, contexts, description, graph.profile, _arguments(relations, side_info))
+    pred = PrototypicalClassifier(model).similarity(example_v, side_v, protos, evidence=evidence).argmax(1)
     accuracy = (pred == gold).float().mean().item()
     return {"task": "zeroshot", "relations": len(relations), "instances": len(instances),
             "accuracy": round(accuracy, 4), "macro_f1": round(macro_f1(pred, gold, len(relations)), 4),
-            "seconds": round(time.perf_counter() - started, 1)}
+            "graph": graph is not None, "seconds": round(time.perf_counter() - started, 1)}
 
 
 def macro_f1(pred: torch.Tensor, gold: torch.Tensor, n_classes: int) -> float:

@@ -94,3 +94,32 @@ def from_fewrel(item: Mapping) -> RelationInstance:
     head = Mention(starts[hs], starts[he] + len(tokens[he]), entity_ids[0])
     tail = Mention(starts[ts], starts[te] + len(tokens[te]), entity_ids[1])
     return make_instance(text, head, tail)
+
+
+def to_fewrel(instance: RelationInstance, head_id: str = "", tail_id: str = "") -> dict:
+    """FewRel's token form: word tokens, and the token positions of each mention."""
+    from models.sentences import tokenize
+
+    tokens = tokenize(instance.text)
+
+    def positions(m: Mention) -> list[int]:
+        inside = [i for i, t in enumerate(tokens) if t.start < m.end and t.end > m.start]
+        if not inside:
+            raise InvalidInstance(f"mention [{m.start}, {m.end}) covers no token")
+        return inside
+
+    def short(entity: str | None, given: str) -> str:
+        if given:
+            return given
+        return entity[len(WD):] if entity and entity.startswith(WD) else (entity or "")
+
+    return {"tokens": [t.text for t in tokens],
+            "h": [instance.head_text, short(instance.head.entity, head_id), [positions(instance.head)]],
+            "t": [instance.tail_text, short(instance.tail.entity, tail_id), [positions(instance.tail)]]}
+
+
+def instance_from_record(record) -> RelationInstance:
+    """A stored example (kg.examples.ExampleRecord) as the instance the model reads."""
+    return make_instance(record.text, Mention(record.head_start, record.head_end, record.head_entity),
+                         Mention(record.tail_start, record.tail_end, record.tail_entity))
+

@@ -35,6 +35,8 @@ class LPConfig:
     lr: float = 0.1
     n3: float = 5e-3  # N3 regularisation weight
     label_smoothing: float = 0.0
+    negatives: int | None = None  # score against this many shared random entities (+ the batch's answers)
+    # instead of all entities: sampled softmax for big graphs; None scores all (1-N)
     time_limit_s: float | None = None
     eval_every: int = 5  # epochs
     patience: int = 3  # evaluations without a better validation MRR
@@ -139,6 +141,11 @@ def train_link_predictor(train: torch.Tensor, num_entities: int, num_relations: 
 
     `on_epoch(record)` is called after every epoch (progress for the API's job status).
     """
+    with torch.enable_grad():  # callers may have turned autograd off for inference
+        return _train(train, num_entities, num_relations, config, valid, known, device, progress, on_epoch)
+
+
+def _train(train, num_entities, num_relations, config, valid, known, device, progress, on_epoch):
     from models.train import autocast_dtype
 
     torch.manual_seed(config.seed)
@@ -161,8 +168,17 @@ def train_link_predictor(train: torch.Tensor, num_entities: int, num_relations: 
             with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
                 entities = model.entities()
                 heads, tails = entities[batch[:, 0]], entities[batch[:, 2]]
-                logits = model.decoder.query(heads, batch[:, 1]) @ entities.T
-            loss = F.cross_entropy(logits.float(), batch[:, 2], label_smoothing=config.label_smoothing)
+                query = model.decoder.query(heads, batch[:, 1])
+                if config.negatives and config.negatives < num_entities:
+                    # Candidates: every answer of the batch plus shared random entities, each once.
+                    candidates = torch.unique(torch.cat([batch[:, 2], torch.randint(
+                        num_entities, (config.negatives,), device=device)]))
+                    logits = query @ entities[candidates].T
+                    target = torch.searchsorted(candidates, batch[:, 2])
+                else:
+                    logits = query @ entities.T
+                    target = batch[:, 2]
+            loss = F.cross_entropy(logits.float(), target, label_smoothing=config.label_smoothing)
             if config.n3:
                 factors = model.decoder.factors(heads.float(), batch[:, 1], tails.float())
                 loss = loss + config.n3 * sum((f ** 3).sum() for f in factors) / len(batch)

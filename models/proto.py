@@ -62,12 +62,22 @@ class InstancePrediction:
 
 
 def fused_similarity(example_q: torch.Tensor, side_q: torch.Tensor, example_sum: torch.Tensor,
-                     description: torch.Tensor, k: torch.Tensor, beta: torch.Tensor | float) -> torch.Tensor:
-    """s(q, r) of the module docstring for queries x relations; differentiable, used by training too."""
+                     description: torch.Tensor, k: torch.Tensor, beta: torch.Tensor | float,
+                     evidence=None, weights: dict[str, float] | None = None) -> torch.Tensor:
+    """s(q, r) of the module docstring for queries x relations; differentiable, used by training too.
+
+    `evidence` (models.graph_evidence.Evidence) adds graph evidence as weighted pseudo-examples
+    where it exists; without it the score is the text-only one.
+    """
     k = k.to(example_q.dtype)
-    side = side_q @ description.T
-    example = example_q @ F.normalize(example_sum, dim=-1).T
-    return (k * example + beta * side) / (k + beta).clamp(min=1e-6)
+    numerator = k * (example_q @ F.normalize(example_sum, dim=-1).T) + beta * (side_q @ description.T)
+    denominator = (k + beta).expand_as(numerator)
+    if evidence is not None:
+        for name, score in evidence.scores.items():
+            w = (weights or {}).get(name, 0.0) * evidence.masks[name].to(score.dtype)
+            numerator = numerator + w * score
+            denominator = denominator + w
+    return numerator / denominator.clamp(min=1e-6)
 
 
 class PrototypeCache:
@@ -117,24 +127,27 @@ class PrototypicalClassifier:
         self.model = model
 
     def similarity(self, example_q: torch.Tensor, side_q: torch.Tensor, protos: PrototypeSet,
-                   idx: torch.Tensor | None = None) -> torch.Tensor:
-        """Fused similarity s(q, r), shape (queries, candidates)."""
+                   idx: torch.Tensor | None = None, evidence=None) -> torch.Tensor:
+        """Fused similarity s(q, r), shape (queries, candidates); `evidence` covers those candidates."""
         if idx is None:
             idx = torch.arange(len(protos))
         beta = self.model.config.side_weight * protos.has_side[idx].to(example_q.dtype)
         return fused_similarity(example_q, side_q, protos.example_sum[idx], protos.description[idx],
-                                protos.k[idx], beta)
+                                protos.k[idx], beta, evidence, self.model.config.graph_weights)
 
-    def probabilities(self, example_q, side_q, protos, idx=None) -> torch.Tensor:
+    def probabilities(self, example_q, side_q, protos, idx=None, evidence=None) -> torch.Tensor:
         if idx is None:
             idx = torch.arange(len(protos))
-        scores = self.similarity(example_q, side_q, protos, idx)
+        scores = self.similarity(example_q, side_q, protos, idx, evidence)
         return self.model.calibration.probability(scores, protos.k[idx].expand_as(scores))
 
     def predict(self, instances: Sequence[RelationInstance], protos: PrototypeSet,
                 candidates: Sequence[Sequence[int] | None] | None = None, top_k: int = 3,
-                threshold: float | None = None) -> list[InstancePrediction]:
-        """Ranked relations for each instance; `candidates[i]` restricts instance i to those relation indices."""
+                threshold: float | None = None, evidence=None) -> list[InstancePrediction]:
+        """Ranked relations for each instance; `candidates[i]` restricts instance i to those relation indices.
+
+        `evidence` (models.graph_evidence.Evidence over instances x all relations) adds the graph's say.
+        """
         if not instances:
             return []
         if len(protos) == 0:
@@ -143,13 +156,14 @@ class PrototypicalClassifier:
         example_q, side_q = self.model.embed_instances(list(instances))
         results = []
         if candidates is None or all(c is None for c in candidates):
-            probs = self.probabilities(example_q, side_q, protos)
+            probs = self.probabilities(example_q, side_q, protos, evidence=evidence)
             groups = [(list(range(len(instances))), torch.arange(len(protos)), probs)]
         else:
             groups = []
             for i, cand in enumerate(candidates):
                 idx = torch.arange(len(protos)) if cand is None else torch.tensor(list(cand), dtype=torch.long)
-                groups.append(([i], idx, self.probabilities(example_q[i:i + 1], side_q[i:i + 1], protos, idx)))
+                ev = None if evidence is None else evidence.select(torch.tensor([i]), idx)
+                groups.append(([i], idx, self.probabilities(example_q[i:i + 1], side_q[i:i + 1], protos, idx, ev)))
         by_instance: dict[int, InstancePrediction] = {}
         for rows, idx, probs in groups:
             top = torch.topk(probs, k=min(top_k, probs.shape[1]), dim=1)

@@ -300,6 +300,10 @@ class RelationTrainer:
     # Loop -----------------------------------------------------------------------------------
 
     def train(self, progress: bool = True) -> dict:
+        with torch.enable_grad():  # callers may have turned autograd off for inference
+            return self._train(progress)
+
+    def _train(self, progress: bool) -> dict:
         cfg = self.config
         started = time.perf_counter()
         self._prepare()

@@ -108,9 +108,11 @@ def test_new_entity_is_folded_in_from_its_neighbours(toy_store):
 
 
 def test_kg_endpoints_train_in_the_background_and_answer(client):
-    r = client.get("/kg/predict-links", params={"head": "<http://example.org/p0>", "relation": "<http://example.org/livesIn>"})
+    r = client.get("/kg/predict-links",
+                   params={"head": "<http://example.org/p0>", "relation": "<http://example.org/livesIn>"})
     assert r.status_code == 409 and "POST /kg/train" in r.json()["detail"]
-    client.post("/graph/triples", content=toy_turtle(held_out=(0, 1, 2)).encode(), headers={"Content-Type": "text/turtle"})
+    client.post("/graph/triples", content=toy_turtle(held_out=(0, 1, 2)).encode(),
+                headers={"Content-Type": "text/turtle"})
     r = client.post("/kg/train", json={"rank": 16, "epochs": 60})
     assert r.status_code == 202
     job = r.json()["job"]
@@ -131,7 +133,7 @@ def test_kg_endpoints_train_in_the_background_and_answer(client):
     assert len(similar) == 2 and all(s["curie"] != "ex:rome" for s in similar)
     # An entity ingested after training is embedded from its neighbours, without retraining.
     client.post("/graph/triples", content=b"<http://example.org/late> <http://example.org/worksIn> "
-                                          b"<http://example.org/oslo> .", headers={"Content-Type": "application/n-triples"})
+                b"<http://example.org/oslo> .", headers={"Content-Type": "application/n-triples"})
     r = client.get("/kg/predict-links", params={"head": "ex:late", "relation": "ex:livesIn", "k": 1})
     assert r.status_code == 200 and r.json()[0]["curie"] == "ex:oslo"
     assert client.get("/kg/entities/ex:ghost/similar").status_code == 404

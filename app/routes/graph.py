@@ -69,3 +69,10 @@ async def sparql_post(request: Request, service: KgrelService = Depends(get_serv
                           "or application/x-www-form-urlencoded")
     return await run_in_threadpool(_sparql_response, service, query, request.headers.get("accept"),
                                    default_graphs, named_graphs)
+
+
+@router.get("/entities/{entity_id:path}", responses={404: {"model": ErrorOut}})
+def entity(entity_id: str, limit: int = Query(50, ge=1, le=1000), service: KgrelService = Depends(get_service)) -> dict:
+    """An entity with its labels, classes, hypernyms and neighbours in both directions."""
+    return service.entity(entity_id, limit)
+

@@ -1,6 +1,6 @@
 """Relations (registered into the graph) and their labelled examples."""
 
-from fastapi import APIRouter, Body, Depends, Response, status
+from fastapi import APIRouter, Body, Depends, Query, Response, status
 
 from app.deps import get_service
 from app.errors import BatchItemError
@@ -67,8 +67,13 @@ def add_examples(relation_id: str, body: InstanceIn | list[InstanceIn] = Body(..
     return ExamplesAdded(added=len(records), ids=[r.id for r in records])
 
 
-@router.get("/{relation_id:path}/examples", response_model=list[ExampleOut], responses=ERRORS)
-def list_examples(relation_id: str, service: KgrelService = Depends(get_service)) -> list[ExampleOut]:
+@router.get("/{relation_id:path}/examples", response_model=list[ExampleOut] | dict[str, list[dict]],
+            responses=ERRORS)
+def list_examples(relation_id: str, format: str = Query("json", pattern="^(json|fewrel)$"),
+                  service: KgrelService = Depends(get_service)) -> list[ExampleOut] | dict:
+    """The relation's examples; `?format=fewrel` gives FewRel JSON ({relation: [{tokens, h, t}]})."""
+    if format == "fewrel":
+        return service.labelling.export_examples(relation_id)
     return [example_out(r) for r in service.examples(relation_id)]
 
 

@@ -1,0 +1,121 @@
+"""Accepted facts with provenance, in a named graph per labelling session.
+
+Each fact is asserted as a plain triple in the session's graph, and described by a statement node
+using W3C PROV-O plus the RDF reification vocabulary (rdf:subject/predicate/object), so any SPARQL
+1.1 store can query it (RDF-star would need a store that supports it):
+
+    GRAPH <urn:kgrel:graph:session:S> {
+      <head> <relation> <tail> .
+      <urn:kgrel:assertion:A> a rdf:Statement, prov:Entity ;
+          rdf:subject <head> ; rdf:predicate <relation> ; rdf:object <tail> ;
+          prov:wasDerivedFrom <urn:kgrel:sentence:H> ; prov:wasGeneratedBy <urn:kgrel:session:S> ;
+          prov:wasAttributedTo <urn:kgrel:agent:alice> ; prov:generatedAtTime "..."^^xsd:dateTime ;
+          kgrel:score 0.87 ; kgrel:headStart 0 ; kgrel:headEnd 5 ; kgrel:tailStart 20 ; kgrel:tailEnd 27 .
+      <urn:kgrel:sentence:H> a kgrel:Sentence ; kgrel:text "..." .
+      <urn:kgrel:session:S> a prov:Activity ; kgrel:relation <relation> ; prov:startedAtTime "..." .
+    }
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+import pyoxigraph as ox
+
+from kg.namespaces import KGREL, PROV, RDF, RDFS, SESSION_GRAPH_PREFIX, XSD
+from kg.store import KnowledgeStore
+
+_INT = ox.NamedNode(XSD + "integer")
+_DECIMAL = ox.NamedNode(XSD + "decimal")
+_DATETIME = ox.NamedNode(XSD + "dateTime")
+
+
+def session_graph(session_id: str) -> str:
+    return SESSION_GRAPH_PREFIX + session_id
+
+
+def session_node(session_id: str) -> str:
+    return "urn:kgrel:session:" + session_id
+
+
+def agent_node(user: str) -> str:
+    return "urn:kgrel:agent:" + quote(user, safe="")
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+@dataclass
+class AcceptedFact:
+    head: str
+    relation: str
+    tail: str
+    sentence: str
+    head_span: tuple[int, int]
+    tail_span: tuple[int, int]
+    score: float | None
+    user: str
+    session_id: str
+
+
+def session_quads(session_id: str, relation: str, name: str, started: str) -> list[ox.Quad]:
+    g, s = ox.NamedNode(session_graph(session_id)), ox.NamedNode(session_node(session_id))
+    return [ox.Quad(s, ox.NamedNode(RDF + "type"), ox.NamedNode(PROV + "Activity"), g),
+            ox.Quad(s, ox.NamedNode(RDFS + "label"), ox.Literal(name), g),
+            ox.Quad(s, ox.NamedNode(KGREL + "relation"), ox.NamedNode(relation), g),
+            ox.Quad(s, ox.NamedNode(PROV + "startedAtTime"), ox.Literal(started, datatype=_DATETIME), g)]
+
+
+def fact_quads(fact: AcceptedFact, when: str | None = None) -> tuple[str, list[ox.Quad]]:
+    """The asserted triple and its provenance; returns the statement node's IRI too."""
+    g = ox.NamedNode(session_graph(fact.session_id))
+    statement = "urn:kgrel:assertion:" + uuid.uuid4().hex
+    a = ox.NamedNode(statement)
+    sentence = ox.NamedNode("urn:kgrel:sentence:" + hashlib.sha1(fact.sentence.encode()).hexdigest())
+    head, relation, tail = ox.NamedNode(fact.head), ox.NamedNode(fact.relation), ox.NamedNode(fact.tail)
+
+    def q(s, p: str, o) -> ox.Quad:
+        return ox.Quad(s, ox.NamedNode(p), o, g)
+
+    def integer(value: int) -> ox.Literal:
+        return ox.Literal(str(value), datatype=_INT)
+
+    quads = [
+        ox.Quad(head, relation, tail, g),
+        q(a, RDF + "type", ox.NamedNode(RDF + "Statement")),
+        q(a, RDF + "type", ox.NamedNode(PROV + "Entity")),
+        q(a, RDF + "subject", head), q(a, RDF + "predicate", relation), q(a, RDF + "object", tail),
+        q(a, PROV + "wasDerivedFrom", sentence),
+        q(a, PROV + "wasGeneratedBy", ox.NamedNode(session_node(fact.session_id))),
+        q(a, PROV + "wasAttributedTo", ox.NamedNode(agent_node(fact.user))),
+        q(a, PROV + "generatedAtTime", ox.Literal(when or now(), datatype=_DATETIME)),
+        q(a, KGREL + "headStart", integer(fact.head_span[0])), q(a, KGREL + "headEnd", integer(fact.head_span[1])),
+        q(a, KGREL + "tailStart", integer(fact.tail_span[0])), q(a, KGREL + "tailEnd", integer(fact.tail_span[1])),
+        q(sentence, RDF + "type", ox.NamedNode(KGREL + "Sentence")),
+        q(sentence, KGREL + "text", ox.Literal(fact.sentence)),
+    ]
+    if fact.score is not None:
+        quads.append(q(a, KGREL + "score", ox.Literal(f"{fact.score:.4f}", datatype=_DECIMAL)))
+    return statement, quads
+
+
+def add_fact(store: KnowledgeStore, fact: AcceptedFact) -> str:
+    """Write a fact and its provenance in one transaction; returns the statement IRI."""
+    statement, quads = fact_quads(fact)
+    store.insert(quads)
+    return statement
+
+
+def remove_statement(store: KnowledgeStore, session_id: str, statement: str) -> None:
+    """Withdraw a fact accepted by mistake: its statement node, and the triple unless another statement asserts it."""
+    g = session_graph(session_id)
+    store.update(
+        f"DELETE {{ GRAPH <{g}> {{ ?s ?p ?o }} }} WHERE {{ GRAPH <{g}> {{ <{statement}> <{RDF}subject> ?s ; "
+        f"<{RDF}predicate> ?p ; <{RDF}object> ?o . FILTER NOT EXISTS {{ ?other <{RDF}subject> ?s ; "
+        f"<{RDF}predicate> ?p ; <{RDF}object> ?o . FILTER(?other != <{statement}>) }} }} }} ; "
+        f"DELETE WHERE {{ GRAPH <{g}> {{ <{statement}> ?p2 ?o2 }} }}")

@@ -1,0 +1,184 @@
+"""Sentence splitting, dictionary linking, /extract, a whole labelling session, provenance and exports."""
+
+from __future__ import annotations
+
+import json
+
+import pyoxigraph as ox
+import pytest
+
+from kg.linking import LabelIndex, name_key
+from models.instances import from_fewrel
+from models.sentences import split_sentences, tokenize
+
+from .conftest import DATA
+
+MUSIC = """@prefix ex: <http://example.org/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix skos: <http://www.w3.org/2004/02/skos/core#> .
+ex:Composer rdfs:label "composer"@en . ex:Work rdfs:label "musical work"@en .
+ex:bizet a ex:Composer ; rdfs:label "Georges Bizet"@en .
+ex:carmen a ex:Work ; rdfs:label "Carmen"@en .
+ex:mozart a ex:Composer ; rdfs:label "Wolfgang Amadeus Mozart"@en ; skos:altLabel "Mozart"@en .
+ex:flute a ex:Work ; rdfs:label "The Magic Flute"@en .
+ex:tchaikovsky a ex:Composer ; rdfs:label "Pyotr Tchaikovsky"@en ; skos:altLabel "Tchaikovsky"@en .
+ex:swanlake a ex:Work ; rdfs:label "Swan Lake"@en .
+ex:verdi a ex:Composer ; rdfs:label "Giuseppe Verdi"@en .
+ex:aida a ex:Work ; rdfs:label "Aida"@en .
+ex:vienna rdfs:label "Vienna"@en .
+"""
+TEXT = ("The Magic Flute was composed by Wolfgang Amadeus Mozart. Swan Lake is a ballet by Pyotr Tchaikovsky. "
+        "Aida was written by Giuseppe Verdi for the opera house in Cairo. Mozart moved to Vienna in 1781.")
+
+
+def test_sentence_splitter_keeps_offsets_and_knows_abbreviations():
+    text = ('Dr. Smith met J. R. R. Tolkien in the U.S. in 1950. He said "Hello!" Then they left.\n\n'
+            "No final stop here\nbut the same sentence. 3 days later, Mr. Brown came?  Yes.")
+    sentences = split_sentences(text)
+    assert [s.text for s in sentences] == [
+        "Dr. Smith met J. R. R. Tolkien in the U.S. in 1950.", 'He said "Hello!"', "Then they left.",
+        "No final stop here\nbut the same sentence.", "3 days later, Mr. Brown came?", "Yes."]
+    assert all(text[s.start:s.end] == s.text for s in sentences)
+    assert [t.text for t in tokenize("Jay-Z's album (2003), don't.")] == [
+        "Jay-Z's", "album", "(", "2003", ")", ",", "don't", "."]
+
+
+def test_dictionary_linking_on_tricky_text():
+    index = LabelIndex({name_key(n): [iri] for n, iri in [
+        ("New York", "ny"), ("New York Times", "nyt"), ("Jay-Z", "jz"), ("Beyoncé", "bey"), ("The", "the"),
+        ("U.S.", "us")]} | {name_key("Paris"): ["paris-fr", "paris-tx"]})
+    text = "The New York Times said JAY Z and beyonce (of the U.S.) left New York; Paris, too."
+    found = index.find(text)
+    assert [(m.text, m.entities) for m in found] == [
+        ("New York Times", ["nyt"]), ("JAY Z", ["jz"]), ("beyonce", ["bey"]), ("U.S", ["us"]),
+        ("New York", ["ny"]), ("Paris", ["paris-fr", "paris-tx"])]
+    assert all(text[m.start:m.end] == m.text for m in found)
+    assert index.link("jay-z.") == "jz" and index.link("Paris") is None  # ambiguous stays unlinked
+
+
+@pytest.fixture
+def music(onto_client):
+    r = onto_client.post("/graph/triples", content=MUSIC.encode(), headers={"Content-Type": "text/turtle"})
+    assert r.status_code == 200
+    r = onto_client.post("/relations", json={"id": "ex:composer", "label": "composer", "aliases": ["composed by"],
+                                             "description": "person who wrote the music of a musical work"})
+    assert r.status_code == 201
+    return onto_client
+
+
+def test_extract_finds_pairs_classifies_and_ingests_with_provenance(music):
+    r = music.post("/extract", json={"text": TEXT, "threshold": 0.0, "candidates": ["ex:composer", "ex:spouse",
+                                                                                  "ex:birthPlace"]})
+    assert r.status_code == 200, r.text
+    facts = {(f["head"], f["curie"], f["tail"]): f for f in r.json()["facts"]}
+    key = ("http://example.org/flute", "ex:composer", "http://example.org/mozart")
+    assert key in facts
+    fact = facts[key]
+    assert fact["sentence"] == "The Magic Flute was composed by Wolfgang Amadeus Mozart."
+    assert TEXT[fact["head_span"]["start"]:fact["head_span"]["end"]] == "The Magic Flute"
+    assert TEXT[fact["tail_span"]["start"]:fact["tail_span"]["end"]] == "Wolfgang Amadeus Mozart"
+    # A single-mention sentence gives no pair; every pair is within one sentence.
+    assert all(f["sentence"] in TEXT for f in facts.values())
+    # The default threshold keeps only confident facts, none-of-the-above pairs are dropped.
+    confident = music.post("/extract", json={"text": TEXT}).json()["facts"]
+    assert len(confident) < len(facts) and all(f["score"] >= 0.5 for f in confident)
+    r = music.post("/extract", params={"ingest": "true"}, json={"text": TEXT, "threshold": 0.0,
+                                                                "candidates": ["ex:composer"], "user": "tester"})
+    assert r.json()["ingested"] and r.json()["graph"].startswith("urn:kgrel:graph:session:extract-")
+    q = ("SELECT ?score ?who WHERE { ?a rdf:subject ex:flute ; rdf:predicate ex:composer ; rdf:object ex:mozart ; "
+         "kgrel:score ?score ; prov:wasAttributedTo ?who }")
+    rows = music.get("/graph/sparql", params={"query": q}).json()["results"]["bindings"]
+    assert rows and rows[0]["who"]["value"] == "urn:kgrel:agent:tester"
+    assert music.post("/extract", json={"text": ""}).status_code == 422
+    assert music.post("/extract", json={"text": "x", "documents": ["y"]}).status_code == 422
+
+
+def test_a_whole_labelling_session(music):
+    r = music.post("/sessions", json={"relation": "ex:composer", "user": "alice"})
+    assert r.status_code == 201, r.text
+    session = r.json()
+    sid = session["id"]
+    assert session["graph"] == f"urn:kgrel:graph:session:{sid}" and session["counts"]["pending"] == 0
+    r = music.post(f"/sessions/{sid}/texts", json={"text": TEXT})
+    assert r.status_code == 200 and r.json() == {"documents": 1, "sentences": 4, "added": 8, "pending": 8}
+    again = music.post(f"/sessions/{sid}/texts", json={"documents": [TEXT]}).json()
+    assert again["added"] == 0  # the same pairs are not queued twice
+    suggestions = music.get(f"/sessions/{sid}/suggestions", params={"n": 20}).json()
+    assert len(suggestions) >= 6 and all(0 <= s["score"] <= 1 for s in suggestions)
+    by_pair = {(s["head"]["entity"], s["tail"]["entity"]): s for s in suggestions}
+    flute = by_pair[("http://example.org/flute", "http://example.org/mozart")]
+    swan = by_pair[("http://example.org/swanlake", "http://example.org/tchaikovsky")]
+    wrong = by_pair[("http://example.org/mozart", "http://example.org/flute")]
+    # Accept: an example at once, and the fact with provenance in the session's graph.
+    r = music.post(f"/sessions/{sid}/suggestions/{flute['id']}", json={"decision": "accept", "score": flute["score"]})
+    assert r.status_code == 200 and r.json()["status"] == "accepted" and r.json()["example"]
+    assert music.get("/relations/ex:composer").json()["examples"] == 1
+    r = music.post(f"/sessions/{sid}/suggestions/{wrong['id']}", json={"decision": "reject"})
+    assert r.json()["status"] == "rejected" and r.json()["example"] is None
+    r = music.post(f"/sessions/{sid}/suggestions/{swan['id']}",
+                   json={"decision": "correct", "relation": "ex:composer", "user": "bob"})
+    assert r.json()["status"] == "corrected" and r.json()["relation"] == "http://example.org/composer"
+    assert music.post(f"/sessions/{sid}/suggestions/{swan['id']}", json={"decision": "accept"}).status_code == 422
+    assert music.get("/relations/ex:composer").json()["examples"] == 2
+    # The next suggestions already use the new examples and leave out what was decided.
+    left = music.get(f"/sessions/{sid}/suggestions", params={"n": 20}).json()
+    assert {s["id"] for s in left}.isdisjoint({flute["id"], swan["id"], wrong["id"]})
+    counts = music.get(f"/sessions/{sid}").json()["counts"]
+    assert counts["accepted"] == 1 and counts["rejected"] == 1 and counts["corrected"] == 1
+    # Provenance, readable with SPARQL: sentence, offsets, score, who and when.
+    q = f"""SELECT ?text ?hs ?he ?score ?who ?when WHERE {{ GRAPH <urn:kgrel:graph:session:{sid}> {{
+        ex:flute ex:composer ex:mozart .
+        ?a rdf:subject ex:flute ; rdf:predicate ex:composer ; rdf:object ex:mozart ;
+           prov:wasDerivedFrom ?s ; kgrel:headStart ?hs ; kgrel:headEnd ?he ; kgrel:score ?score ;
+           prov:wasAttributedTo ?who ; prov:generatedAtTime ?when ; prov:wasGeneratedBy <urn:kgrel:session:{sid}> .
+        ?s kgrel:text ?text }} }}"""
+    [row] = music.get("/graph/sparql", params={"query": q}).json()["results"]["bindings"]
+    text = row["text"]["value"]
+    assert text[int(row["hs"]["value"]):int(row["he"]["value"])] == "The Magic Flute"
+    assert row["who"]["value"] == "urn:kgrel:agent:alice" and float(row["score"]["value"]) == flute["score"]
+    ask = f"ASK {{ GRAPH <urn:kgrel:graph:session:{sid}> {{ ?a rdf:subject ex:swanlake ; prov:wasAttributedTo ?w }} }}"
+    assert music.get("/graph/sparql", params={"query": ask}).json()["boolean"] is True
+    # Quality: leave-one-out accuracy and the learning curve.
+    quality = music.get("/relations/ex:composer/quality").json()
+    assert quality["examples"] == 2 and [p["examples"] for p in quality["curve"]] == [1, 2]
+    assert 0 <= quality["leave_one_out_accuracy"] <= 1
+    # Exports: the session's facts as Turtle and N-Quads, the examples as FewRel JSON.
+    ttl = music.get(f"/sessions/{sid}/facts", params={"format": "turtle"})
+    assert ttl.headers["content-type"].startswith("text/turtle")
+    triples = {(str(q.subject), str(q.predicate), str(q.object))
+               for q in ox.parse(ttl.content, format=ox.RdfFormat.TURTLE)}
+    assert ("<http://example.org/flute>", "<http://example.org/composer>", "<http://example.org/mozart>") in triples
+    nq = music.get(f"/sessions/{sid}/facts", headers={"Accept": "application/n-quads"})
+    quads = list(ox.parse(nq.content, format=ox.RdfFormat.N_QUADS))
+    assert len(quads) == len(triples) and all(str(q.graph_name) == f"<urn:kgrel:graph:session:{sid}>" for q in quads)
+    assert music.get(f"/sessions/{sid}/facts", headers={"Accept": "image/png"}).status_code == 406
+    fewrel = music.get("/relations/ex:composer/examples", params={"format": "fewrel"}).json()
+    items = fewrel["ex:composer"]
+    round_trip = [from_fewrel(item) for item in items]
+    assert sorted((x.head_text, x.tail_text) for x in round_trip) == [
+        ("Swan Lake", "Pyotr Tchaikovsky"), ("The Magic Flute", "Wolfgang Amadeus Mozart")]
+    assert json.loads(json.dumps(fewrel)) == fewrel
+
+
+def test_session_errors(music):
+    assert music.post("/sessions", json={"relation": "ex:nothing"}).status_code == 404
+    assert music.get("/sessions/doesnotexist").status_code == 404
+    assert music.get("/sessions/../etc").status_code == 404
+    sid = music.post("/sessions", json={"relation": "ex:composer"}).json()["id"]
+    assert music.post(f"/sessions/{sid}/suggestions/nope", json={"decision": "accept"}).status_code == 404
+    r = music.post(f"/sessions/{sid}/texts", json={"text": "abc", "mentions": [[{"start": 0, "end": 9}]]})
+    assert r.status_code == 422 and "not inside" in r.json()["detail"]
+    assert music.get(f"/sessions/{sid}/suggestions").json() == []
+    r = music.post(f"/sessions/{sid}/texts", json={"text": TEXT})
+    cid = music.get(f"/sessions/{sid}/suggestions", params={"n": 1}).json()[0]["id"]
+    r = music.post(f"/sessions/{sid}/suggestions/{cid}", json={"decision": "maybe"})
+    assert r.status_code == 422
+
+
+def test_entity_browsing(music):
+    r = music.get("/graph/entities/ex:mozart")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["labels"][0] == "Wolfgang Amadeus Mozart" and "composer" in body["hypernyms"]
+    assert music.get("/graph/entities/ex:nobody").status_code == 404
+    assert (DATA / "ontology.ttl").exists()
