@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from app import errors
 from app.config import Settings
@@ -51,8 +52,11 @@ def create_app(settings: Settings | None = None, model: RelationModel | None = N
     app.include_router(kg.router, dependencies=secured)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
+    # The labelling page: static files, no build step; its API calls carry the key, the page needs none.
+    app.mount("/ui", StaticFiles(directory=STATIC, html=True), name="ui")
+
     @app.get("/", include_in_schema=False)
     def root():
-        return RedirectResponse("/docs")
+        return RedirectResponse("/ui/")
 
     return app

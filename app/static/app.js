@@ -1,0 +1,302 @@
+// kgrel labelling page: plain JavaScript against the REST API, no build step.
+// Text from the graph or the user is only ever inserted with textContent, never as HTML.
+"use strict";
+
+const state = { relations: [], relation: null, session: null, suggestions: [], focus: 0 };
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v);
+  }
+  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return node;
+}
+
+function status(message, isError = false) {
+  const s = $("status");
+  s.textContent = message;
+  s.className = isError ? "error" : "";
+}
+
+async function api(method, path, body, accept = "application/json") {
+  const headers = { Accept: accept };
+  const key = localStorage.getItem("kgrel-api-key");
+  if (key) headers["X-API-Key"] = key;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await response.text();
+  let data = text;
+  try { data = JSON.parse(text); } catch (_) { /* not JSON: keep the text */ }
+  if (!response.ok) {
+    const detail = data && data.detail ? data.detail : text || response.statusText;
+    throw new Error(`${response.status}: ${detail}`);
+  }
+  return data;
+}
+
+const enc = (s) => encodeURIComponent(s).replace(/%3A/gi, ":");
+
+// Tabs -------------------------------------------------------------------------------------------
+for (const button of document.querySelectorAll(".tab")) {
+  button.addEventListener("click", () => {
+    for (const b of document.querySelectorAll(".tab")) b.classList.toggle("active", b === button);
+    for (const p of document.querySelectorAll(".panel")) p.hidden = p.id !== `tab-${button.dataset.tab}`;
+  });
+}
+$("api-key").value = localStorage.getItem("kgrel-api-key") || "";
+$("api-key").addEventListener("change", (e) => { localStorage.setItem("kgrel-api-key", e.target.value); loadRelations(); });
+
+// Relations --------------------------------------------------------------------------------------
+async function loadRelations(select) {
+  try {
+    state.relations = await api("GET", "/relations");
+    renderRelations(select);
+  } catch (e) { status(e.message, true); }
+}
+
+function renderRelations(select) {
+  const filter = $("relation-filter").value.trim().toLowerCase();
+  const list = $("relation-select");
+  list.replaceChildren();
+  for (const r of state.relations) {
+    const text = `${r.label} — ${r.curie}`;
+    if (filter && !text.toLowerCase().includes(filter) && !(r.aliases || []).join(" ").toLowerCase().includes(filter)) continue;
+    list.append(el("option", { value: r.id }, `${text}${r.examples ? `  (${r.examples} ex.)` : ""}`));
+  }
+  if (select) { list.value = select; chooseRelation(select); }
+}
+
+function chooseRelation(id) {
+  state.relation = state.relations.find((r) => r.id === id) || null;
+  const card = $("relation-card");
+  $("start-session").disabled = !state.relation;
+  if (!state.relation) { card.hidden = true; return; }
+  const r = state.relation;
+  card.hidden = false;
+  card.replaceChildren(
+    el("strong", {}, r.label), " ", el("span", { class: "muted" }, r.curie),
+    el("div", {}, r.description || ""),
+    r.aliases && r.aliases.length ? el("div", { class: "muted" }, `also: ${r.aliases.join(", ")}`) : "",
+    el("div", { id: "example-count" }, `${r.examples} example${r.examples === 1 ? "" : "s"}`));
+  loadQuality();
+}
+
+$("relation-filter").addEventListener("input", () => renderRelations());
+$("relation-select").addEventListener("change", (e) => chooseRelation(e.target.value));
+
+$("relation-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const f = new FormData(e.target);
+  const body = { id: f.get("id"), label: f.get("label"), description: f.get("description") || "",
+                 aliases: (f.get("aliases") || "").split(",").map((a) => a.trim()).filter(Boolean) };
+  try {
+    const created = await api("POST", "/relations", body);
+    status(`Registered ${created.curie}`);
+    e.target.reset();
+    await loadRelations(created.id);
+  } catch (err) { status(err.message, true); }
+});
+
+// Session and suggestions ------------------------------------------------------------------------
+$("start-session").addEventListener("click", async () => {
+  try {
+    state.session = await api("POST", "/sessions", { relation: state.relation.id, user: "web" });
+    $("session-info").textContent = `session ${state.session.id} · ${state.session.label}`;
+    $("add-text").disabled = false;
+    status(`Session started: facts go to ${state.session.graph}`);
+  } catch (e) { status(e.message, true); }
+});
+
+$("add-text").addEventListener("click", async () => {
+  const text = $("text-input").value;
+  if (!text.trim()) { status("Paste some text first", true); return; }
+  try {
+    const r = await api("POST", `/sessions/${state.session.id}/texts`, { text });
+    status(`${r.added} new pair${r.added === 1 ? "" : "s"} of linked mentions in ${r.sentences} sentence(s)`);
+    await loadSuggestions();
+  } catch (e) { status(e.message, true); }
+});
+
+$("more").addEventListener("click", loadSuggestions);
+
+async function loadSuggestions() {
+  if (!state.session) return;
+  state.suggestions = await api("GET", `/sessions/${state.session.id}/suggestions?n=10`);
+  state.focus = 0;
+  renderSuggestions();
+}
+
+function highlighted(s) {
+  const parts = [];
+  const spans = [[s.head, "head"], [s.tail, "tail"]].sort((a, b) => a[0].start - b[0].start);
+  let cursor = 0;
+  for (const [m, cls] of spans) {
+    parts.push(s.sentence.slice(cursor, m.start));
+    parts.push(el("mark", { class: cls, title: m.entity || "" }, s.sentence.slice(m.start, m.end)));
+    cursor = m.end;
+  }
+  parts.push(s.sentence.slice(cursor));
+  return el("div", { class: "sentence" }, ...parts);
+}
+
+function renderSuggestions() {
+  const list = $("suggestions");
+  list.replaceChildren();
+  state.suggestions.forEach((s, i) => {
+    const other = el("select", { "aria-label": "other relation", class: "other" },
+      el("option", { value: "" }, "none of the relations"),
+      ...state.relations.filter((r) => r.id !== state.session.relation).map((r) => el("option", { value: r.id }, r.label)));
+    const claim = el("div", { class: "claim" }, el("b", {}, s.head.text), " → ", el("i", {}, state.session.label), " → ",
+                     el("b", {}, s.tail.text), "?");
+    const item = el("li", { class: `suggestion ${s.status || "pending"}${i === state.focus ? " focused" : ""}`, "data-id": s.id },
+      highlighted(s), claim,
+      el("div", { class: "meta" },
+        el("span", { class: "score" }, `${(100 * s.score).toFixed(0)}%`),
+        el("span", { class: "bar" }, el("span", { style: `width:${Math.round(100 * s.score)}%` })),
+        el("button", { class: "accept", onclick: () => decide(i, "accept") }, "Accept (a)"),
+        el("button", { class: "reject", onclick: () => decide(i, "reject") }, "Reject (r)"),
+        other,
+        el("button", { onclick: () => decide(i, "correct", other.value || null) }, "Correct (c)")));
+    item.addEventListener("click", () => { state.focus = i; markFocus(); });
+    list.append(item);
+  });
+  $("more").hidden = !state.suggestions.length;
+  if (!state.suggestions.length) list.append(el("li", { class: "muted" }, "No pending suggestions: add more text."));
+}
+
+function markFocus() {
+  document.querySelectorAll(".suggestion").forEach((node, i) => node.classList.toggle("focused", i === state.focus));
+  const node = document.querySelectorAll(".suggestion")[state.focus];
+  if (node) node.scrollIntoView({ block: "nearest" });
+}
+
+async function decide(i, decision, relation) {
+  const s = state.suggestions[i];
+  if (!s || s.status && s.status !== "pending") return;
+  try {
+    const body = { decision, score: s.score };
+    if (decision === "correct") body.relation = relation === undefined ? null : relation;
+    const r = await api("POST", `/sessions/${state.session.id}/suggestions/${s.id}`, body);
+    s.status = r.status;
+    document.querySelector(`.suggestion[data-id="${s.id}"]`).className = `suggestion ${r.status}`;
+    status(`${r.status}${r.statement ? ": fact written with provenance" : ""}`);
+    state.focus = Math.min(i + 1, state.suggestions.length - 1);
+    markFocus();
+    await refreshRelation();
+    if (state.suggestions.every((x) => x.status && x.status !== "pending")) await loadSuggestions();
+  } catch (e) { status(e.message, true); }
+}
+
+async function refreshRelation() {
+  const id = state.relation.id;
+  const r = await api("GET", `/relations/${enc(id)}`);
+  const i = state.relations.findIndex((x) => x.id === id);
+  if (i >= 0) state.relations[i] = r;
+  state.relation = r;
+  const count = $("example-count");
+  if (count) count.textContent = `${r.examples} example${r.examples === 1 ? "" : "s"}`;
+  await loadQuality();
+}
+
+document.addEventListener("keydown", (e) => {
+  if (e.target.matches("input, textarea, select") || !state.suggestions.length || $("tab-label").hidden) return;
+  const key = e.key.toLowerCase();
+  if (key === "a") decide(state.focus, "accept");
+  else if (key === "r") decide(state.focus, "reject");
+  else if (key === "c") {
+    const node = document.querySelectorAll(".suggestion")[state.focus];
+    decide(state.focus, "correct", node ? node.querySelector("select.other").value || null : null);
+  } else if (key === "j" || key === "arrowdown") { state.focus = Math.min(state.focus + 1, state.suggestions.length - 1); markFocus(); }
+  else if (key === "k" || key === "arrowup") { state.focus = Math.max(state.focus - 1, 0); markFocus(); }
+  else return;
+  e.preventDefault();
+});
+
+// Learning curve ----------------------------------------------------------------------------------
+async function loadQuality() {
+  if (!state.relation) return;
+  const q = await api("GET", `/relations/${enc(state.relation.id)}/quality`);
+  const box = $("quality");
+  if (!q.curve.length) {
+    box.replaceChildren(el("p", { class: "muted" }, "No examples yet: accept a suggestion to add one."));
+    return;
+  }
+  const W = 320, H = 150, P = 28;
+  const n = q.curve.length;
+  const x = (k) => P + (n === 1 ? (W - 2 * P) / 2 : ((k - 1) / (n - 1)) * (W - 2 * P));
+  const y = (a) => H - P - a * (H - 2 * P);
+  const NS = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(NS, "svg");
+  svg.setAttribute("class", "curve");
+  svg.setAttribute("width", W);
+  svg.setAttribute("height", H);
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", `learning curve, ${n} examples`);
+  const add = (tag, attrs, text) => {
+    const node = document.createElementNS(NS, tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+    if (text !== undefined) node.textContent = text;
+    svg.append(node);
+  };
+  add("line", { x1: P, y1: y(0), x2: W - P, y2: y(0), stroke: "#9aa5b1" });
+  add("line", { x1: P, y1: y(0), x2: P, y2: y(1), stroke: "#9aa5b1" });
+  add("text", { x: 2, y: y(1) + 4, "font-size": 10 }, "100%");
+  add("text", { x: 8, y: y(0) + 4, "font-size": 10 }, "0%");
+  add("text", { x: W - P - 60, y: H - 6, "font-size": 10 }, "examples →");
+  add("polyline", { points: q.curve.map((p) => `${x(p.examples)},${y(p.accuracy)}`).join(" "), fill: "none",
+                    stroke: "#2563eb", "stroke-width": 2 });
+  for (const p of q.curve) add("circle", { cx: x(p.examples), cy: y(p.accuracy), r: 3, fill: "#2563eb" });
+  box.replaceChildren(svg, el("p", { class: "muted", id: "quality-text" },
+    `${q.examples} example${q.examples === 1 ? "" : "s"} · leave-one-out accuracy ` +
+    `${(100 * q.leave_one_out_accuracy).toFixed(0)}% among ${q.candidates} relations`));
+}
+
+// SPARQL ------------------------------------------------------------------------------------------
+$("run-sparql").addEventListener("click", async () => {
+  const box = $("sparql-result");
+  try {
+    const data = await api("GET", `/graph/sparql?query=${encodeURIComponent($("sparql-input").value)}`, undefined,
+                           "application/sparql-results+json, text/turtle;q=0.5");
+    if (typeof data === "string") { box.replaceChildren(el("pre", {}, data)); return; }
+    if ("boolean" in data) { box.replaceChildren(el("p", {}, `ASK: ${data.boolean}`)); return; }
+    const vars = data.head.vars;
+    const table = el("table", {}, el("thead", {}, el("tr", {}, ...vars.map((v) => el("th", {}, v)))));
+    const body = el("tbody");
+    for (const row of data.results.bindings) {
+      body.append(el("tr", {}, ...vars.map((v) => {
+        const cell = row[v];
+        if (!cell) return el("td", {});
+        if (cell.type === "uri") return el("td", {}, el("a", { class: "entity", onclick: () => browse(cell.value) }, cell.value));
+        return el("td", {}, cell.value);
+      })));
+    }
+    table.append(body);
+    box.replaceChildren(el("p", { class: "muted" }, `${data.results.bindings.length} rows`), table);
+  } catch (e) { box.replaceChildren(el("p", { class: "muted" }, e.message)); }
+});
+
+// Entities ----------------------------------------------------------------------------------------
+$("entity-form").addEventListener("submit", (e) => { e.preventDefault(); browse($("entity-input").value.trim()); });
+
+async function browse(id) {
+  document.querySelector('.tab[data-tab="entity"]').click();
+  $("entity-input").value = id;
+  const box = $("entity-result");
+  try {
+    const e = await api("GET", `/graph/entities/${enc(id)}`);
+    const link = (n) => el("a", { class: "entity", onclick: () => browse(n.id) }, n.label || n.curie);
+    const rows = (list, dir) => list.map((f) => el("tr", {}, el("td", {}, dir), el("td", {}, f.relation.label || f.relation.curie),
+                                                   el("td", {}, link(f.entity))));
+    box.replaceChildren(
+      el("div", { class: "card" }, el("strong", {}, e.labels[0] || e.curie), " ", el("span", { class: "muted" }, e.curie),
+         el("div", { class: "muted" }, e.hypernyms.length ? `is a: ${e.hypernyms.join(", ")}` : "no classes")),
+      el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, ""), el("th", {}, "relation"), el("th", {}, "neighbour"))),
+         el("tbody", {}, ...rows(e.outgoing, "→"), ...rows(e.incoming, "←"))));
+  } catch (err) { box.replaceChildren(el("p", { class: "muted" }, err.message)); }
+}
+
+loadRelations();

@@ -1,0 +1,105 @@
+"""The labelling page in a real browser: Debian's chromium, headless, driven by Playwright.
+
+One labelling round: pick the relation, start a session, paste text, accept a suggestion with the
+mouse and reject one with the keyboard; then the fact must be in the graph, with provenance.
+Chromium comes from Debian (`make test` installs it where missing); Playwright downloads no browser.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .conftest import DATA, UNTRAINED, free_port, wait_http
+from .test_labelling import MUSIC, TEXT
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SCREENSHOT = ROOT / "docs" / "labelling.png"
+
+
+@pytest.fixture
+def server(tmp_path):
+    if CHROMIUM is None:
+        pytest.fail("chromium is not installed: `make test` installs Debian's chromium package")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "KGREL_MODEL": str(UNTRAINED)}
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--data-dir",
+                             str(tmp_path / "var")], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_http(url + "/health", proc=proc)
+        for body in ((DATA / "ontology.ttl").read_bytes(), MUSIC.encode()):
+            assert httpx.post(url + "/graph/triples", content=body, headers={"Content-Type": "text/turtle"}).is_success
+        r = httpx.post(url + "/relations", json={"id": "ex:composer", "label": "composer", "aliases": ["composed by"],
+                                                 "description": "person who wrote the music of a musical work"})
+        assert r.status_code == 201
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_one_labelling_round_in_chromium(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server + "/ui/")
+        page.fill("#relation-filter", "composer")
+        expect(page.locator("#relation-select option")).to_have_count(1)
+        page.select_option("#relation-select", "http://example.org/composer")
+        expect(page.locator("#relation-card")).to_contain_text("person who wrote the music")
+        expect(page.locator("#example-count")).to_have_text("0 examples")
+        page.click("#start-session")
+        expect(page.locator("#session-info")).to_contain_text("session")
+        page.fill("#text-input", TEXT)
+        page.click("#add-text")
+        expect(page.locator("#status")).to_contain_text("8 new pairs")
+        cards = page.locator(".suggestion")
+        expect(cards.first).to_be_visible()
+        assert cards.count() >= 6
+        # Both mentions are highlighted.
+        flute = cards.filter(has=page.locator("mark.head", has_text="The Magic Flute")).filter(
+            has=page.locator("mark.tail", has_text="Wolfgang Amadeus Mozart"))
+        expect(flute).to_have_count(1)
+        flute.get_by_role("button", name="Accept (a)").click()
+        expect(flute).to_have_class("suggestion accepted")
+        expect(page.locator("#example-count")).to_have_text("1 example")
+        expect(page.locator("svg.curve circle")).to_have_count(1)  # the learning curve has its first point
+        # The keyboard: focus moves to the next card after a decision; 'r' rejects it.
+        focused = page.locator(".suggestion.focused")
+        expect(focused).to_have_count(1)
+        focused_id = focused.get_attribute("data-id")
+        page.keyboard.press("r")
+        expect(page.locator(f'.suggestion[data-id="{focused_id}"]')).to_have_class("suggestion rejected")
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        # SPARQL tab: the accepted fact is in the graph, shown as a table.
+        page.click('.tab[data-tab="sparql"]')
+        page.fill("#sparql-input", "SELECT ?work ?who WHERE { ?a rdf:subject ?work ; rdf:predicate ex:composer ; "
+                                   "rdf:object ex:mozart ; prov:wasAttributedTo ?who }")
+        page.click("#run-sparql")
+        expect(page.locator("#sparql-result table tbody tr")).to_have_count(1)
+        expect(page.locator("#sparql-result")).to_contain_text("http://example.org/flute")
+        # Entity browser: a neighbour link leads to the next entity.
+        page.locator("#sparql-result a.entity", has_text="http://example.org/flute").click()
+        expect(page.locator("#entity-result")).to_contain_text("The Magic Flute")
+        browser.close()
+        assert not errors, errors
+    ask = ("ASK { GRAPH ?g { ex:flute ex:composer ex:mozart . ?a rdf:subject ex:flute ; rdf:object ex:mozart ; "
+           "prov:wasAttributedTo <urn:kgrel:agent:web> ; kgrel:score ?s } FILTER(STRSTARTS(STR(?g), "
+           "\"urn:kgrel:graph:session:\")) }")
+    assert httpx.get(server + "/graph/sparql", params={"query": ask}).json()["boolean"] is True
