@@ -261,9 +261,9 @@ def cmd_train(args) -> int:
     base = RelationModel.load(None, encoder_dir=settings.encoder, device=settings.device)
     base.config = ModelConfig(encoder=base.config.encoder, max_length=base.config.max_length)
     config = TrainConfig(steps=args.steps, train_layers=args.train_layers, n_way=args.n_way, seed=args.seed,
-                         eval_every=args.eval_every, align_weight=args.align_weight,
+                         eval_every=args.eval_every, patience=args.patience, align_weight=args.align_weight,
                          hard_negatives=args.hard_negatives, side_dropout=args.side_dropout,
-                         lr_encoder=args.lr, max_per_relation=args.max_per_relation,
+                         lr_encoder=args.lr, lr_heads=args.lr_heads, max_per_relation=args.max_per_relation,
                          precision=args.train_precision,
                          notes=args.notes or f"kgrel trained on {len(train)} FewRel relations, seed {args.seed}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -277,6 +277,12 @@ def cmd_train(args) -> int:
         base.config.calibration = calibration.to_json()
         result["nota"] = report
         result["dev"] = trainer.evaluate(dev, settings=((5, 0), (5, 1), (5, 5), (10, 1)), episodes=1000, seed=0)
+    elif args.calibration_from:
+        # No unseen relation is left to calibrate on: take the calibration of the same recipe's held-out fold.
+        from models.relation_model import ModelConfig
+
+        base.config.calibration = ModelConfig.load(Path(args.calibration_from)).calibration
+        result["calibration_from"] = args.calibration_from
     out = Path(args.out)
     trainer.save(out, result)
     summary = {k: v for k, v in result.items() if k != "history"}
@@ -437,15 +443,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dev-relations", help="comma-separated relations held out for early stopping and calibration")
     p.add_argument("--dev-count", type=int, default=0, help="or hold out this many relations at random (seeded)")
     p.add_argument("--dev-per-relation", type=int, default=200)
-    p.add_argument("--steps", type=int, default=3000)
-    p.add_argument("--train-layers", type=int, default=2)
+    p.add_argument("--steps", type=int, default=1500, help="most steps (early stopping with a dev split)")
+    p.add_argument("--train-layers", type=int, default=2, help="top encoder layers to fine-tune (0: heads only)")
     p.add_argument("--n-way", type=int, default=10)
-    p.add_argument("--lr", type=float, default=3e-5)
+    p.add_argument("--lr", type=float, default=1e-5, help="learning rate of the encoder layers")
+    p.add_argument("--lr-heads", type=float, default=1e-4)
+    p.add_argument("--patience", type=int, default=3)
+    p.add_argument("--calibration-from", help="without a dev split: copy the calibration of this model folder")
     p.add_argument("--align-weight", type=float, default=1.0)
     p.add_argument("--side-dropout", type=float, default=0.2)
     p.add_argument("--hard-negatives", type=float, help="temperature of similarity-weighted relation sampling")
     p.add_argument("--max-per-relation", type=int)
-    p.add_argument("--eval-every", type=int, default=250)
+    p.add_argument("--eval-every", type=int, default=100)
     p.add_argument("--calibration-episodes", type=int, default=300)
     p.add_argument("--train-precision", choices=["auto", "bf16", "fp32"], default="auto",
                    help="arithmetic of training steps (auto: bf16 where the hardware runs it fast)")

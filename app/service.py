@@ -30,7 +30,13 @@ from kg.ontology import OntologyView, RelationInfo
 from kg.prefixes import PrefixMap
 from kg.sparql import SparqlResponse, run_query
 from kg.store import KnowledgeStore, open_store
-from models.graph_evidence import GraphContext, LinkedMention, RelationGraphProfile, gather_evidence
+from models.graph_evidence import (
+    GraphContext,
+    LinkedMention,
+    RelationArguments,
+    RelationGraphProfile,
+    gather_evidence,
+)
 from models.instances import RelationInstance, instance_from_record
 from models.kg_embeddings import KGEmbeddings
 from models.link_prediction import LPConfig
@@ -66,7 +72,7 @@ class KgrelService:
         self._cache = PrototypeCache(self.model)
         self._lock = threading.RLock()
         self._version = 0  # bumped by every write that can change relations or examples
-        self._built: tuple[int, PrototypeSet, RelationGraphProfile | None, list] | None = None
+        self._built: tuple[int, PrototypeSet, RelationGraphProfile | None, RelationArguments] | None = None
         self._labels: tuple[int, LabelIndex] | None = None
         self.jobs = JobRunner()
         self.kg: KGEmbeddings | None = self._load_current_kg()
@@ -159,8 +165,8 @@ class KgrelService:
         """The current prototypes, rebuilt (re-encoding only what changed) after any write."""
         return self.scoring_state()[0]
 
-    def scoring_state(self) -> tuple[PrototypeSet, RelationGraphProfile | None, list]:
-        """Prototypes, the relations' graph profile and their (domain, range) labels, rebuilt after writes."""
+    def scoring_state(self) -> tuple[PrototypeSet, RelationGraphProfile | None, RelationArguments]:
+        """Prototypes, the relations' graph profile and encoded domain/range labels, rebuilt after writes."""
         with self._lock:
             version = self._version
             if self._built is not None and self._built[0] == version:
@@ -178,7 +184,7 @@ class KgrelService:
             protos = self._cache.build(relations, by_relation)
             kg = self.kg
             profile = RelationGraphProfile(kg, protos.iris) if kg is not None else None
-            arguments = [(r.domain, r.range) for r in relations]
+            arguments = RelationArguments.encode(self.model, [(r.domain, r.range) for r in relations])
             self._built = (version, protos, profile, arguments)
             return protos, profile, arguments
 

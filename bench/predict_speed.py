@@ -80,11 +80,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--model", help="relation model folder (default: the shipped one)")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "int8", "bf16"])
     args = parser.parse_args()
 
     instances = sentences(args.data, args.sentences)
     workdir = Path(tempfile.mkdtemp(prefix="kgrel-bench-"))
-    settings = Settings(data_dir=workdir / "var", model=args.model, device=args.device, batch_size=args.batch_size)
+    settings = Settings(data_dir=workdir / "var", model=args.model, device=args.device, batch_size=args.batch_size,
+                        precision=args.precision)
     service = KgrelService(settings)
     service.load_demo_if_empty()
     protos = service.prototypes()
@@ -111,7 +113,8 @@ def main() -> None:
     # HTTP: a real `kgrel serve` over the same data dir.
     port = 8765
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "KGREL_BATCH_SIZE": str(args.batch_size),
-           "KGREL_DEVICE": args.device, **({"KGREL_MODEL": args.model} if args.model else {})}
+           "KGREL_DEVICE": args.device, "KGREL_PRECISION": args.precision,
+           **({"KGREL_MODEL": args.model} if args.model else {})}
     server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--data-dir",
                                str(settings.data_dir)], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -155,6 +158,7 @@ def main() -> None:
         "relations": len(protos),
         "model": service.model.config.notes or str(encoder.model_dir),
         "device": str(encoder.device),
+        "precision": args.precision,
         "raw_forward_sent_per_s": round(n / t_raw, 1),
         "in_process_sent_per_s": round(n / t_service, 1),
         "http_sent_per_s": round(n / t_http, 1),

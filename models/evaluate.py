@@ -11,7 +11,14 @@ from tqdm import tqdm
 
 from kg.ontology import RelationInfo
 from models.fewrel import sample_episodes
-from models.graph_evidence import Evidence, GraphContext, LinkedMention, RelationGraphProfile, gather_evidence
+from models.graph_evidence import (
+    Evidence,
+    GraphContext,
+    LinkedMention,
+    RelationArguments,
+    RelationGraphProfile,
+    gather_evidence,
+)
 from models.instances import RelationInstance
 from models.proto import PrototypeSet, PrototypicalClassifier
 from models.relation_model import RelationModel
@@ -66,7 +73,7 @@ class EpisodeEncoder:
             empty = GraphContext(LinkedMention(), LinkedMention())
             contexts = [graph.contexts.get(key, empty) for key in needed]
             self.graph_evidence = gather_evidence(model, contexts, self.description, graph.profile,
-                                                  _arguments(relations, side_info))
+                                                  _arguments(model, relations, side_info))
 
     def evidence(self, relations: list[str], query: list[int]) -> Evidence | None:
         if self.graph_evidence is None:
@@ -90,9 +97,10 @@ class EpisodeEncoder:
         return self.example_v[rows], self.side_v[rows]
 
 
-def _arguments(relations: list[str], side_info: dict[str, RelationInfo] | None) -> list[tuple[list, list]]:
+def _arguments(model: RelationModel, relations: list[str],
+               side_info: dict[str, RelationInfo] | None) -> RelationArguments:
     infos = [side_info.get(r) if side_info else None for r in relations]
-    return [(i.domain, i.range) if i is not None else ([], []) for i in infos]
+    return RelationArguments.encode(model, [(i.domain, i.range) if i is not None else ([], []) for i in infos])
 
 
 def mean_ci95(values: list[float]) -> tuple[float, float]:
@@ -142,7 +150,7 @@ def evaluate_zeroshot(model: RelationModel, data: dict[str, list[RelationInstanc
     if graph is not None:
         empty = GraphContext(LinkedMention(), LinkedMention())
         contexts = [graph.contexts.get((r, i), empty) for r in relations for i in range(len(data[r]))]
-        evidence = gather_evidence(model, contexts, description, graph.profile, _arguments(relations, side_info))
+        evidence = gather_evidence(model, contexts, description, graph.profile, _arguments(model, relations, side_info))
     pred = PrototypicalClassifier(model).similarity(example_v, side_v, protos, evidence=evidence).argmax(1)
     accuracy = (pred == gold).float().mean().item()
     return {"task": "zeroshot", "relations": len(relations), "instances": len(instances),

@@ -98,17 +98,33 @@ def _encode_label_lists(model, lists: Sequence[Sequence[str]]) -> tuple[torch.Te
     return out, present
 
 
+@dataclass
+class RelationArguments:
+    """Encoded domain and range class labels of each relation (computed once per set of relations)."""
+
+    domains: torch.Tensor
+    has_domain: torch.Tensor
+    ranges: torch.Tensor
+    has_range: torch.Tensor
+
+    @classmethod
+    def encode(cls, model, relation_args: Sequence[tuple[Sequence[str], Sequence[str]]]) -> RelationArguments:
+        domains, has_domain = _encode_label_lists(model, [d for d, _ in relation_args])
+        ranges, has_range = _encode_label_lists(model, [r for _, r in relation_args])
+        return cls(domains, has_domain, ranges, has_range)
+
+
 def hypernym_evidence(model, contexts: Sequence[GraphContext],
-                      relation_args: Sequence[tuple[Sequence[str], Sequence[str]]]) -> tuple[torch.Tensor, ...]:
+                      arguments: RelationArguments) -> tuple[torch.Tensor, ...]:
     """Directional type fit: head hypernyms vs the relation's domain classes, tail hypernyms vs its range
     (cosine of the encoded label lists, averaged over the sides both know)."""
     heads, has_head = _encode_label_lists(model, [c.head.hypernyms for c in contexts])
     tails, has_tail = _encode_label_lists(model, [c.tail.hypernyms for c in contexts])
-    domains, has_domain = _encode_label_lists(model, [d for d, _ in relation_args])
-    ranges, has_range = _encode_label_lists(model, [r for _, r in relation_args])
-    head_fit = (heads @ domains.T) * (has_head[:, None] & has_domain[None, :])
-    tail_fit = (tails @ ranges.T) * (has_tail[:, None] & has_range[None, :])
-    sides = (has_head[:, None] & has_domain[None, :]).float() + (has_tail[:, None] & has_range[None, :]).float()
+    head_known = has_head[:, None] & arguments.has_domain[None, :]
+    tail_known = has_tail[:, None] & arguments.has_range[None, :]
+    head_fit = (heads @ arguments.domains.T) * head_known
+    tail_fit = (tails @ arguments.ranges.T) * tail_known
+    sides = head_known.float() + tail_known.float()
     return (head_fit + tail_fit) / sides.clamp(min=1), sides > 0
 
 
@@ -165,13 +181,12 @@ def kg_evidence(profile: RelationGraphProfile, contexts: Sequence[GraphContext])
 
 
 def gather_evidence(model, contexts: Sequence[GraphContext], descriptions: torch.Tensor,
-                    profile: RelationGraphProfile | None,
-                    relation_args: Sequence[tuple[Sequence[str], Sequence[str]]] | None = None) -> Evidence:
-    """All kinds of evidence for queries x relations; `relation_args` holds each relation's (domain, range) labels."""
+                    profile: RelationGraphProfile | None, arguments: RelationArguments | None = None) -> Evidence:
+    """All kinds of evidence for queries x relations; `arguments` encodes each relation's domain and range."""
     scores, masks = {}, {}
     weights = getattr(model.config, "graph_weights", {})
-    if relation_args is not None:
-        scores["hypernyms"], masks["hypernyms"] = hypernym_evidence(model, contexts, relation_args)
+    if arguments is not None:
+        scores["hypernyms"], masks["hypernyms"] = hypernym_evidence(model, contexts, arguments)
     if weights.get("hypernym_text"):
         scores["hypernym_text"], masks["hypernym_text"] = hypernym_text_evidence(model, contexts, descriptions)
     if profile is not None:

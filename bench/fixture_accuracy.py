@@ -1,0 +1,47 @@
+"""Measure a relation model on the small fixed test fixture and record it in the model folder.
+
+    python bench/fixture_accuracy.py --model data/models/kgrel-minilm [--write]
+
+The shipped checkpoint's test (tests/test_training.py) checks that the model still gives these
+numbers, so that a damaged or mismatched checkpoint is caught. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from models.evaluate import evaluate_fewshot, evaluate_zeroshot  # noqa: E402
+from models.fewrel import load_fewrel, load_side_info  # noqa: E402
+from models.relation_model import RelationModel  # noqa: E402
+
+FIXTURE = ROOT / "tests" / "data"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--episodes", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--write", action="store_true", help="save as fixture.json in the model folder")
+    args = parser.parse_args()
+    model = RelationModel.load(args.model, device="cpu")
+    data = load_fewrel(FIXTURE / "tiny_fewrel.json")
+    side_info = load_side_info(FIXTURE / "tiny_side_info.json")
+    fewshot = evaluate_fewshot(model, data, 5, 1, args.episodes, args.seed, side_info)
+    zeroshot = evaluate_zeroshot(model, data, side_info)
+    result = {"fixture": "tests/data/tiny_fewrel.json", "episodes": args.episodes, "seed": args.seed,
+              "fewshot_5w1s": fewshot["accuracy"], "zeroshot_accuracy": zeroshot["accuracy"],
+              "zeroshot_macro_f1": zeroshot["macro_f1"]}
+    if args.write:
+        (Path(args.model) / "fixture.json").write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
