@@ -91,10 +91,7 @@ def _encode_label_lists(model, lists: Sequence[Sequence[str]]) -> tuple[torch.Te
     out = torch.zeros(len(lists), model.encoder.hidden_size)
     rows = present.nonzero().flatten().tolist()
     if rows:
-        texts = [", ".join(lists[i][:4]) for i in rows]
-        unique = list(dict.fromkeys(texts))
-        encoded = dict(zip(unique, model.embed_descriptions(unique), strict=True))
-        out[rows] = torch.stack([encoded[t] for t in texts])
+        out[rows] = model.embed_labels([", ".join(lists[i][:4]) for i in rows])
     return out, present
 
 

@@ -127,3 +127,13 @@ class RelationModel(nn.Module):
     def embed_descriptions(self, texts: list[str]) -> torch.Tensor:
         self.heads.to("cpu")
         return self.heads.description_view(self.encoder.encode_texts(texts))
+
+    def embed_labels(self, texts: list[str]) -> torch.Tensor:
+        """Like embed_descriptions, for short texts that recur (class labels), with a bounded cache."""
+        cache = self.__dict__.setdefault("_label_cache", {})
+        missing = [t for t in dict.fromkeys(texts) if t not in cache]
+        if missing:
+            if len(cache) + len(missing) > 50_000:
+                cache.clear()
+            cache.update(zip(missing, self.embed_descriptions(missing), strict=True))
+        return torch.stack([cache[t] for t in texts])
