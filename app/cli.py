@@ -202,7 +202,8 @@ def cmd_eval(args) -> int:
         else:
             if side_info is None:
                 return _fail("zero-shot evaluation needs --side-info")
-            result = evaluate_zeroshot(model, data, side_info, graph=graph)
+            result = evaluate_zeroshot(model, data, side_info, graph=graph, n_way=args.n_way,
+                                       subsets=args.subsets, seed=args.seed)
     except ValueError as e:
         return _fail(str(e))
     if coverage is not None:
@@ -421,6 +422,10 @@ def build_parser() -> argparse.ArgumentParser:
     z = ev.add_parser("zeroshot", help="classify every instance among all relations from side information")
     z.add_argument("--data", required=True)
     z.add_argument("--side-info", required=True)
+    z.add_argument("--n-way", type=int, help="classify among this many relations at a time (random seeded subsets) "
+                                             "instead of all of them")
+    z.add_argument("--subsets", type=int, default=100, help="with --n-way: how many relation subsets")
+    z.add_argument("--seed", type=int, default=0)
     _add_common(z)
     for q in (f, z):
         q.add_argument("--kg", help="graph for linking and embeddings: an RDF file, or a named graph of the store")

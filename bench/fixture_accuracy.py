@@ -3,7 +3,7 @@
     python bench/fixture_accuracy.py --model data/models/kgrel-minilm [--write]
 
 The shipped checkpoint's test (tests/test_training.py) checks that the model still gives these
-numbers, so that a damaged or mismatched checkpoint is caught. Prints one JSON object.
+numbers and zero-shot scores, so that a damaged or mismatched checkpoint is caught. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from models.evaluate import evaluate_fewshot, evaluate_zeroshot  # noqa: E402
+from models.evaluate import evaluate_fewshot, evaluate_zeroshot, zeroshot_scores  # noqa: E402
 from models.fewrel import load_fewrel, load_side_info  # noqa: E402
 from models.relation_model import RelationModel  # noqa: E402
 
@@ -35,9 +35,12 @@ def main() -> None:
     side_info = load_side_info(FIXTURE / "tiny_side_info.json")
     fewshot = evaluate_fewshot(model, data, 5, 1, args.episodes, args.seed, side_info)
     zeroshot = evaluate_zeroshot(model, data, side_info)
+    scores, _ = zeroshot_scores(model, data, side_info)
     result = {"fixture": "tests/data/tiny_fewrel.json", "episodes": args.episodes, "seed": args.seed,
               "fewshot_5w1s": fewshot["accuracy"], "zeroshot_accuracy": zeroshot["accuracy"],
-              "zeroshot_macro_f1": zeroshot["macro_f1"]}
+              "zeroshot_macro_f1": zeroshot["macro_f1"],
+              # The exact scores catch a damaged or mismatched checkpoint that still ranks these clear cases right.
+              "zeroshot_scores": [[round(v, 4) for v in row] for row in scores.tolist()]}
     if args.write:
         (Path(args.model) / "fixture.json").write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result))

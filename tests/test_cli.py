@@ -60,6 +60,16 @@ def test_eval_fewshot_and_zeroshot_on_a_fixture():
     result = last_json(r.stdout)
     assert (result["task"], result["relations"], result["instances"]) == ("zeroshot", 6, 24)
     assert result["accuracy"] > 0.6 and 0 < result["macro_f1"] <= 1
+    # Among N relations at a time: with N = all of them every subset is the whole file.
+    whole = result
+    r = run("eval", "zeroshot", *common, "--side-info", str(DATA / "tiny_side_info.json"), "--n-way", "6",
+            "--subsets", "3")
+    result = last_json(r.stdout)
+    assert (result["n_way"], result["subsets"]) == (6, 3)
+    assert result["accuracy"] == pytest.approx(whole["accuracy"])
+    assert result["macro_f1"] == pytest.approx(whole["macro_f1"])
+    r = run("eval", "zeroshot", *common, "--side-info", str(DATA / "tiny_side_info.json"), "--n-way", "7")
+    assert r.returncode != 0 and "n_way" in r.stderr
     r = run("eval", "zeroshot", "--data", str(DATA / "tiny_fewrel.json"), "--side-info", str(DATA / "ontology.ttl"))
     assert r.returncode != 0
 

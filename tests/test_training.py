@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from app.config import SHIPPED
-from models.evaluate import evaluate_fewshot, evaluate_zeroshot
+from models.evaluate import evaluate_fewshot, evaluate_zeroshot, zeroshot_scores
 from models.fewrel import load_fewrel, load_side_info
 from models.relation_model import RelationModel
 from models.train import RelationTrainer, TrainConfig
@@ -54,6 +54,8 @@ def test_shipped_checkpoint_gives_its_documented_fixture_accuracy(fixture_data):
     zeroshot = evaluate_zeroshot(model, data, side_info)
     assert fewshot["accuracy"] == pytest.approx(documented["fewshot_5w1s"], abs=0.02)
     assert zeroshot["accuracy"] == pytest.approx(documented["zeroshot_accuracy"], abs=0.02)
+    scores, _ = zeroshot_scores(model, data, side_info)
+    assert torch.allclose(scores, torch.tensor(documented["zeroshot_scores"]), atol=0.01)
     size = sum(p.stat().st_size for p in SHIPPED_MODEL.iterdir() if p.suffix == ".safetensors")
     assert size < 25 * 2**20
 
@@ -64,14 +66,5 @@ def test_int8_and_fp32_agree_on_the_top_relation(fixture_data):
     results = {}
     for precision in ("fp32", "int8"):
         model = RelationModel.load(SHIPPED_MODEL, device="cpu", precision=precision)
-        from models.evaluate import _descriptions
-        from models.proto import PrototypeSet, PrototypicalClassifier
-
-        relations = sorted(data)
-        description, has_side = _descriptions(model, relations, side_info)
-        protos = PrototypeSet(relations, relations, description, torch.zeros(len(relations), model.heads.dim),
-                              torch.zeros(len(relations), dtype=torch.long), has_side)
-        instances = [x for r in relations for x in data[r]]
-        ex, side = model.embed_instances(instances)
-        results[precision] = PrototypicalClassifier(model).similarity(ex, side, protos).argmax(1)
+        results[precision] = zeroshot_scores(model, data, side_info)[0].argmax(1)
     assert (results["fp32"] == results["int8"]).float().mean() >= 0.95
