@@ -110,7 +110,7 @@ class TextEncoder(torch.nn.Module):
         self.max_chars = max_length * 4
 
     def set_precision(self, precision: str) -> None:
-        """fp32; int8 (dynamic quantization of the linear layers, CPU only); bf16 (half-precision weights).
+        """fp32; int8 (dynamic per-channel quantization of the linear layers, CPU only); bf16 (half weights).
 
         Call after any weights are loaded: quantized layers no longer accept a state dict.
         """
@@ -125,7 +125,9 @@ class TextEncoder(torch.nn.Module):
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
-                self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+                # Per-output-channel weight scales: per-tensor ones cost the trained model 2 points of accuracy.
+                quant = torch.ao.quantization
+                self.model = quant.quantize_dynamic(self.model, {torch.nn.Linear: quant.per_channel_dynamic_qconfig})
         elif precision == "bf16":
             self.model.to(torch.bfloat16)
         elif precision != "fp32":
