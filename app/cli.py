@@ -313,7 +313,7 @@ def cmd_kg_eval_lp(args) -> int:
     config = LPConfig(decoder=args.decoder, encoder=args.gnn, rank=args.rank, epochs=args.epochs,
                       batch_size=args.batch_size, lr=args.lr, n3=args.n3, time_limit_s=args.time_limit,
                       eval_every=args.eval_every, rgcn_layers=args.rgcn_layers, rgcn_bases=args.rgcn_bases,
-                      seed=args.seed)
+                      negatives=args.negatives or None, seed=args.seed)
     known = known_tails(torch.cat([train, valid, test]), len(export.relations))
     model, report = train_link_predictor(train, export.num_nodes, len(export.relations), config, valid=valid,
                                          known=known, device=device)
@@ -492,6 +492,8 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--batch-size", type=int, default=1000)
     lp.add_argument("--lr", type=float, default=0.1)
     lp.add_argument("--n3", type=float, default=5e-3)
+    lp.add_argument("--negatives", type=int, default=0,
+                    help="score each batch against this many sampled entities (plus its answers) instead of all")
     lp.add_argument("--eval-every", type=int, default=5)
     lp.add_argument("--time-limit", type=float, default=1800, help="seconds of training at most")
     lp.add_argument("--rgcn-layers", type=int, default=1)

@@ -27,7 +27,7 @@ from models.instances import (
     make_instance,
     to_fewrel,
 )
-from models.labelling import leave_one_out_curve, rank_for_labelling
+from models.labelling import leave_one_out_confusions, leave_one_out_curve, rank_for_labelling
 from models.proto import fused_similarity
 from models.sentences import split_sentences
 
@@ -250,7 +250,8 @@ class Labelling:
         info, _ = self.service.relation(identifier)
         records = kg_examples.list_examples(self.service.store, info.iri)
         if not records:
-            return {"relation": info.iri, "examples": 0, "leave_one_out_accuracy": None, "curve": []}
+            return {"relation": info.iri, "examples": 0, "leave_one_out_accuracy": None, "curve": [],
+                    "confused_with": []}
         protos = self.service.prototypes()
         r = protos.index(info.iri)
         model = self.service.model
@@ -264,9 +265,12 @@ class Labelling:
                                           torch.tensor([len(others)]), beta)[0, 0])
 
         curve = leave_one_out_curve(base, r, relation_score)
+        confused = [{"relation": protos.iris[o], "curie": self.service.curie(protos.iris[o]),
+                     "label": protos.labels[o], "examples": count}
+                    for o, count in leave_one_out_confusions(base, r, relation_score).items()]
         return {"relation": info.iri, "examples": len(records),
                 "leave_one_out_accuracy": curve[-1]["accuracy"], "curve": curve,
-                "candidates": len(protos)}
+                "candidates": len(protos), "confused_with": confused}
 
     def export_examples(self, identifier: str) -> dict:
         """The relation's examples in FewRel JSON: {relation: [{tokens, h, t}]}."""

@@ -5,6 +5,7 @@
 Writes into --out:
 - train.json / dev.json: FewRel-format files (wiki_public + nyt merged), split by relation; the dev
   relations are drawn with the seed (the same draw as `kgrel train --dev-count N --seed S`);
+  dev_balanced.json: 100 sentences of each dev relation;
 - graph.nt.gz: CoDEx facts (train+valid+test), the classes (rdf:type) of every entity in it and of
   every FewRel entity, class labels, the Wikidata properties with their labels and descriptions, and
   the facts (head, relation, tail) of the FewRel sentences of the *training* relations only: facts
@@ -49,6 +50,8 @@ def main() -> None:
     train_relations = sorted(r for r in data if r not in dev_relations)
     for name, rels in (("train", train_relations), ("dev", dev_relations)):
         (out / f"{name}.json").write_text(json.dumps({r: data[r] for r in rels}))
+    # Balanced dev file (the first 100 sentences of each relation: NYT relations have 100) for macro-F1.
+    (out / "dev_balanced.json").write_text(json.dumps({r: data[r][:100] for r in dev_relations}))
 
     pid2name = json.loads((shared / "fewrel/pid2name.json").read_text())
     types = json.loads((shared / "codex/types_en.json").read_text())

@@ -54,3 +54,17 @@ def leave_one_out_curve(base_scores: torch.Tensor, relation: int, relation_score
         right = sum(relation_score(i, [j for j in range(k) if j != i]) > best_other[i] for i in range(k))
         curve.append({"examples": k, "accuracy": round(float(right) / k, 4)})
     return curve
+
+
+def leave_one_out_confusions(base_scores: torch.Tensor, relation: int, relation_score) -> dict[int, int]:
+    """With all N examples: which other relation wins each example that is left out and misread, and
+    how often (what the user should sharpen the description or examples against)."""
+    others = base_scores.clone()
+    others[:, relation] = -float("inf")
+    best_value, best_index = others.max(1)
+    n = base_scores.shape[0]
+    confusions: dict[int, int] = {}
+    for i in range(n):
+        if relation_score(i, [j for j in range(n) if j != i]) <= best_value[i]:
+            confusions[int(best_index[i])] = confusions.get(int(best_index[i]), 0) + 1
+    return dict(sorted(confusions.items(), key=lambda kv: -kv[1]))

@@ -174,7 +174,7 @@ def _train(train, num_entities, num_relations, config, valid, known, device, pro
                     candidates = torch.unique(torch.cat([batch[:, 2], torch.randint(
                         num_entities, (config.negatives,), device=device)]))
                     logits = query @ entities[candidates].T
-                    target = torch.searchsorted(candidates, batch[:, 2])
+                    target = torch.searchsorted(candidates, batch[:, 2].contiguous())
                 else:
                     logits = query @ entities.T
                     target = batch[:, 2]

@@ -6,9 +6,11 @@ import json
 
 import pyoxigraph as ox
 import pytest
+import torch
 
 from kg.linking import LabelIndex, name_key
 from models.instances import from_fewrel
+from models.labelling import leave_one_out_confusions, leave_one_out_curve
 from models.sentences import split_sentences, tokenize
 
 from .conftest import DATA
@@ -142,6 +144,9 @@ def test_a_whole_labelling_session(music):
     quality = music.get("/relations/ex:composer/quality").json()
     assert quality["examples"] == 2 and [p["examples"] for p in quality["curve"]] == [1, 2]
     assert 0 <= quality["leave_one_out_accuracy"] <= 1
+    misread = round((1 - quality["leave_one_out_accuracy"]) * quality["examples"])
+    assert sum(c["examples"] for c in quality["confused_with"]) == misread
+    assert all(c["relation"] != "http://example.org/composer" for c in quality["confused_with"])
     # Exports: the session's facts as Turtle and N-Quads, the examples as FewRel JSON.
     ttl = music.get(f"/sessions/{sid}/facts", params={"format": "turtle"})
     assert ttl.headers["content-type"].startswith("text/turtle")
@@ -182,3 +187,17 @@ def test_entity_browsing(music):
     assert body["labels"][0] == "Wolfgang Amadeus Mozart" and "composer" in body["hypernyms"]
     assert music.get("/graph/entities/ex:nobody").status_code == 404
     assert (DATA / "ontology.ttl").exists()
+
+
+def test_leave_one_out_curve_and_confusions_on_known_scores():
+    # 3 examples of relation 0 against relations 1 and 2; relation 0's own score is rescored by the
+    # function below: example i scores 0.9 with any other example in the prototype, 0.1 without.
+    base = torch.tensor([[0.0, 0.5, 0.2], [0.0, 0.3, 0.95], [0.0, 0.4, 0.1]])
+
+    def own(i, others):
+        return 0.9 if others else 0.1
+
+    curve = leave_one_out_curve(base, 0, own)
+    # k=1: side information only, 0.1 loses to 0.5; from k=2 on, example 1 loses to relation 2 (0.95).
+    assert [p["accuracy"] for p in curve] == [0.0, 0.5, round(2 / 3, 4)]
+    assert leave_one_out_confusions(base, 0, own) == {2: 1}

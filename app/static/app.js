@@ -250,9 +250,11 @@ async function loadQuality() {
   add("polyline", { points: q.curve.map((p) => `${x(p.examples)},${y(p.accuracy)}`).join(" "), fill: "none",
                     stroke: "#2563eb", "stroke-width": 2 });
   for (const p of q.curve) add("circle", { cx: x(p.examples), cy: y(p.accuracy), r: 3, fill: "#2563eb" });
+  const confused = (q.confused_with || []).slice(0, 3).map((c) => `${c.label || c.curie} (${c.examples})`);
   box.replaceChildren(svg, el("p", { class: "muted", id: "quality-text" },
     `${q.examples} example${q.examples === 1 ? "" : "s"} · leave-one-out accuracy ` +
-    `${(100 * q.leave_one_out_accuracy).toFixed(0)}% among ${q.candidates} relations`));
+    `${(100 * q.leave_one_out_accuracy).toFixed(0)}% among ${q.candidates} relations` +
+    (confused.length ? ` · misread as ${confused.join(", ")}` : "")));
 }
 
 // SPARQL ------------------------------------------------------------------------------------------
