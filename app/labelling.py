@@ -27,7 +27,7 @@ from models.instances import (
     make_instance,
     to_fewrel,
 )
-from models.labelling import leave_one_out_confusions, leave_one_out_curve, rank_for_labelling
+from models.labelling import leave_one_out, rank_for_labelling
 from models.proto import fused_similarity
 from models.sentences import split_sentences
 
@@ -264,10 +264,9 @@ class Labelling:
             return float(fused_similarity(example_v[i:i + 1], side_v[i:i + 1], total[None], protos.description[r:r + 1],
                                           torch.tensor([len(others)]), beta)[0, 0])
 
-        curve = leave_one_out_curve(base, r, relation_score)
+        curve, confusions = leave_one_out(base, r, relation_score)
         confused = [{"relation": protos.iris[o], "curie": self.service.curie(protos.iris[o]),
-                     "label": protos.labels[o], "examples": count}
-                    for o, count in leave_one_out_confusions(base, r, relation_score).items()]
+                     "label": protos.labels[o], "examples": count} for o, count in confusions.items()]
         return {"relation": info.iri, "examples": len(records),
                 "leave_one_out_accuracy": curve[-1]["accuracy"], "curve": curve,
                 "candidates": len(protos), "confused_with": confused}

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from models.evaluate import evaluate_fewshot, evaluate_zeroshot, zeroshot_scores  # noqa: E402
+from models.evaluate import evaluate_fewshot, zeroshot_report, zeroshot_scores  # noqa: E402
 from models.fewrel import load_fewrel, load_side_info  # noqa: E402
 from models.relation_model import RelationModel  # noqa: E402
 
@@ -34,8 +34,8 @@ def main() -> None:
     data = load_fewrel(FIXTURE / "tiny_fewrel.json")
     side_info = load_side_info(FIXTURE / "tiny_side_info.json")
     fewshot = evaluate_fewshot(model, data, 5, 1, args.episodes, args.seed, side_info)
-    zeroshot = evaluate_zeroshot(model, data, side_info)
-    scores, _ = zeroshot_scores(model, data, side_info)
+    scores, gold = zeroshot_scores(model, data, side_info)
+    zeroshot = zeroshot_report(scores, gold)
     result = {"fixture": "tests/data/tiny_fewrel.json", "episodes": args.episodes, "seed": args.seed,
               "fewshot_5w1s": fewshot["accuracy"], "zeroshot_accuracy": zeroshot["accuracy"],
               "zeroshot_macro_f1": zeroshot["macro_f1"],

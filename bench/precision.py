@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.predict_speed import hardware  # noqa: E402
-from models.evaluate import evaluate_fewshot, evaluate_zeroshot, zeroshot_scores  # noqa: E402
+from models.evaluate import evaluate_fewshot, zeroshot_report, zeroshot_scores  # noqa: E402
 from models.fewrel import load_fewrel, load_side_info  # noqa: E402
 from models.relation_model import RelationModel  # noqa: E402
 
@@ -64,8 +64,9 @@ def main() -> None:
         example_v, _ = model.embed_instances(sentences)
         speed = len(sentences) / (time.perf_counter() - start)
         fewshot = evaluate_fewshot(model, data, 5, 1, args.episodes, args.seed, side_info)
-        zeroshot = evaluate_zeroshot(model, data, side_info)
-        top = zeroshot_scores(model, data, side_info)[0].argmax(1)  # zero-shot top relation of every sentence
+        scores, gold = zeroshot_scores(model, data, side_info)
+        zeroshot = zeroshot_report(scores, gold)
+        top = scores.argmax(1)  # zero-shot top relation of every sentence
         if reference is None:
             reference = top
         results[precision] = {"sent_per_s": round(speed, 1), "fewshot_5w1s": fewshot["accuracy"],

@@ -166,31 +166,36 @@ def evaluate_zeroshot(model: RelationModel, data: dict[str, list[RelationInstanc
     the draws (the "zero-shot over 5 unseen relations" setting). The sentences are encoded once.
     """
     started = time.perf_counter()
-    relations = sorted(data)
-    if n_way is not None and not 2 <= n_way <= len(relations):
-        raise ValueError(f"n_way must be between 2 and the number of relations ({len(relations)}), not {n_way}")
+    if n_way is not None and not 2 <= n_way <= len(data):
+        raise ValueError(f"n_way must be between 2 and the number of relations ({len(data)}), not {n_way}")
     scores, gold = zeroshot_scores(model, data, side_info, graph)
-    instances = gold.numel()
-    result = {"task": "zeroshot", "relations": len(relations), "instances": instances}
+    return zeroshot_report(scores, gold, n_way, subsets, seed) | {
+        "graph": graph is not None, "seconds": round(time.perf_counter() - started, 1)}
+
+
+def zeroshot_report(scores: torch.Tensor, gold: torch.Tensor, n_way: int | None = None, subsets: int = 100,
+                    seed: int = 0) -> dict:
+    """Accuracy and macro-F1 of `zeroshot_scores` output, over all relations or over random n_way subsets."""
+    n_relations = scores.shape[1]
+    result = {"task": "zeroshot", "relations": n_relations, "instances": gold.numel()}
     if n_way is None:
         pred = scores.argmax(1)
-        result |= {"accuracy": round((pred == gold).float().mean().item(), 4),
-                   "macro_f1": round(macro_f1(pred, gold, len(relations)), 4)}
-    else:
-        rng = random.Random(seed)
-        accuracies, f1s = [], []
-        for _ in range(subsets):
-            chosen = torch.tensor(sorted(rng.sample(range(len(relations)), n_way)))
-            rows = torch.isin(gold, chosen)
-            local_gold = torch.searchsorted(chosen, gold[rows])
-            pred = scores[rows][:, chosen].argmax(1)
-            accuracies.append((pred == local_gold).float().mean().item())
-            f1s.append(macro_f1(pred, local_gold, n_way))
-        f1, f1_ci = mean_ci95(f1s)
-        result |= {"n_way": n_way, "subsets": subsets, "seed": seed,
-                   "accuracy": round(sum(accuracies) / subsets, 4), "macro_f1": round(f1, 4),
-                   "macro_f1_ci95": round(f1_ci, 4)}
-    return result | {"graph": graph is not None, "seconds": round(time.perf_counter() - started, 1)}
+        return result | {"accuracy": round((pred == gold).float().mean().item(), 4),
+                         "macro_f1": round(macro_f1(pred, gold, n_relations), 4)}
+    # Each (sentence, relation) score depends on that pair alone, so one matrix serves every subset.
+    rng = random.Random(seed)
+    accuracies, f1s = [], []
+    for _ in range(subsets):
+        chosen = torch.tensor(sorted(rng.sample(range(n_relations), n_way)))
+        rows = torch.isin(gold, chosen)
+        local_gold = torch.searchsorted(chosen, gold[rows])
+        pred = scores[rows][:, chosen].argmax(1)
+        accuracies.append((pred == local_gold).float().mean().item())
+        f1s.append(macro_f1(pred, local_gold, n_way))
+    f1, f1_ci = mean_ci95(f1s)
+    return result | {"n_way": n_way, "subsets": subsets, "seed": seed,
+                     "accuracy": round(sum(accuracies) / subsets, 4), "macro_f1": round(f1, 4),
+                     "macro_f1_ci95": round(f1_ci, 4)}
 
 
 def macro_f1(pred: torch.Tensor, gold: torch.Tensor, n_classes: int) -> float:

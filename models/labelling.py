@@ -37,34 +37,26 @@ def rank_for_labelling(probability: torch.Tensor, vectors: torch.Tensor, n: int,
     return picked
 
 
-def leave_one_out_curve(base_scores: torch.Tensor, relation: int, relation_score) -> list[dict]:
-    """Leave-one-out accuracy of a relation's examples as they were added.
+def leave_one_out(base_scores: torch.Tensor, relation: int, relation_score) -> tuple[list[dict], dict[int, int]]:
+    """Leave-one-out accuracy of a relation's examples as they were added, and what the misread ones
+    were taken for.
 
     `base_scores` (N examples x R relations) scores the examples against every relation; only the
     relation's own column depends on which of its examples form the prototype, so for k = 1..N and
     each of the first k examples i, `relation_score(i, others)` rescores that column with the
     prototype built from `others` (the first k examples but i; none at k = 1: side information only).
-    An example counts as right when its relation scores highest.
+    An example counts as right when its relation scores highest. The confusions map, for k = N, each
+    other relation that wins a misread example to how many it wins (what the user should sharpen
+    the description or examples against), most first.
     """
     others_best = base_scores.clone()
     others_best[:, relation] = -float("inf")
-    best_other = others_best.max(1).values
-    curve = []
-    for k in range(1, base_scores.shape[0] + 1):
-        right = sum(relation_score(i, [j for j in range(k) if j != i]) > best_other[i] for i in range(k))
-        curve.append({"examples": k, "accuracy": round(float(right) / k, 4)})
-    return curve
-
-
-def leave_one_out_confusions(base_scores: torch.Tensor, relation: int, relation_score) -> dict[int, int]:
-    """With all N examples: which other relation wins each example that is left out and misread, and
-    how often (what the user should sharpen the description or examples against)."""
-    others = base_scores.clone()
-    others[:, relation] = -float("inf")
-    best_value, best_index = others.max(1)
+    best_other, best_index = others_best.max(1)
     n = base_scores.shape[0]
-    confusions: dict[int, int] = {}
-    for i in range(n):
-        if relation_score(i, [j for j in range(n) if j != i]) <= best_value[i]:
-            confusions[int(best_index[i])] = confusions.get(int(best_index[i]), 0) + 1
-    return dict(sorted(confusions.items(), key=lambda kv: -kv[1]))
+    curve, confusions, wrong = [], {}, []
+    for k in range(1, n + 1):
+        wrong = [i for i in range(k) if relation_score(i, [j for j in range(k) if j != i]) <= best_other[i]]
+        curve.append({"examples": k, "accuracy": round(float(k - len(wrong)) / k, 4)})
+    for i in wrong:
+        confusions[int(best_index[i])] = confusions.get(int(best_index[i]), 0) + 1
+    return curve, dict(sorted(confusions.items(), key=lambda kv: -kv[1]))

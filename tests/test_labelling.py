@@ -10,7 +10,7 @@ import torch
 
 from kg.linking import LabelIndex, name_key
 from models.instances import from_fewrel
-from models.labelling import leave_one_out_confusions, leave_one_out_curve
+from models.labelling import leave_one_out
 from models.sentences import split_sentences, tokenize
 
 from .conftest import DATA
@@ -197,7 +197,7 @@ def test_leave_one_out_curve_and_confusions_on_known_scores():
     def own(i, others):
         return 0.9 if others else 0.1
 
-    curve = leave_one_out_curve(base, 0, own)
+    curve, confusions = leave_one_out(base, 0, own)
     # k=1: side information only, 0.1 loses to 0.5; from k=2 on, example 1 loses to relation 2 (0.95).
     assert [p["accuracy"] for p in curve] == [0.0, 0.5, round(2 / 3, 4)]
-    assert leave_one_out_confusions(base, 0, own) == {2: 1}
+    assert confusions == {2: 1}
