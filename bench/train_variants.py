@@ -33,6 +33,7 @@ def main() -> None:
     parser.add_argument("--dev-count", type=int, default=10)
     parser.add_argument("--dev-per-relation", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, help="save each variant's model folder under OUT/NAME")
     args = parser.parse_args()
     data: dict = {}
     for name in ("wiki_public", "nyt"):
@@ -48,6 +49,8 @@ def main() -> None:
         trainer = RelationTrainer(model, train, side_info, dev, config)
         started = time.time()
         result = trainer.train(progress=False) if config.steps else {"history": []}
+        if args.out:
+            trainer.save(args.out / name, result)
         final = trainer.evaluate(dev, settings=((5, 1), (5, 0), (5, 5), (10, 1)), episodes=1000, seed=0)
         print(json.dumps({"variant": name, "fields": fields, "minutes": round((time.time() - started) / 60, 1),
                           "dev_relations": dev_names, "final": {k: round(v, 4) for k, v in final.items()},
