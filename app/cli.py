@@ -216,7 +216,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from models.calibration import fit_held_out
+    from models.calibration import fit_calibration
     from models.fewrel import load_fewrel, load_side_info
 
     data: dict = {}
@@ -225,10 +225,11 @@ def cmd_calibrate(args) -> int:
             data.setdefault(rel, []).extend(items[:args.per_relation])
     side_info = load_side_info(args.side_info) if args.side_info else None
     model = _load_model(args)
-    fitted = fit_held_out(model, data, side_info, episodes=args.episodes, seed=args.seed)
+    calibration, report = fit_calibration(model, data, side_info, episodes=args.episodes, seed=args.seed)
+    model.config.calibration = calibration.to_json()
     out = Path(args.out)
     model.config.save(out)
-    print(json.dumps({"out": str(out), **fitted}))
+    print(json.dumps({"out": str(out), "calibration": model.config.calibration, "nota": report}))
     return 0
 
 
@@ -270,17 +271,18 @@ def cmd_train(args) -> int:
     trainer = RelationTrainer(base, train, side_info, dev or None, config)
     result = trainer.train()
     if dev:
-        from models.calibration import fit_held_out
+        from models.calibration import fit_calibration
 
-        fitted = fit_held_out(base, dev, side_info, n_way=min(10, len(dev) - 1),
-                              episodes=args.calibration_episodes, seed=args.seed)
-        result.update(side_weight_by_k=fitted["side_weight_by_k"], nota=fitted["nota"])
+        calibration, report = fit_calibration(base, dev, side_info, n_way=min(10, len(dev) - 1),
+                                              episodes=args.calibration_episodes, seed=args.seed)
+        base.config.calibration = calibration.to_json()
+        result["nota"] = report
         result["dev"] = trainer.evaluate(dev, settings=((5, 0), (5, 1), (5, 5), (10, 1)), episodes=1000, seed=0)
     elif args.calibration_from:
         # No unseen relation is left to calibrate on: take the calibration of the same recipe's held-out fold.
-        source = ModelConfig.load(Path(args.calibration_from))
-        base.config.calibration = source.calibration
-        base.config.side_weight_by_k = source.side_weight_by_k
+        from models.relation_model import ModelConfig
+
+        base.config.calibration = ModelConfig.load(Path(args.calibration_from)).calibration
         result["calibration_from"] = args.calibration_from
     out = Path(args.out)
     trainer.save(out, result)
@@ -452,8 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-5, help="learning rate of the encoder layers")
     p.add_argument("--lr-heads", type=float, default=1e-4)
     p.add_argument("--patience", type=int, default=3)
-    p.add_argument("--calibration-from", help="without a dev split: copy the calibration and side-information "
-                   "weights of this model folder")
+    p.add_argument("--calibration-from", help="without a dev split: copy the calibration of this model folder")
     p.add_argument("--align-weight", type=float, default=1.0)
     p.add_argument("--side-dropout", type=float, default=0.2)
     p.add_argument("--hard-negatives", type=float, help="temperature of similarity-weighted relation sampling")
@@ -502,8 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--device", choices=["auto", "cpu", "cuda"])
     lp.set_defaults(func=cmd_kg_eval_lp)
 
-    p = sub.add_parser("calibrate", help="fit side-information weights and score calibration on held-out "
-                       "relations and write them into a model folder")
+    p = sub.add_parser("calibrate", help="fit score calibration and write it into a model folder")
     p.add_argument("--data", nargs="+", required=True)
     p.add_argument("--side-info")
     p.add_argument("--out", required=True)

@@ -257,13 +257,12 @@ class Labelling:
         model = self.service.model
         example_v, side_v = model.embed_instances([instance_from_record(rec) for rec in records])
         base = self.service.classifier.similarity(example_v, side_v, protos)
+        beta = model.config.side_weight * protos.has_side[r].float()
 
         def relation_score(i: int, others: list[int]) -> float:
             total = example_v[others].sum(0) if others else torch.zeros(example_v.shape[1])
-            k = torch.tensor([len(others)])
-            beta = model.config.side_weight_for(k) * protos.has_side[r].float()
             return float(fused_similarity(example_v[i:i + 1], side_v[i:i + 1], total[None], protos.description[r:r + 1],
-                                          k, beta)[0, 0])
+                                          torch.tensor([len(others)]), beta)[0, 0])
 
         curve, confusions = leave_one_out(base, r, relation_score)
         confused = [{"relation": protos.iris[o], "curie": self.service.curie(protos.iris[o]),

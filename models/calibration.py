@@ -108,17 +108,3 @@ def fit_calibration(model, data: dict, side_info: dict | None, *, n_way: int = 1
         report[k] = {"present_right_and_kept": round(right.float().mean().item(), 3),
                      "absent_answered_nota": round(nota.float().mean().item(), 3)}
     return calibration, report
-
-
-def fit_held_out(model, data: dict, side_info: dict | None, *, n_way: int = 10, episodes: int = 300,
-                 seed: int = 0) -> dict:
-    """Fit everything that is set on held-out relations, in order, and write it into `model.config`:
-    the side-information weight per K (models.side_weights), then the per-K calibration of the
-    scores that weighting gives. Returns what was fitted and the reports."""
-    from models.side_weights import fit_side_weights
-
-    weights, weight_report = fit_side_weights(model, data, side_info, episodes=episodes, seed=seed)
-    calibration, nota = fit_calibration(model, data, side_info, n_way=n_way, episodes=episodes, seed=seed)
-    model.config.calibration = calibration.to_json()
-    return {"side_weight_by_k": weights, "side_weight_accuracy": weight_report,
-            "calibration": model.config.calibration, "nota": nota}

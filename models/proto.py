@@ -131,7 +131,7 @@ class PrototypicalClassifier:
         """Fused similarity s(q, r), shape (queries, candidates); `evidence` covers those candidates."""
         if idx is None:
             idx = torch.arange(len(protos))
-        beta = self.model.config.side_weight_for(protos.k[idx]).to(example_q.dtype) * protos.has_side[idx]
+        beta = self.model.config.side_weight * protos.has_side[idx].to(example_q.dtype)
         return fused_similarity(example_q, side_q, protos.example_sum[idx], protos.description[idx],
                                 protos.k[idx], beta, evidence, self.model.config.graph_weights)
 

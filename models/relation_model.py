@@ -35,8 +35,6 @@ class ModelConfig:
     encoder: str = PACKAGED  # PACKAGED, or a Hugging Face folder (absolute, or relative to the model folder)
     max_length: int = 128
     side_weight: float = 2.0  # weight of side information, counted as that many examples
-    # {K: weight} fitted on held-out relations (models.side_weights); empty: side_weight for every K
-    side_weight_by_k: dict = field(default_factory=dict)
     head_dim: int | None = None  # None: untrained read-outs
     nota_threshold: float = 0.5  # "none of the above" when no relation reaches this probability
     calibration: dict = field(default_factory=dict)
@@ -44,23 +42,6 @@ class ModelConfig:
     graph_weights: dict = field(default_factory=lambda: {"hypernyms": 1.0, "hypernym_text": 0.0,
                                                          "argument_fit": 1.0, "plausibility": 1.0})
     notes: str = ""
-
-    def side_weight_for(self, k: torch.Tensor) -> torch.Tensor:
-        """Side-information weight for relations with k examples: `side_weight_by_k` interpolated
-        linearly between fitted K (constant beyond them), `side_weight` where nothing is fitted."""
-        beta = torch.full(k.shape, float(self.side_weight))
-        if not self.side_weight_by_k:
-            return beta
-        points = sorted((int(key), float(value)) for key, value in self.side_weight_by_k.items())
-        xs = torch.tensor([p[0] for p in points], dtype=torch.float32)
-        ys = torch.tensor([p[1] for p in points], dtype=torch.float32)
-        kf = k.float().clamp(min=xs[0], max=xs[-1])
-        upper = torch.searchsorted(xs, kf).clamp(max=len(xs) - 1)
-        lower = (upper - 1).clamp(min=0)
-        span = (xs[upper] - xs[lower]).clamp(min=1e-6)
-        t = ((kf - xs[lower]) / span).clamp(0, 1)
-        fitted = ys[lower] + t * (ys[upper] - ys[lower])
-        return torch.where(k > 0, fitted, beta)  # K = 0: the side information is all there is
 
     @classmethod
     def load(cls, folder: Path) -> ModelConfig:

@@ -53,7 +53,6 @@ class TrainConfig:
     input_dropout: float = 0.0  # dropout on the cached frozen states fed to the trainable layers
     entity_swaps: int = 0  # augmented copies per sentence with both mentions taken from another sentence
     hard_negatives: float | None = None  # temperature of similarity-weighted relation sampling; None: uniform
-    align_negatives: int = 0  # descriptions of other known relations (no sentences) added to each alignment step
     eval_every: int = 250
     patience: int = 4  # evaluations without improvement before stopping
     dev_episodes: int = 300
@@ -198,10 +197,6 @@ class RelationTrainer:
         bare = [self.side_info[r].label for r in self.relations]
         ids = cache.add([MarkedText(t, (0, 0), (0, 0)) for t in full + bare])
         self.full_ids, self.bare_ids = ids[:len(full)], ids[len(full):]
-        # Relations known only by their side information (never dev ones) widen the alignment softmax.
-        held_out = set(self.train_data) | set(self.dev or {})
-        others = sorted(r for r in self.side_info if r not in held_out) if self.config.align_negatives else []
-        self.negative_ids = cache.add([MarkedText(relation_text(self.side_info[r]), (0, 0), (0, 0)) for r in others])
         self.similarity = None
         if self.config.hard_negatives is not None:
             with torch.inference_mode():
@@ -251,10 +246,7 @@ class RelationTrainer:
         example_v, side_v = heads.example_view(enc), heads.side_view(enc)
         side_ids = [self.bare_ids[i] if self.rng.random() < cfg.side_dropout else self.full_ids[i]
                     for i in range(len(self.relations))]
-        negatives = (self.rng.sample(self.negative_ids, min(cfg.align_negatives, len(self.negative_ids)))
-                     if cfg.align_negatives else [])
-        encoded = heads.description_view(self._encode(side_ids + negatives).sentence)
-        descriptions = encoded[:len(side_ids)]
+        descriptions = heads.description_view(self._encode(side_ids).sentence)
         n_support = len(flat_support)
         if k:
             example_sum = example_v[:n_support].reshape(self.n_way, k, -1).sum(1)
@@ -268,7 +260,7 @@ class RelationTrainer:
         # Alignment: every sentence of the episode against all training relations' descriptions.
         all_gold = torch.tensor([chosen[c] for c in range(self.n_way) for _ in range(k)] + [chosen[g] for g in gold],
                                 device=scores.device)
-        align_logits = self.log_tau_align.exp() * side_v @ encoded.T  # gold columns come first
+        align_logits = self.log_tau_align.exp() * side_v @ descriptions.T
         align_loss = F.cross_entropy(align_logits, all_gold)
         loss = proto_loss + cfg.align_weight * align_loss
         accuracy = (scores.argmax(1) == gold_t).float().mean().item()

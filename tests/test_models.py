@@ -12,7 +12,7 @@ from models.instances import InvalidInstance, Mention, from_fewrel, make_instanc
 from models.proto import PrototypeCache, PrototypicalClassifier
 from models.text_encoder import mark
 
-from .conftest import DATA, UNTRAINED
+from .conftest import DATA
 
 
 def test_fewrel_tokens_become_character_spans():
@@ -95,35 +95,3 @@ def test_prototype_cache_reencodes_only_what_changed(untrained_model):
     rel, score = classifier.infer({"text": "Paris is the capital of France.", "h": {"pos": [24, 30]},
                                    "t": {"pos": [0, 5]}}, again)
     assert 0 <= score <= 1 and rel in (None, "ex:capital")
-
-
-def test_side_weight_follows_the_fitted_k_and_interpolates_between_them():
-    from models.relation_model import ModelConfig
-
-    config = ModelConfig(side_weight=2.0)
-    k = torch.tensor([0, 1, 3, 4, 5, 9])
-    assert config.side_weight_for(k).tolist() == [2.0] * 6  # nothing fitted: one weight for every K
-    config.side_weight_by_k = {"1": 1.0, "3": 2.0, "5": 4.0}
-    # K = 0 keeps side_weight (the side information is alone), K = 4 lies halfway, K = 9 takes K = 5's.
-    assert config.side_weight_for(k).tolist() == [2.0, 1.0, 2.0, 3.0, 4.0, 4.0]
-
-
-def test_fitted_side_weights_are_the_most_accurate_and_change_the_scores(tmp_path):
-    from models.evaluate import evaluate_fewshot
-    from models.relation_model import ModelConfig, RelationModel
-    from models.side_weights import fit_side_weights
-
-    data, side_info = load_fewrel(DATA / "tiny_fewrel.json"), load_side_info(DATA / "tiny_side_info.json")
-    model = RelationModel.load(UNTRAINED, device="cpu")  # a copy of its own: the test changes its config
-    fitted, report = fit_side_weights(model, data, side_info, episodes=40, ks=(1, 2), candidates=(0.25, 2.0, 6.0))
-    assert set(fitted) == {"1", "2"}
-    for k, beta in fitted.items():
-        assert report[k][str(beta)] == max(report[k].values())
-    model.config.save(tmp_path)
-    assert ModelConfig.load(tmp_path).side_weight_by_k == fitted
-    # The weight is used: with side information only (weight 6) or examples mostly (0.25), accuracy differs.
-    accuracy = {}
-    for beta in (0.25, 6.0):
-        model.config.side_weight_by_k = {"1": beta}
-        accuracy[beta] = evaluate_fewshot(model, data, 5, 1, 40, 7, side_info)["accuracy"]
-    assert accuracy[0.25] != accuracy[6.0]
