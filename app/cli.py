@@ -449,7 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dev-count", type=int, default=0, help="or hold out this many relations at random (seeded)")
     p.add_argument("--dev-per-relation", type=int, default=200)
     p.add_argument("--steps", type=int, default=1500, help="most steps (early stopping with a dev split)")
-    p.add_argument("--train-layers", type=int, default=2, help="top encoder layers to fine-tune (0: heads only)")
+    p.add_argument("--train-layers", type=int, default=5,
+                   help="top encoder layers to fine-tune (0: heads only; 5: the shipped recipe)")
     p.add_argument("--n-way", type=int, default=10)
     p.add_argument("--lr", type=float, default=1e-5, help="learning rate of the encoder layers")
     p.add_argument("--lr-heads", type=float, default=1e-4)
