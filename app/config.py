@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-import data
+from kgrel import data
 
 SHIPPED = Path(data.__file__).resolve().parent
 

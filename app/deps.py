@@ -1,19 +1,23 @@
-"""Dependencies injected into routes: the service object and the API-key check."""
+"""Dependencies injected into routes: the service object (as a typed alias) and the API-key check."""
 
 from __future__ import annotations
 
 import secrets
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 
-from app.service import KgrelService
+from kgrel.app.services import KgrelService
 
 
 def get_service(request: Request) -> KgrelService:
     return request.app.state.service
 
 
-def require_api_key(request: Request, service: KgrelService = Depends(get_service)) -> None:
+ServiceDep = Annotated[KgrelService, Depends(get_service)]
+
+
+def require_api_key(request: Request, service: ServiceDep) -> None:
     """When an API key is configured, the request must carry it (X-API-Key or Authorization: Bearer)."""
     expected = service.settings.api_key
     if expected is None:

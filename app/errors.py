@@ -8,9 +8,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from app.jobs import JobBusy
-from app.service import NoEmbeddings
-from kg.errors import (
+from kgrel.app.services.jobs import JobBusy
+from kgrel.app.services.embeddings import NoEmbeddings
+from kgrel.kg.errors import (
     InvalidIdentifier,
     KGError,
     NotFound,
@@ -19,9 +19,9 @@ from kg.errors import (
     StoreUnavailable,
     UnsupportedFormat,
 )
-from kg.relations import RelationExists
-from kg.sparql import NotAcceptable
-from models.instances import InvalidInstance
+from kgrel.kg.relations import RelationExists
+from kgrel.kg.sparql import NotAcceptable
+from kgrel.models.relation.instances import InvalidInstance
 
 log = logging.getLogger(__name__)
 

@@ -10,13 +10,13 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from app import errors
-from app.config import Settings
-from app.deps import require_api_key
-from app.limits import BodySizeLimit
-from app.routes import graph, health, kg, labelling, predict, relations
-from app.service import KgrelService
-from models.relation_model import RelationModel
+from kgrel.app import errors
+from kgrel.app.config import Settings
+from kgrel.app.deps import require_api_key
+from kgrel.app.limits import BodySizeLimit
+from kgrel.app.routes import embeddings, extract, graph, health, predict, relations, sessions
+from kgrel.app.services import KgrelService
+from kgrel.models.relation.model import RelationModel
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -30,10 +30,11 @@ def create_app(settings: Settings | None = None, model: RelationModel | None = N
     async def lifespan(app: FastAPI):
         service = KgrelService(settings, model=model)
         if settings.load_demo:
-            service.load_demo_if_empty()
-        service.prototypes()  # encode relation side information once, before the first request
+            service.graph.load_demo_if_empty()
+        service.predictions.state()  # encode relation side information once, before the first request
         app.state.service = service
-        log.info("kgrel ready: store %s, device %s", service.store.description, service.model.device)
+        log.info("kgrel ready: store %s, device %s", service.graph.store.description,
+                 service.predictions.model.device)
         try:
             yield
         finally:
@@ -44,12 +45,8 @@ def create_app(settings: Settings | None = None, model: RelationModel | None = N
     errors.install(app)
     secured = [Depends(require_api_key)]
     app.include_router(health.router)
-    app.include_router(graph.router, dependencies=secured)
-    # Before /relations: its /relations/{id}/quality must win over the catch-all {id:path}.
-    app.include_router(labelling.router, dependencies=secured)
-    app.include_router(relations.router, dependencies=secured)
-    app.include_router(predict.router, dependencies=secured)
-    app.include_router(kg.router, dependencies=secured)
+    for module in (graph, relations, predict, extract, sessions, embeddings):
+        app.include_router(module.router, dependencies=secured)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     # The labelling page: static files, no build step; its API calls carry the key, the page needs none.

@@ -28,7 +28,7 @@ import pyoxigraph as ox
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from data.build_demo_graph import LABEL, RDF_TYPE, WD, WDT, relation_triples  # noqa: E402
+from kgrel.data.build_demo_graph import LABEL, RDF_TYPE, WD, WDT, relation_triples  # noqa: E402
 
 
 def main() -> None:

@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.predict_speed import hardware  # noqa: E402
-from kg.export import export_graph  # noqa: E402
-from kg.namespaces import RDF, WD, WDT  # noqa: E402
-from kg.store import EmbeddedStore  # noqa: E402
+from kgrel.kg.export import export_graph  # noqa: E402
+from kgrel.kg.namespaces import RDF, WD, WDT  # noqa: E402
+from kgrel.kg.store import EmbeddedStore  # noqa: E402
 
 
 def main() -> None:

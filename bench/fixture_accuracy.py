@@ -16,9 +16,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from models.evaluate import evaluate_fewshot, zeroshot_report, zeroshot_scores  # noqa: E402
-from models.fewrel import load_fewrel, load_side_info  # noqa: E402
-from models.relation_model import RelationModel  # noqa: E402
+from kgrel.models.relation.evaluation import evaluate_fewshot, zeroshot_report, zeroshot_scores  # noqa: E402
+from kgrel.models.relation.fewrel import load_fewrel, load_side_info  # noqa: E402
+from kgrel.models.relation.model import RelationModel  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "data"
 

@@ -13,6 +13,8 @@ object (and a PNG of accuracy vs K).
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import gzip
 import json
 import sys
 from pathlib import Path
@@ -22,11 +24,15 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.graph_eval import build_graph_inputs  # noqa: E402
-from models.evaluate import EpisodeEncoder, evaluate_zeroshot, mean_ci95  # noqa: E402
-from models.fewrel import load_fewrel, load_side_info, sample_episodes  # noqa: E402
-from models.proto import PrototypicalClassifier  # noqa: E402
-from models.relation_model import RelationModel  # noqa: E402
+from kgrel.kg.formats import format_for_path  # noqa: E402
+from kgrel.kg.ingest import ingest  # noqa: E402
+from kgrel.kg.store import EmbeddedStore  # noqa: E402
+from kgrel.models.fusion import evidence_for_file  # noqa: E402
+from kgrel.models.relation.episodes import EpisodeEncoder, sample_episodes  # noqa: E402
+from kgrel.models.relation.evaluation import evaluate_zeroshot, mean_ci95  # noqa: E402
+from kgrel.models.relation.fewrel import load_fewrel, load_side_info  # noqa: E402
+from kgrel.models.relation.prototypes import PrototypicalClassifier  # noqa: E402
+from kgrel.models.relation.model import RelationModel  # noqa: E402
 
 KINDS = ("hypernyms", "argument_fit", "plausibility")
 
@@ -34,7 +40,7 @@ KINDS = ("hypernyms", "argument_fit", "plausibility")
 def run_episodes(model, data, side_info, graph, n_way, k, episodes, seed):
     """Accuracy over all queries, and over the queries that have graph evidence for their own relation."""
     eps = sample_episodes(data, n_way, k, episodes, seed)
-    encoded = EpisodeEncoder(model, data, eps, side_info, desc=f"K={k}", graph=graph)
+    encoded = EpisodeEncoder(model, data, eps, side_info, desc=f"K={k}", evidence=graph)
     classifier = PrototypicalClassifier(model)
     per_episode, covered_right, covered = [], 0, 0
     for ep in eps:
@@ -66,25 +72,32 @@ def main() -> None:
     parser.add_argument("--plot")
     args = parser.parse_args()
 
-    from app.config import Settings
+    from kgrel.app.config import Settings
 
     model = RelationModel.load(args.model or Settings().model_location(), device="cpu")
     data = load_fewrel(args.data)
     side_info = load_side_info(args.side_info)
-    graph, enriched, coverage = build_graph_inputs(model, data, side_info, args.kg, embeddings_dir=args.kg_embeddings)
+    store = EmbeddedStore(None)
+    kg_path = Path(args.kg)
+    with (gzip.open if kg_path.suffix == ".gz" else open)(kg_path, "rb") as f:
+        ingest(store, f, format_for_path(kg_path), base_iri=kg_path.resolve().as_uri())
+    full = evidence_for_file(data, side_info, store, embeddings_dir=args.kg_embeddings)
+    enriched, coverage = full.side_info, full.coverage
+    # Each variant's evidence reads domain/range from the side information that variant uses.
+    graph = dataclasses.replace(full, side_info=side_info)
     base_weights = dict(model.config.graph_weights)
     variants = {"no graph": (side_info, None, {}),
                 "observed domain/range only": (enriched, None, {})}
     for kind in KINDS:
         variants[f"{kind} only"] = (side_info, graph, {kind: base_weights.get(kind, 1.0)})
-    variants["all graph evidence"] = (enriched, graph, {k: base_weights.get(k, 1.0) for k in KINDS})
+    variants["all graph evidence"] = (enriched, full, {k: base_weights.get(k, 1.0) for k in KINDS})
     results: dict = {}
     for name, (info, g, weights) in variants.items():
         model.config.graph_weights = {k: weights.get(k, 0.0) for k in base_weights}
         row = {}
         for k in (int(x) for x in args.ks.split(",")):
             row[f"K={k}"] = run_episodes(model, data, info, g, args.n_way, k, args.episodes, args.seed)
-        zs = evaluate_zeroshot(model, data, info, graph=g)
+        zs = evaluate_zeroshot(model, data, info, evidence=g)
         row["zeroshot_all_way"] = {"accuracy": zs["accuracy"], "macro_f1": zs["macro_f1"]}
         results[name] = row
         print(json.dumps({name: row}), file=sys.stderr)

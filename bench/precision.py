@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.predict_speed import hardware  # noqa: E402
-from models.evaluate import evaluate_fewshot, zeroshot_report, zeroshot_scores  # noqa: E402
-from models.fewrel import load_fewrel, load_side_info  # noqa: E402
-from models.relation_model import RelationModel  # noqa: E402
+from kgrel.models.relation.evaluation import evaluate_fewshot, zeroshot_report, zeroshot_scores  # noqa: E402
+from kgrel.models.relation.fewrel import load_fewrel, load_side_info  # noqa: E402
+from kgrel.models.relation.model import RelationModel  # noqa: E402
 
 
 def main() -> None:
@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    from app.config import Settings
+    from kgrel.app.config import Settings
 
     model_dir = args.model or Settings().model_location()
     data: dict = {}

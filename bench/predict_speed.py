@@ -30,10 +30,10 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.config import Settings  # noqa: E402
-from app.service import KgrelService, PredictRequest  # noqa: E402
-from models.fewrel import load_fewrel  # noqa: E402
-from models.text_encoder import mark  # noqa: E402
+from kgrel.app.config import Settings  # noqa: E402
+from kgrel.app.services import KgrelService, PredictRequest  # noqa: E402
+from kgrel.models.relation.fewrel import load_fewrel  # noqa: E402
+from kgrel.models.relation.encoder import mark  # noqa: E402
 
 
 def hardware() -> dict:
@@ -89,13 +89,13 @@ def main() -> None:
                         precision=args.precision)
     service = KgrelService(settings)
     service.load_demo_if_empty()
-    protos = service.prototypes()
-    encoder = service.model.encoder
+    protos = service.predictions.prototypes()
+    encoder = service.predictions.model.encoder
     requests = [PredictRequest(x, top_k=3) for x in instances]
 
     # Raw: the encoder alone on the very batches the service forms (length-sorted, same size).
     marked = [mark(x, encoder.max_chars) for x in instances]
-    batches = [[marked[i].text for i in idx] for idx in encoder._batches(len(marked), [len(m.text) for m in marked])]
+    batches = [[marked[i].text for i in idx] for idx in encoder.batches([len(m.text) for m in marked])]
 
     def raw():
         with torch.inference_mode():
@@ -115,7 +115,7 @@ def main() -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "KGREL_BATCH_SIZE": str(args.batch_size),
            "KGREL_DEVICE": args.device, "KGREL_PRECISION": args.precision,
            **({"KGREL_MODEL": args.model} if args.model else {})}
-    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--data-dir",
+    server = subprocess.Popen([sys.executable, "-m", "kgrel.app.cli", "serve", "--port", str(port), "--data-dir",
                                str(settings.data_dir)], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -156,7 +156,7 @@ def main() -> None:
         "sentences": n,
         "batch_size": args.batch_size,
         "relations": len(protos),
-        "model": service.model.config.notes or str(encoder.model_dir),
+        "model": service.predictions.model.config.notes or str(encoder.model_dir),
         "device": str(encoder.device),
         "precision": args.precision,
         "raw_forward_sent_per_s": round(n / t_raw, 1),

@@ -21,9 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from models.fewrel import load_fewrel, load_side_info  # noqa: E402
-from models.relation_model import RelationModel  # noqa: E402
-from models.train import RelationTrainer, TrainConfig  # noqa: E402
+from kgrel.models.relation.fewrel import load_fewrel, load_side_info  # noqa: E402
+from kgrel.models.relation.model import RelationModel  # noqa: E402
+from kgrel.models.relation.training import RelationTrainer, TrainConfig  # noqa: E402
 
 
 def main() -> None:

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 
 import pyoxigraph as ox
 
-from kg.namespaces import EXAMPLES_GRAPH, KGREL, PROV, RDF, XSD
-from kg.store import KnowledgeStore
+from kgrel.kg.namespaces import EXAMPLES_GRAPH, KGREL, PROV, RDF, XSD
+from kgrel.kg.store import KnowledgeStore
 
 EXAMPLE_PREFIX = "urn:kgrel:example:"
 _INT = ox.NamedNode(XSD + "integer")

@@ -19,8 +19,8 @@ from pathlib import Path
 import pyoxigraph as ox
 import torch
 
-from kg.namespaces import KGREL, OWL, PROV, RDF, RDFS, SKOS
-from kg.store import KnowledgeStore
+from kgrel.kg.namespaces import KGREL, OWL, PROV, RDF, RDFS, SKOS
+from kgrel.kg.store import KnowledgeStore
 
 TYPE = RDF + "type"
 SUBCLASS = RDFS + "subClassOf"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from kg.errors import UnsupportedFormat
+from kgrel.kg.errors import UnsupportedFormat
 
 MEDIA_TYPES: dict[str, ox.RdfFormat] = {
     "text/turtle": ox.RdfFormat.TURTLE,

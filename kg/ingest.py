@@ -8,8 +8,8 @@ from typing import IO
 
 import pyoxigraph as ox
 
-from kg.errors import RDFSyntaxError
-from kg.store import KnowledgeStore
+from kgrel.kg.errors import RDFSyntaxError
+from kgrel.kg.store import KnowledgeStore
 
 
 @dataclass

@@ -13,9 +13,9 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from kg.namespaces import OWL, RDF, RDFS
-from kg.ontology import ALIAS_PROPERTIES, LABEL_PROPERTIES
-from kg.store import KnowledgeStore
+from kgrel.kg.namespaces import OWL, RDF, RDFS
+from kgrel.kg.ontology import ALIAS_PROPERTIES, LABEL_PROPERTIES
+from kgrel.kg.store import KnowledgeStore
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 SCHEMA_TYPES = (OWL + "ObjectProperty", OWL + "DatatypeProperty", RDF + "Property", OWL + "Class", RDFS + "Class")

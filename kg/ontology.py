@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
-from kg.namespaces import DCTERMS, OWL, RDF, RDFS, RELATION_TYPES, SCHEMA, SKOS, XSD
-from kg.store import KnowledgeStore
+from kgrel.kg.namespaces import DCTERMS, OWL, RDF, RDFS, RELATION_TYPES, SCHEMA, SKOS, XSD
+from kgrel.kg.store import KnowledgeStore
 
 LABEL_PROPERTIES = (RDFS + "label", SKOS + "prefLabel", SCHEMA + "name")
 ALIAS_PROPERTIES = (SKOS + "altLabel",)

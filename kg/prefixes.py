@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from kg.errors import InvalidIdentifier
-from kg.namespaces import DEFAULT_PREFIXES
+from kgrel.kg.errors import InvalidIdentifier
+from kgrel.kg.namespaces import DEFAULT_PREFIXES
 
 # Schemes accepted as full IRIs even when written without "<...>" and without "//".
 _IRI_SCHEMES = {"http", "https", "urn", "mailto", "file", "tag", "did", "ftp", "doi"}

@@ -26,8 +26,8 @@ from urllib.parse import quote
 
 import pyoxigraph as ox
 
-from kg.namespaces import KGREL, PROV, RDF, RDFS, SESSION_GRAPH_PREFIX, XSD
-from kg.store import KnowledgeStore
+from kgrel.kg.namespaces import KGREL, PROV, RDF, RDFS, SESSION_GRAPH_PREFIX, XSD
+from kgrel.kg.store import KnowledgeStore
 
 _INT = ox.NamedNode(XSD + "integer")
 _DECIMAL = ox.NamedNode(XSD + "decimal")
@@ -119,3 +119,9 @@ def remove_statement(store: KnowledgeStore, session_id: str, statement: str) -> 
         f"<{RDF}predicate> ?p ; <{RDF}object> ?o . FILTER NOT EXISTS {{ ?other <{RDF}subject> ?s ; "
         f"<{RDF}predicate> ?p ; <{RDF}object> ?o . FILTER(?other != <{statement}>) }} }} }} ; "
         f"DELETE WHERE {{ GRAPH <{g}> {{ <{statement}> ?p2 ?o2 }} }}")
+
+
+def session_triples(store: KnowledgeStore, session_id: str) -> list[ox.Triple]:
+    """Every triple of a labelling session's named graph (its facts and their provenance)."""
+    graph = session_graph(session_id)
+    return list(store.query(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"))

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
-from kg.errors import KGError, NotFound
-from kg.namespaces import EXAMPLES_GRAPH, KGREL, OWL, RDF, RDFS, RELATION_TYPES, RELATIONS_GRAPH, SKOS
-from kg.store import KnowledgeStore
+from kgrel.kg.errors import KGError, NotFound
+from kgrel.kg.namespaces import EXAMPLES_GRAPH, KGREL, OWL, RDF, RDFS, RELATION_TYPES, RELATIONS_GRAPH, SKOS
+from kgrel.kg.store import KnowledgeStore
 
 
 class RelationExists(KGError):

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pyoxigraph as ox
 
-from kg.errors import SparqlError
-from kg.store import KnowledgeStore
+from kgrel.kg.errors import SparqlError
+from kgrel.kg.store import KnowledgeStore
 
 # Media types offered for SELECT/ASK results and for CONSTRUCT/DESCRIBE graphs, first is the default.
 SOLUTION_FORMATS: dict[str, ox.QueryResultsFormat] = {

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pyoxigraph as ox
 
-from kg.errors import SparqlError, StoreUnavailable
+from kgrel.kg.errors import SparqlError, StoreUnavailable
 
 Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
 QueryResult = ox.QuerySolutions | ox.QueryBoolean | list[ox.Triple]

@@ -13,9 +13,9 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from app.config import SHIPPED, Settings
-from app.main import create_app
-from models.relation_model import RelationModel
+from kgrel.app.config import SHIPPED, Settings
+from kgrel.app.main import create_app
+from kgrel.models.relation.model import RelationModel
 
 DATA = Path(__file__).resolve().parent / "data"
 UNTRAINED = SHIPPED / "models" / "minilm-untrained"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.config import Settings
+from kgrel.app.config import Settings
 
 from .conftest import make_client
 from .test_store import DOCS

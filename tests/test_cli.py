@@ -14,7 +14,7 @@ import pytest
 from .conftest import DATA, UNTRAINED, free_port, wait_http
 from .test_api_relations import span
 
-KGREL = [sys.executable, "-m", "app.cli"]
+KGREL = [sys.executable, "-m", "kgrel.app.cli"]
 ROOT = Path(__file__).resolve().parent.parent
 
 

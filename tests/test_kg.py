@@ -8,17 +8,13 @@ import pyoxigraph as ox
 import pytest
 import torch
 
-from kg.export import CLASS, ENTITY, GraphExport, export_graph
-from kg.ingest import ingest
-from kg.store import EmbeddedStore
-from models.kg_embeddings import KGEmbeddings
-from models.link_prediction import (
-    LPConfig,
-    filtered_ranks,
-    known_tails,
-    lp_metrics,
-    train_link_predictor,
-)
+from kgrel.kg.export import CLASS, ENTITY, GraphExport, export_graph
+from kgrel.kg.ingest import ingest
+from kgrel.kg.store import EmbeddedStore
+from kgrel.models.graph.embeddings import KGEmbeddings
+from kgrel.models.graph.evaluation import filtered_ranks, known_tails, lp_metrics
+from kgrel.models.graph.link_predictor import LPConfig
+from kgrel.models.graph.training import train_link_predictor
 
 EX = "http://example.org/"
 CITIES = ["paris", "rome", "oslo"]
@@ -85,8 +81,8 @@ def test_training_lowers_loss_and_ranks_held_out_triples_first(toy_store, encode
     ranks = filtered_ranks(model, held, known)[: len(held)]
     assert ranks.float().mean() <= 1.5, ranks
     random_tails = torch.randint(0, export.num_nodes, (len(held),))
-    assert (model.score(entities, held[:, 0], held[:, 1], held[:, 2])
-            > model.score(entities, held[:, 0], held[:, 1], random_tails)).float().mean() >= 0.8
+    assert (model(held[:, 0], held[:, 1], held[:, 2], entities=entities)
+            > model(held[:, 0], held[:, 1], random_tails, entities=entities)).float().mean() >= 0.8
     assert lp_metrics(ranks)["hits@1"] >= 0.5
 
 

@@ -8,10 +8,10 @@ import pyoxigraph as ox
 import pytest
 import torch
 
-from kg.linking import LabelIndex, name_key
-from models.instances import from_fewrel
-from models.labelling import leave_one_out
-from models.sentences import split_sentences, tokenize
+from kgrel.kg.linking import LabelIndex, name_key
+from kgrel.models.relation.instances import from_fewrel
+from kgrel.models.relation.quality import leave_one_out
+from kgrel.models.relation.sentences import split_sentences, tokenize
 
 from .conftest import DATA
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kg.ontology import RelationInfo
-from models.calibration import Calibration, fit_platt
-from models.fewrel import load_fewrel, load_side_info, sample_episodes
-from models.instances import InvalidInstance, Mention, from_fewrel, make_instance
-from models.proto import PrototypeCache, PrototypicalClassifier
-from models.text_encoder import mark
+from kgrel.kg.ontology import RelationInfo
+from kgrel.models.relation.calibration import Calibration, fit_platt
+from kgrel.models.relation.episodes import sample_episodes
+from kgrel.models.relation.fewrel import load_fewrel, load_side_info
+from kgrel.models.relation.instances import InvalidInstance, Mention, from_fewrel, make_instance
+from kgrel.models.relation.prototypes import PrototypeCache, PrototypicalClassifier
+from kgrel.models.relation.encoder import mark
 
 from .conftest import DATA
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pyoxigraph as ox
 import pytest
 
-from kg.errors import InvalidIdentifier, RDFSyntaxError, SparqlError, StoreUnavailable
-from kg.examples import ExampleRecord, add_examples, count_examples, list_examples
-from kg.formats import format_for_media_type, format_for_path
-from kg.ingest import ingest
-from kg.ontology import OntologyView
-from kg.prefixes import PrefixMap
-from kg.relations import RelationExists, RelationSpec, delete_relation, register_relation
-from kg.sparql import NotAcceptable, run_query
-from kg.store import EmbeddedStore, open_store
+from kgrel.kg.errors import InvalidIdentifier, RDFSyntaxError, SparqlError, StoreUnavailable
+from kgrel.kg.examples import ExampleRecord, add_examples, count_examples, list_examples
+from kgrel.kg.formats import format_for_media_type, format_for_path
+from kgrel.kg.ingest import ingest
+from kgrel.kg.ontology import OntologyView
+from kgrel.kg.prefixes import PrefixMap
+from kgrel.kg.relations import RelationExists, RelationSpec, delete_relation, register_relation
+from kgrel.kg.sparql import NotAcceptable, run_query
+from kgrel.kg.store import EmbeddedStore, open_store
 
 from .conftest import DATA
 

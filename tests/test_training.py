@@ -7,11 +7,11 @@ import json
 import pytest
 import torch
 
-from app.config import SHIPPED
-from models.evaluate import evaluate_fewshot, zeroshot_report, zeroshot_scores
-from models.fewrel import load_fewrel, load_side_info
-from models.relation_model import RelationModel
-from models.train import RelationTrainer, TrainConfig
+from kgrel.app.config import SHIPPED
+from kgrel.models.relation.evaluation import evaluate_fewshot, zeroshot_report, zeroshot_scores
+from kgrel.models.relation.fewrel import load_fewrel, load_side_info
+from kgrel.models.relation.model import RelationModel
+from kgrel.models.relation.training import RelationTrainer, TrainConfig
 
 from .conftest import DATA
 

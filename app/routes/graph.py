@@ -2,15 +2,15 @@
 
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from app.deps import get_service
-from app.schemas import ErrorOut, IngestOut
-from app.service import KgrelService
-from kg.errors import SparqlError, UnsupportedFormat
-from kg.formats import SUPPORTED_MEDIA_TYPES, format_for_media_type
+from kgrel.app.deps import ServiceDep
+from kgrel.app.schemas import ErrorOut
+from kgrel.app.schemas.graph import EdgeOut, EntityOut, IngestOut, NodeOut
+from kgrel.kg.errors import SparqlError, UnsupportedFormat
+from kgrel.kg.formats import SUPPORTED_MEDIA_TYPES, format_for_media_type
 
 router = APIRouter(prefix="/graph", tags=["graph"])
 ERRORS = {400: {"model": ErrorOut}, 406: {"model": ErrorOut}, 415: {"model": ErrorOut}}
@@ -18,25 +18,25 @@ ERRORS = {400: {"model": ErrorOut}, 406: {"model": ErrorOut}, 415: {"model": Err
 
 @router.post("/triples", response_model=IngestOut, responses=ERRORS, openapi_extra={
     "requestBody": {"content": {m: {"schema": {"type": "string"}} for m in SUPPORTED_MEDIA_TYPES}, "required": True}})
-async def add_triples(request: Request, graph: str | None = Query(None, description="Named graph (IRI or CURIE) "
-                                                                  "for triples outside any named graph"),
-                      base: str | None = Query(None, description="Base IRI for relative IRIs"),
-                      service: KgrelService = Depends(get_service)) -> IngestOut:
+async def add_triples(request: Request, service: ServiceDep,
+                      graph: str | None = Query(None, description="Named graph (IRI or CURIE) "
+                                                "for triples outside any named graph"),
+                      base: str | None = Query(None, description="Base IRI for relative IRIs")) -> IngestOut:
     """Add RDF in the format named by Content-Type. All or nothing: a syntax error inserts nothing."""
     rdf_format = format_for_media_type(request.headers.get("content-type"))
     body = await request.body()
-    report = await run_in_threadpool(service.ingest, body, rdf_format, graph=graph, base_iri=base)
-    return IngestOut(added=report.added, parsed=report.parsed, graph=service.iri(graph) if graph else None)
+    report = await run_in_threadpool(service.graph.ingest, body, rdf_format, graph=graph, base_iri=base)
+    return IngestOut(added=report.added, parsed=report.parsed, graph=service.graph.iri(graph) if graph else None)
 
 
-def _sparql_response(service: KgrelService, query: str, accept: str | None, default_graphs, named_graphs):
-    result = service.sparql(query, accept, default_graphs, named_graphs)
+def _sparql_response(service: ServiceDep, query: str, accept: str | None, default_graphs, named_graphs):
+    result = service.graph.sparql(query, accept, default_graphs, named_graphs)
     return Response(content=result.body, media_type=result.media_type)
 
 
 @router.get("/sparql", responses=ERRORS)
-def sparql_get(request: Request, query: str = Query(..., description="SPARQL 1.1 query"),
-               service: KgrelService = Depends(get_service)) -> Response:
+def sparql_get(request: Request, service: ServiceDep,
+               query: str = Query(..., description="SPARQL 1.1 query")) -> Response:
     """SELECT, ASK, CONSTRUCT or DESCRIBE; JSON, CSV, TSV or XML results (Turtle etc. for graphs) by Accept."""
     params = request.query_params
     return _sparql_response(service, query, request.headers.get("accept"),
@@ -47,7 +47,7 @@ def sparql_get(request: Request, query: str = Query(..., description="SPARQL 1.1
     "application/sparql-query": {"schema": {"type": "string"}},
     "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {"query": {"type": "string"}}}},
 }}})
-async def sparql_post(request: Request, service: KgrelService = Depends(get_service)) -> Response:
+async def sparql_post(request: Request, service: ServiceDep) -> Response:
     """The same query as GET, sent as application/sparql-query or a form with `query`. Updates are refused."""
     media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     params = request.query_params
@@ -71,8 +71,18 @@ async def sparql_post(request: Request, service: KgrelService = Depends(get_serv
                                    default_graphs, named_graphs)
 
 
-@router.get("/entities/{entity_id:path}", responses={404: {"model": ErrorOut}})
-def entity(entity_id: str, limit: int = Query(50, ge=1, le=1000), service: KgrelService = Depends(get_service)) -> dict:
+@router.get("/entities/{entity_id:path}", response_model=EntityOut, responses={404: {"model": ErrorOut}})
+def entity(entity_id: str, service: ServiceDep, limit: int = Query(50, ge=1, le=1000)) -> EntityOut:
     """An entity with its labels, classes, hypernyms and neighbours in both directions."""
-    return service.entity(entity_id, limit)
+    info, near = service.graph.entity(entity_id, limit)
+    iris = [o for _, o in near.outgoing] + [s for s, _ in near.incoming]
+    iris += [p for p, _ in near.outgoing] + [p for _, p in near.incoming]
+    labels = service.graph.labels(list(dict.fromkeys(iris)))
 
+    def node(value: str) -> NodeOut:
+        return NodeOut(id=value, curie=service.graph.curie(value), label=labels.get(value))
+
+    return EntityOut(id=info.iri, curie=service.graph.curie(info.iri), labels=info.labels, classes=info.classes,
+                     hypernyms=info.hypernyms,
+                     outgoing=[EdgeOut(relation=node(p), entity=node(o)) for p, o in near.outgoing],
+                     incoming=[EdgeOut(relation=node(p), entity=node(s)) for s, p in near.incoming])

@@ -1,12 +1,14 @@
-from fastapi import APIRouter, Depends
+"""Liveness: store reachable, model loaded, and where it runs."""
 
-from app.deps import get_service
-from app.service import KgrelService
+from fastapi import APIRouter
+
+from kgrel.app.deps import ServiceDep
+from kgrel.app.schemas.health import HealthOut
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
-def health(service: KgrelService = Depends(get_service)) -> dict:
+@router.get("/health", response_model=HealthOut)
+def health(service: ServiceDep) -> HealthOut:
     """Store reachable, model loaded, and the device it runs on."""
-    return service.health()
+    return HealthOut(**service.health())

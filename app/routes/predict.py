@@ -1,20 +1,20 @@
 """Relation classification between two mentions of a sentence."""
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body
 
-from app.deps import get_service
-from app.errors import BatchItemError
-from app.schemas import ErrorOut, PredictIn, PredictionOut, PredictOut
-from app.service import KgrelService, PredictRequest
-from models.instances import InvalidInstance
+from kgrel.app.deps import ServiceDep
+from kgrel.app.errors import BatchItemError
+from kgrel.app.schemas import ErrorOut
+from kgrel.app.schemas.predict import PredictIn, PredictionOut, PredictOut
+from kgrel.app.services import PredictRequest
+from kgrel.models.relation.instances import InvalidInstance
 
 router = APIRouter(tags=["predict"])
 
 
 @router.post("/predict", response_model=PredictOut | list[PredictOut],
              responses={422: {"model": ErrorOut}, 413: {"model": ErrorOut}})
-def predict(body: PredictIn | list[PredictIn] = Body(...),
-            service: KgrelService = Depends(get_service)) -> PredictOut | list[PredictOut]:
+def predict(service: ServiceDep, body: PredictIn | list[PredictIn] = Body(...)) -> PredictOut | list[PredictOut]:
     """Ranked relations with calibrated scores, and whether the answer is none of the above.
 
     Send one item or a list (answered in order). Zero-shot relations are scored from their side
@@ -27,11 +27,13 @@ def predict(body: PredictIn | list[PredictIn] = Body(...),
     requests = []
     for i, item in enumerate(items):
         try:
-            requests.append(PredictRequest(item.to_instance(service.iri), item.candidates, item.top_k, item.threshold))
+            requests.append(PredictRequest(item.to_instance(service.graph.iri), item.candidates, item.top_k,
+                                           item.threshold))
         except InvalidInstance as e:
             raise BatchItemError(i, e) from None
-    results = service.predict(requests)
-    out = [PredictOut(predictions=[PredictionOut(relation=p.relation, curie=service.curie(p.relation),
-                                                 label=p.label, score=p.score) for p in r.predictions],
+    results = service.predictions.predict(requests)
+    curie = service.graph.curie
+    out = [PredictOut(predictions=[PredictionOut(relation=p.relation, curie=curie(p.relation), label=p.label,
+                                                 score=p.score) for p in r.predictions],
                       none_of_the_above=r.none_of_the_above) for r in results]
     return out if isinstance(body, list) else out[0]

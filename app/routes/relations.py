@@ -1,22 +1,24 @@
 """Relations (registered into the graph) and their labelled examples."""
 
-from fastapi import APIRouter, Body, Depends, Query, Response, status
+from fastapi import APIRouter, Body, Query, Response, status
 
-from app.deps import get_service
-from app.errors import BatchItemError
-from app.schemas import ErrorOut, ExampleOut, ExamplesAdded, InstanceIn, MentionOut, RelationIn, RelationOut
-from app.service import KgrelService
-from kg.examples import ExampleRecord
-from kg.ontology import RelationInfo
-from kg.relations import RelationSpec
-from models.instances import InvalidInstance
+from kgrel.app.deps import ServiceDep
+from kgrel.app.errors import BatchItemError
+from kgrel.app.schemas import ErrorOut
+from kgrel.app.schemas.instances import InstanceIn
+from kgrel.app.services import KgrelService
+from kgrel.app.schemas.relations import ExampleOut, ExamplesAdded, MentionOut, QualityOut, RelationIn, RelationOut
+from kgrel.kg.examples import ExampleRecord
+from kgrel.kg.ontology import RelationInfo
+from kgrel.kg.relations import RelationSpec
+from kgrel.models.relation.instances import InvalidInstance
 
 router = APIRouter(prefix="/relations", tags=["relations"])
 ERRORS = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
 
 
 def relation_out(service: KgrelService, info: RelationInfo, n_examples: int) -> RelationOut:
-    return RelationOut(id=info.iri, curie=service.curie(info.iri), label=info.label, aliases=info.aliases,
+    return RelationOut(id=info.iri, curie=service.graph.curie(info.iri), label=info.label, aliases=info.aliases,
                        description=info.description, domain=info.domain, range=info.range, examples=n_examples)
 
 
@@ -30,29 +32,30 @@ def example_out(rec: ExampleRecord) -> ExampleOut:
 
 
 @router.get("", response_model=list[RelationOut])
-def list_relations(service: KgrelService = Depends(get_service)) -> list[RelationOut]:
+def list_relations(service: ServiceDep) -> list[RelationOut]:
     """Every relation of the graph with its side information and number of examples."""
-    return [relation_out(service, info, n) for info, n in service.relations()]
+    return [relation_out(service, info, n) for info, n in service.graph.relations()]
 
 
 @router.post("", response_model=RelationOut, status_code=status.HTTP_201_CREATED,
              responses={409: {"model": ErrorOut}, 422: {"model": ErrorOut}})
-def register_relation(body: RelationIn, service: KgrelService = Depends(get_service)) -> RelationOut:
+def register_relation(body: RelationIn, service: ServiceDep) -> RelationOut:
     """Register a relation by writing it into the graph.
 
     Written as owl:ObjectProperty with rdfs:label, skos:altLabel, rdfs:comment, rdfs:domain and rdfs:range.
     """
-    spec = RelationSpec(iri=service.iri(body.id), label=body.label.strip(),
+    iri = service.graph.iri
+    spec = RelationSpec(iri=iri(body.id), label=body.label.strip(),
                         aliases=[a.strip() for a in body.aliases if a.strip()], description=body.description.strip(),
-                        domain=[service.iri(c) for c in body.domain], range=[service.iri(c) for c in body.range])
-    info = service.register_relation(spec)
+                        domain=[iri(c) for c in body.domain], range=[iri(c) for c in body.range])
+    info = service.graph.register_relation(spec)
     return relation_out(service, info, 0)
 
 
 @router.post("/{relation_id:path}/examples", response_model=ExamplesAdded, status_code=status.HTTP_201_CREATED,
              responses=ERRORS)
-def add_examples(relation_id: str, body: InstanceIn | list[InstanceIn] = Body(...),
-                 service: KgrelService = Depends(get_service)) -> ExamplesAdded:
+def add_examples(relation_id: str, service: ServiceDep,
+                 body: InstanceIn | list[InstanceIn] = Body(...)) -> ExamplesAdded:
     """Add one example or a list; all are checked before any is stored."""
     items = body if isinstance(body, list) else [body]
     if not items:
@@ -60,31 +63,38 @@ def add_examples(relation_id: str, body: InstanceIn | list[InstanceIn] = Body(..
     instances = []
     for i, item in enumerate(items):
         try:
-            instances.append(item.to_instance(service.iri))
+            instances.append(item.to_instance(service.graph.iri))
         except InvalidInstance as e:
             raise BatchItemError(i, e) from None
-    records = service.add_examples(relation_id, instances)
+    records = service.graph.add_examples(relation_id, instances)
     return ExamplesAdded(added=len(records), ids=[r.id for r in records])
 
 
 @router.get("/{relation_id:path}/examples", response_model=list[ExampleOut] | dict[str, list[dict]],
             responses=ERRORS)
-def list_examples(relation_id: str, format: str = Query("json", pattern="^(json|fewrel)$"),
-                  service: KgrelService = Depends(get_service)) -> list[ExampleOut] | dict:
+def list_examples(relation_id: str, service: ServiceDep,
+                  format: str = Query("json", pattern="^(json|fewrel)$")) -> list[ExampleOut] | dict:
     """The relation's examples; `?format=fewrel` gives FewRel JSON ({relation: [{tokens, h, t}]})."""
     if format == "fewrel":
         return service.labelling.export_examples(relation_id)
-    return [example_out(r) for r in service.examples(relation_id)]
+    return [example_out(r) for r in service.graph.examples(relation_id)]
 
 
+@router.get("/{relation_id:path}/quality", response_model=QualityOut, responses=ERRORS)
+def quality(relation_id: str, service: ServiceDep) -> QualityOut:
+    """Leave-one-out accuracy of the relation's examples, and the learning curve as they were added."""
+    return QualityOut(**service.labelling.quality(relation_id))
+
+
+# Last: its {relation_id:path} would swallow the paths above.
 @router.get("/{relation_id:path}", response_model=RelationOut, responses=ERRORS)
-def get_relation(relation_id: str, service: KgrelService = Depends(get_service)) -> RelationOut:
-    info, n = service.relation(relation_id)
+def get_relation(relation_id: str, service: ServiceDep) -> RelationOut:
+    info, n = service.graph.relation(relation_id)
     return relation_out(service, info, n)
 
 
 @router.delete("/{relation_id:path}", status_code=status.HTTP_204_NO_CONTENT, responses=ERRORS)
-def delete_relation(relation_id: str, service: KgrelService = Depends(get_service)) -> Response:
+def delete_relation(relation_id: str, service: ServiceDep) -> Response:
     """Remove the relation's description and examples; facts that use it stay in the graph."""
-    service.delete_relation(relation_id)
+    service.graph.delete_relation(relation_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,112 @@
+"""`kgrel kg train` (graph embeddings on the store) and `kgrel kg eval-lp` (link prediction on split files)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from kgrel.app.cli.common import add_common, fail, settings_from
+
+
+def register(sub) -> None:
+    p = sub.add_parser("kg", help="knowledge-graph embeddings")
+    kg = p.add_subparsers(dest="kg_command", required=True)
+    kt = kg.add_parser("train", help="train graph embeddings on the store (progress bar, loss curve PNG)")
+    kt.add_argument("--graph", help="named graph to learn from (default: all graphs)")
+    kt.add_argument("--decoder", choices=["complex", "distmult"], default="complex")
+    kt.add_argument("--gnn", choices=["none", "rgcn"], default="none",
+                    help="entity encoder: none (shallow embeddings) or rgcn")
+    kt.add_argument("--rank", type=int, default=128)
+    kt.add_argument("--epochs", type=int, default=50)
+    kt.add_argument("--time-limit", type=float, default=900)
+    add_common(kt)
+    kt.set_defaults(func=run_train)
+    lp = kg.add_parser("eval-lp", help="train and evaluate link prediction on tab-separated triple files")
+    lp.add_argument("--train", required=True)
+    lp.add_argument("--valid", required=True)
+    lp.add_argument("--test", required=True)
+    lp.add_argument("--decoder", choices=["complex", "distmult"], default="complex")
+    lp.add_argument("--gnn", choices=["none", "rgcn"], default="none",
+                    help="entity encoder: none (shallow embeddings) or rgcn")
+    lp.add_argument("--rank", type=int, default=256)
+    lp.add_argument("--epochs", type=int, default=200)
+    lp.add_argument("--batch-size", type=int, default=1000)
+    lp.add_argument("--lr", type=float, default=0.1)
+    lp.add_argument("--n3", type=float, default=5e-3)
+    lp.add_argument("--negatives", type=int, default=0,
+                    help="score each batch against this many sampled entities (plus its answers) instead of all")
+    lp.add_argument("--eval-every", type=int, default=5)
+    lp.add_argument("--time-limit", type=float, default=1800, help="seconds of training at most")
+    lp.add_argument("--rgcn-layers", type=int, default=1)
+    lp.add_argument("--rgcn-bases", type=int, default=8)
+    lp.add_argument("--seed", type=int, default=0)
+    lp.add_argument("--plot", help="write the loss and validation-MRR curves to this PNG")
+    lp.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    lp.set_defaults(func=run_eval_lp)
+
+
+def run_eval_lp(args) -> int:
+    import torch
+
+    from kgrel.app.services.embeddings import training_config
+    from kgrel.models.device import resolve_device
+    from kgrel.models.graph.evaluation import filtered_ranks, known_tails, load_tsv_splits, lp_metrics
+    from kgrel.models.graph.training import plot_history, train_link_predictor
+
+    try:
+        export, train, valid, test = load_tsv_splits(args.train, args.valid, args.test)
+    except (OSError, ValueError) as e:
+        return fail(str(e))
+    device = resolve_device(args.device or "auto")
+    config = training_config(decoder=args.decoder, encoder=args.gnn, rank=args.rank, epochs=args.epochs,
+                             batch_size=args.batch_size, lr=args.lr, n3=args.n3, time_limit_s=args.time_limit,
+                             eval_every=args.eval_every, rgcn_layers=args.rgcn_layers, rgcn_bases=args.rgcn_bases,
+                             negatives=args.negatives or None, seed=args.seed)
+    known = known_tails(torch.cat([train, valid, test]), len(export.relations))
+    model, report = train_link_predictor(train, export.num_nodes, len(export.relations), config, valid=valid,
+                                         known=known, device=device)
+    metrics = lp_metrics(filtered_ranks(model, test.to(device), known))
+    if args.plot:
+        plot_history(report["history"], Path(args.plot))
+    print(json.dumps({"task": "link_prediction", **metrics, "train_seconds": report["seconds"],
+                      "device": str(device), "epochs": report["epochs"], "best_valid_mrr": report["best_valid_mrr"],
+                      "entities": export.num_nodes, "relations": len(export.relations),
+                      "train_triples": len(train), "test_triples": len(test), "dropped": export.dropped,
+                      "config": report["config"]}))
+    return 0
+
+
+def run_train(args) -> int:
+    from tqdm import tqdm
+
+    from kgrel.app.services import KgrelService
+    from kgrel.kg.errors import KGError
+    from kgrel.models.graph.training import plot_history
+
+    try:
+        service = KgrelService(settings_from(args))
+    except KGError as e:
+        return fail(str(e))
+    bar = tqdm(total=args.epochs, desc="kg training", unit="epoch", file=sys.stderr)
+    try:
+        job = service.embeddings.start_training(args.graph, decoder=args.decoder, encoder=args.gnn, rank=args.rank,
+                                                epochs=args.epochs, time_limit_s=args.time_limit)
+        last = 0
+        while job.status in ("queued", "running"):
+            epoch = job.progress.get("epoch", 0)
+            if epoch > last:
+                bar.update(epoch - last)
+                bar.set_postfix(loss=round(job.progress.get("loss", 0.0), 4))
+                last = epoch
+            time.sleep(0.2)
+        bar.close()
+        if job.status == "failed":
+            return fail(f"training failed: {job.error}")
+        folder = Path(job.result["folder"])
+        plot_history(service.embeddings.current.report["history"], folder / "training.png")
+        print(json.dumps({"task": "kg_train", **job.result, "plot": str(folder / "training.png")}))
+        return 0
+    finally:
+        service.close()

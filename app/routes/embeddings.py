@@ -1,0 +1,50 @@
+"""Knowledge-graph embeddings: background training, similar entities, link prediction."""
+
+from fastapi import APIRouter, Query, status
+
+from kgrel.app.deps import ServiceDep
+from kgrel.app.schemas import ErrorOut
+from kgrel.app.schemas.embeddings import EntityScore, LinkScore, TrainIn
+from kgrel.app.schemas.jobs import JobOut, JobStarted
+from kgrel.kg.errors import NotFound
+
+router = APIRouter(prefix="/kg", tags=["knowledge graph"])
+ERRORS = {404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+
+
+@router.post("/train", status_code=status.HTTP_202_ACCEPTED, response_model=JobStarted, responses=ERRORS)
+def train(service: ServiceDep, body: TrainIn | None = None) -> JobStarted:
+    """Start training graph embeddings in the background; the service keeps answering meanwhile."""
+    body = body or TrainIn()
+    job = service.embeddings.start_training(body.graph, decoder=body.decoder, encoder=body.encoder, rank=body.rank,
+                                            epochs=body.epochs, time_limit_s=body.time_limit_s)
+    return JobStarted(job=job.id, status=job.status, status_url=f"/kg/train/{job.id}")
+
+
+@router.get("/train/{job_id}", response_model=JobOut, responses=ERRORS)
+def train_status(job_id: str, service: ServiceDep) -> JobOut:
+    """Status (queued, running, done, failed), progress (epoch, loss) and, when done, the result."""
+    job = service.jobs.get(job_id)
+    if job is None or job.kind != "kg-train":
+        raise NotFound(f"no training job {job_id}")
+    return JobOut(**job.as_dict())
+
+
+def _scores(service: ServiceDep, pairs: list[tuple]) -> list[dict]:
+    labels = service.graph.labels([p[0] for p in pairs])
+    return [{"entity": e, "curie": service.graph.curie(e), "label": labels.get(e), "score": s, **extra}
+            for e, s, *rest in pairs for extra in [({"in_graph": rest[0]} if rest else {})]]
+
+
+@router.get("/entities/{entity_id:path}/similar", response_model=list[EntityScore], responses=ERRORS)
+def similar(entity_id: str, service: ServiceDep, k: int = Query(10, ge=1, le=1000)) -> list[dict]:
+    """Nearest entities by embedding; an entity added after training is embedded from its neighbours."""
+    return _scores(service, service.embeddings.similar_entities(entity_id, k))
+
+
+@router.get("/predict-links", response_model=list[LinkScore], responses=ERRORS)
+def predict_links(service: ServiceDep, head: str = Query(..., description="IRI or CURIE of the head entity"),
+                  relation: str = Query(..., description="IRI or CURIE of the relation"),
+                  k: int = Query(10, ge=1, le=1000)) -> list[dict]:
+    """The k most plausible tails of (head, relation) according to the graph embeddings."""
+    return _scores(service, service.embeddings.predict_links(head, relation, k))

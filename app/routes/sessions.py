@@ -1,0 +1,93 @@
+"""Labelling sessions: add text, review the most informative suggestions, export the facts."""
+
+import pyoxigraph as ox
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import Response
+
+from kgrel.app.deps import ServiceDep
+from kgrel.app.schemas import ErrorOut
+from kgrel.app.schemas.labelling import (
+    CandidateOut,
+    DecisionIn,
+    SessionIn,
+    SessionOut,
+    SuggestionOut,
+    TextsAdded,
+    TextsIn,
+)
+from kgrel.app.schemas.relations import MentionOut
+from kgrel.kg.provenance import session_graph
+from kgrel.kg.sparql import NotAcceptable, parse_accept
+
+router = APIRouter(prefix="/sessions", tags=["labelling"])
+ERRORS = {404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+
+
+def candidate_out(c) -> dict:
+    return {"id": c.id, "sentence": c.sentence, "document": c.document, "offset": c.offset,
+            "head": MentionOut(**vars(c.head)), "tail": MentionOut(**vars(c.tail)), "status": c.status,
+            "relation": c.relation, "example": c.example, "statement": c.statement, "user": c.user,
+            "decided": c.decided}
+
+
+def session_out(service: ServiceDep, s) -> SessionOut:
+    info, examples = service.graph.relation(s.relation)
+    return SessionOut(id=s.id, name=s.name, relation=s.relation, curie=service.graph.curie(s.relation),
+                      label=info.label, user=s.user, created=s.created, graph=session_graph(s.id),
+                      counts=s.counts(), examples=examples)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=SessionOut, responses=ERRORS)
+def create_session(body: SessionIn, service: ServiceDep) -> SessionOut:
+    """Open a labelling session for a relation; its facts go into the graph urn:kgrel:graph:session:{id}."""
+    return session_out(service, service.labelling.create_session(body.relation, body.name, body.user))
+
+
+@router.get("", response_model=list[SessionOut])
+def list_sessions(service: ServiceDep) -> list[SessionOut]:
+    return [session_out(service, s) for s in service.labelling.sessions.all()]
+
+
+@router.get("/{session_id}", response_model=SessionOut, responses=ERRORS)
+def get_session(session_id: str, service: ServiceDep) -> SessionOut:
+    return session_out(service, service.labelling.sessions.get(session_id))
+
+
+@router.post("/{session_id}/texts", response_model=TextsAdded, responses=ERRORS)
+def add_texts(session_id: str, body: TextsIn, service: ServiceDep) -> TextsAdded:
+    """Add sentences to the session's pool: every pair of linked mentions becomes a candidate."""
+    return TextsAdded(**service.labelling.add_texts(session_id, body.all_documents(), body.mention_dicts()))
+
+
+@router.get("/{session_id}/suggestions", response_model=list[SuggestionOut], responses=ERRORS)
+def suggestions(session_id: str, service: ServiceDep, n: int = Query(10, ge=1, le=200),
+                diversity: float = Query(0.5, ge=0, le=1)) -> list[SuggestionOut]:
+    """Candidates to review next, most informative first (uncertain, and spread over the text)."""
+    return [SuggestionOut(**candidate_out(c), score=score)
+            for c, score in service.labelling.suggestions(session_id, n, diversity)]
+
+
+@router.post("/{session_id}/suggestions/{candidate_id}", response_model=CandidateOut, responses=ERRORS)
+def decide(session_id: str, candidate_id: str, body: DecisionIn, service: ServiceDep) -> CandidateOut:
+    """Accept, reject or correct a suggestion; accepted sentences become examples at once."""
+    return CandidateOut(**candidate_out(service.labelling.decide(session_id, candidate_id, body.decision,
+                                                                 body.relation, body.user, body.score)))
+
+
+FACT_FORMATS = {"turtle": ("text/turtle", ox.RdfFormat.TURTLE), "nquads": ("application/n-quads", ox.RdfFormat.N_QUADS),
+                "ntriples": ("application/n-triples", ox.RdfFormat.N_TRIPLES)}
+
+
+@router.get("/{session_id}/facts", responses={**ERRORS, 200: {"content": {m: {} for m, _ in FACT_FORMATS.values()}}})
+def session_facts(session_id: str, request: Request, service: ServiceDep,
+                  format: str | None = Query(None, pattern="^(turtle|nquads|ntriples)$")) -> Response:
+    """The session's facts and their provenance, as Turtle or N-Quads (by ?format= or Accept)."""
+    if format is None:
+        by_media = {media: name for name, (media, _) in FACT_FORMATS.items()}
+        accepted = parse_accept(request.headers.get("accept"))
+        format = next((by_media[m] for m in accepted if m in by_media), "turtle" if "*/*" in accepted or
+                      "text/*" in accepted else None)
+        if format is None:
+            raise NotAcceptable("facts are served as text/turtle, application/n-quads or application/n-triples")
+    media, rdf_format = FACT_FORMATS[format]
+    return Response(service.labelling.export_facts(session_id, rdf_format), media_type=media)

@@ -1,0 +1,72 @@
+"""Bodies of /relations: relations with their side information, and their examples."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RelationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"id": "ex:foundedBy", "label": "founded by", "aliases": ["founder", "established by"],
+         "description": "the person or organization that founded the subject organization"}]})
+    id: str = Field(min_length=1, description="IRI or CURIE of the relation.")
+    label: str = Field(min_length=1)
+    aliases: list[str] = Field(default_factory=list, description="Synonyms, written as skos:altLabel.")
+    description: str = ""
+    domain: list[str] = Field(default_factory=list, description="Classes of the subject (IRIs or CURIEs).")
+    range: list[str] = Field(default_factory=list, description="Classes of the object (IRIs or CURIEs).")
+
+
+class RelationOut(BaseModel):
+    id: str
+    curie: str
+    label: str
+    aliases: list[str]
+    description: str
+    domain: list[str]
+    range: list[str]
+    examples: int
+
+
+class MentionOut(BaseModel):
+    start: int
+    end: int
+    text: str
+    entity: str | None = None
+
+
+class ExampleOut(BaseModel):
+    id: str
+    relation: str
+    text: str
+    head: MentionOut
+    tail: MentionOut
+    created: str | None = None
+    source: str | None = None
+
+
+class ExamplesAdded(BaseModel):
+    added: int
+    ids: list[str]
+
+
+class QualityPoint(BaseModel):
+    examples: int
+    accuracy: float
+
+
+class Confusion(BaseModel):
+    relation: str
+    curie: str
+    label: str
+    examples: int = Field(description="Misread examples of the relation that this one wins.")
+
+
+class QualityOut(BaseModel):
+    relation: str
+    examples: int
+    leave_one_out_accuracy: float | None = Field(description="Share of examples classified right by the others "
+                                                             "(null without examples).")
+    curve: list[QualityPoint] = Field(description="Leave-one-out accuracy of the first k examples, k = 1..N.")
+    candidates: int | None = Field(None, description="Relations each example was classified among.")
+    confused_with: list[Confusion]

@@ -1,0 +1,61 @@
+"""The services behind the API and the CLI, each with one job, wired together here.
+
+    graph        ingest, SPARQL, relations, examples, entities (kg)
+    embeddings   graph embeddings: current folder, background training, similar entities, links (models.graph)
+    predictions  the relation model, prototypes kept current, graph context of mentions (models.fusion)
+    extraction   raw text to candidate facts
+    labelling    labelling sessions, example quality and exports
+
+They hold no ML maths and no SPARQL of their own: they call `kg` and `models`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from kgrel.app.config import Settings
+from kgrel.app.services.embeddings import EmbeddingService, NoEmbeddings
+from kgrel.app.services.extraction import ExtractionService
+from kgrel.app.services.graph import GraphService
+from kgrel.app.services.jobs import JobRunner
+from kgrel.app.services.predictions import PredictionService, PredictRequest
+from kgrel.app.services.sessions import LabellingService
+from kgrel.kg.store import KnowledgeStore
+from kgrel.models.relation.model import RelationModel
+
+log = logging.getLogger(__name__)
+
+__all__ = ["KgrelService", "NoEmbeddings", "PredictRequest"]
+
+
+class KgrelService:
+    def __init__(self, settings: Settings, store: KnowledgeStore | None = None, model: RelationModel | None = None):
+        self.settings = settings
+        self.jobs = JobRunner()
+        self.graph = GraphService(settings, store)
+        self.embeddings = EmbeddingService(self.graph, self.jobs)
+        self.predictions = PredictionService(settings, self.graph, self.embeddings, model)
+        # Graph embeddings train where the relation model runs; new ones change the prototypes' graph profile.
+        self.embeddings.device = str(self.predictions.model.device)
+        self.embeddings.on_change = self.predictions.embeddings_changed
+        self.extraction = ExtractionService(self.graph, self.predictions)
+        self.labelling = LabellingService(self.graph, self.predictions, self.extraction)
+
+    def close(self) -> None:
+        self.graph.close()
+
+    # The two calls the CLI and benchmarks make most, kept short.
+    def predict(self, requests: list[PredictRequest]):
+        return self.predictions.predict(requests)
+
+    def load_demo_if_empty(self):
+        return self.graph.load_demo_if_empty()
+
+    def health(self) -> dict:
+        model = self.predictions.model
+        reachable = self.graph.store.ping()
+        return {"status": "ok" if reachable else "degraded", "store": self.graph.store.description,
+                "store_reachable": reachable, "model_loaded": model is not None,
+                "model": self.settings.model_location() or "untrained",
+                "encoder": str(model.encoder.model_dir), "device": str(model.device),
+                "precision": model.encoder.precision, "kg_embeddings": self.embeddings.summary()}

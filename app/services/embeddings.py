@@ -1,0 +1,113 @@
+"""The graph embeddings the service uses: the current folder, background training, and what they answer."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable
+
+from kgrel.app.services.graph import GraphService
+from kgrel.app.services.jobs import Job, JobRunner
+from kgrel.kg.errors import KGError, NotFound
+from kgrel.kg.export import export_graph
+from kgrel.models.graph.embeddings import KGEmbeddings
+from kgrel.models.graph.link_predictor import LPConfig
+
+log = logging.getLogger(__name__)
+
+
+class NoEmbeddings(KGError):
+    """A graph-embedding request before any embeddings were trained."""
+
+
+def training_config(**options) -> LPConfig:
+    """The link-prediction settings for the given options (LPConfig fields), the one place they are made."""
+    return LPConfig(**options)
+
+
+class EmbeddingService:
+    def __init__(self, graph: GraphService, jobs: JobRunner, device: str = "cpu",
+                 on_change: Callable[[], None] | None = None):
+        self.graph = graph
+        self.jobs = jobs
+        self.device = device
+        self.on_change = on_change or (lambda: None)  # called after new embeddings are switched in
+        self.folder = graph.settings.data_dir / "kg"
+        self.current: KGEmbeddings | None = self._load_current()
+
+    def _load_current(self) -> KGEmbeddings | None:
+        pointer = self.folder / "CURRENT"
+        if not pointer.exists():
+            return None
+        folder = self.folder / pointer.read_text(encoding="utf-8").strip()
+        try:
+            return KGEmbeddings.load(folder)
+        except (OSError, ValueError, KeyError) as e:
+            log.warning("cannot load knowledge-graph embeddings from %s: %s", folder, e)
+            return None
+
+    def start_training(self, graph: str | None, **options) -> Job:
+        """Train graph embeddings in the background; the service switches to them atomically when done.
+
+        `options` are LPConfig fields (decoder, encoder, rank, epochs, time_limit_s, ...).
+        """
+        config = training_config(**options)
+        graph_iri = self.graph.iri(graph) if graph else None
+
+        def work(progress) -> dict:
+            progress({"stage": "exporting the graph"})
+            export = export_graph(self.graph.store, graph_iri)
+            progress({"stage": "training", "entities": export.num_nodes, "triples": len(export.triples)})
+            embeddings = KGEmbeddings.train(export, config, device=self.device, progress=False,
+                                            on_epoch=lambda r: progress({"stage": "training", **r}))
+            name = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+            embeddings.save(self.folder / name)
+            tmp = self.folder / ".CURRENT.tmp"
+            tmp.write_text(name, encoding="utf-8")
+            os.replace(tmp, self.folder / "CURRENT")
+            self.current = embeddings  # one assignment: readers see the old or the new embeddings, never a mix
+            self.on_change()
+            return {"folder": str(self.folder / name), "entities": export.num_nodes,
+                    "relations": len(export.relations), "triples": len(export.triples),
+                    "seconds": embeddings.report.get("seconds"), "epochs": embeddings.report.get("epochs"),
+                    "final_loss": embeddings.report["history"][-1]["loss"]}
+
+        return self.jobs.start("kg-train", work)
+
+    def require(self) -> KGEmbeddings:
+        current = self.current
+        if current is None:
+            raise NoEmbeddings("no knowledge-graph embeddings yet: train them with POST /kg/train or `kgrel kg train`")
+        return current
+
+    def entity_vector(self, iri: str):
+        vec = self.require().vector(iri, self.graph.facts_of)
+        if vec is None:
+            raise NotFound(f"entity {self.graph.curie(iri)} has no embedding: it was not in the trained graph and "
+                           "has no facts linking it to entities that were")
+        return vec
+
+    def similar_entities(self, identifier: str, k: int) -> list[tuple[str, float]]:
+        iri = self.graph.iri(identifier)
+        return self.require().similar(self.entity_vector(iri), k, exclude=iri)
+
+    def predict_links(self, head: str, relation: str, k: int) -> list[tuple[str, float, bool]]:
+        """The k most plausible tails of (head, relation), each with whether the fact is already in the graph."""
+        embeddings = self.require()
+        head_iri, relation_iri = self.graph.iri(head), self.graph.iri(relation)
+        index = embeddings.relation_index(relation_iri)
+        if index is None:
+            raise NotFound(f"relation {self.graph.curie(relation_iri)} has no facts in the trained graph, so the "
+                           "embeddings cannot predict it")
+        known = {t for h, p, t in self.graph.facts_of(head_iri) if h == head_iri and p == relation_iri}
+        tails = embeddings.predict_tails(self.entity_vector(head_iri), index, k)
+        return [(t, score, t in known) for t, score in tails]
+
+    def summary(self) -> dict | None:
+        current = self.current
+        return None if current is None else {"entities": current.export.num_nodes,
+                                             "relations": len(current.export.relations)}
+
+

@@ -1,0 +1,103 @@
+"""From raw text to candidate facts: sentences, mentions found by the graph's names, pairs, classification."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from kgrel.app.services.graph import GraphService
+from kgrel.app.services.predictions import PredictionService
+from kgrel.kg import provenance
+from kgrel.kg.linking import FoundMention
+from kgrel.models.relation.instances import Mention, RelationInstance, make_instance
+from kgrel.models.relation.prototypes import best_relations, none_of_the_above
+from kgrel.models.relation.sentences import split_sentences
+
+MAX_MENTIONS_PER_SENTENCE = 12
+
+
+@dataclass
+class Pair:
+    """Two linked mentions of one sentence: a relation instance waiting to be classified."""
+
+    document: int
+    offset: int  # start of the sentence in its document
+    sentence: str
+    head: FoundMention  # offsets in the sentence
+    tail: FoundMention
+
+    def instance(self) -> RelationInstance:
+        return make_instance(self.sentence, Mention(self.head.start, self.head.end, self.head.entity),
+                             Mention(self.tail.start, self.tail.end, self.tail.entity))
+
+
+@dataclass
+class ExtractedFact:
+    pair: Pair
+    relation: str
+    label: str
+    score: float
+
+
+class ExtractionService:
+    def __init__(self, graph: GraphService, predictions: PredictionService):
+        self.graph = graph
+        self.predictions = predictions
+
+    def find_pairs(self, documents: list[str], mentions: list[list[dict]] | None = None) -> list[Pair]:
+        """Every ordered pair of mentions naming different entities within a sentence.
+
+        Mentions come from the dictionary matcher, or from `mentions[d]` (document offsets, each with
+        an optional "entity") when given for document d.
+        """
+        index = self.graph.label_index()
+        pairs = []
+        for d, text in enumerate(documents):
+            given = mentions[d] if mentions and d < len(mentions) and mentions[d] else None
+            for sentence in split_sentences(text):
+                if given is not None:
+                    found = [FoundMention(m["start"] - sentence.start, m["end"] - sentence.start,
+                                          text[m["start"]:m["end"]],
+                                          [self.graph.iri(m["entity"])] if m.get("entity") else [])
+                             for m in given if m["start"] >= sentence.start and m["end"] <= sentence.end]
+                else:
+                    found = index.find(sentence.text)
+                found = found[:MAX_MENTIONS_PER_SENTENCE]
+                for h in found:
+                    for t in found:
+                        if h is t or (h.entity is not None and h.entity == t.entity):
+                            continue
+                        if h.start < t.end and t.start < h.end:
+                            continue
+                        pairs.append(Pair(d, sentence.start, sentence.text, h, t))
+        return pairs
+
+    def extract(self, documents: list[str], *, mentions=None, candidates: list[str] | None = None,
+                threshold: float | None = None) -> list[ExtractedFact]:
+        """Candidate facts above the threshold; pairs whose best answer is none of the above are dropped."""
+        pairs = [p for p in self.find_pairs(documents, mentions) if p.head.entity and p.tail.entity]
+        if not pairs:
+            return []
+        probs, protos = self.predictions.probabilities([p.instance() for p in pairs])
+        keep = None
+        if candidates is not None:
+            keep = [self.predictions.relation_index(protos, c) for c in candidates]
+        threshold = self.predictions.model.config.nota_threshold if threshold is None else threshold
+        scores, relations = best_relations(probs, keep)
+        return [ExtractedFact(pair, protos.iris[rel], protos.labels[rel], round(score, 4))
+                for pair, score, rel in zip(pairs, scores, relations, strict=True)
+                if not none_of_the_above(score, threshold)]
+
+    def ingest_facts(self, facts: list[ExtractedFact], user: str) -> str:
+        """Write extracted facts with provenance into a new named graph; returns its IRI."""
+        run_id = "extract-" + uuid.uuid4().hex[:12]
+        quads = provenance.session_quads(run_id, facts[0].relation if facts else "urn:kgrel:none",
+                                         "extraction", provenance.now()) if facts else []
+        for f in facts:
+            _, fq = provenance.fact_quads(provenance.AcceptedFact(
+                f.pair.head.entity, f.relation, f.pair.tail.entity, f.pair.sentence,
+                (f.pair.head.start, f.pair.head.end), (f.pair.tail.start, f.pair.tail.end), f.score, user, run_id))
+            quads += fq
+        self.graph.store.insert(quads)
+        self.graph.changed()
+        return provenance.session_graph(run_id)

@@ -1,0 +1,164 @@
+"""The graph as the API sees it: ingest, SPARQL, relations and their examples, entities, identifiers.
+
+Every write that can change relations or examples bumps `version`, so what other services build from
+the graph (prototypes, the label index) knows when to rebuild.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import threading
+from pathlib import Path
+from typing import IO
+
+from kgrel.app.config import Settings
+from kgrel.kg import entities as kg_entities
+from kgrel.kg import examples as kg_examples
+from kgrel.kg import relations as kg_relations
+from kgrel.kg.errors import NotFound
+from kgrel.kg.formats import format_for_path
+from kgrel.kg.ingest import IngestReport, ingest
+from kgrel.kg.linking import LabelIndex
+from kgrel.kg.ontology import EntityInfo, OntologyView, RelationInfo
+from kgrel.kg.prefixes import PrefixMap
+from kgrel.kg.sparql import SparqlResponse, run_query
+from kgrel.kg.store import KnowledgeStore, open_store
+from kgrel.models.relation.instances import RelationInstance
+
+log = logging.getLogger(__name__)
+
+
+class GraphService:
+    def __init__(self, settings: Settings, store: KnowledgeStore | None = None):
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = store or open_store(settings.store_location(), settings.store_update_url)
+        self.prefixes = PrefixMap(settings.data_dir / "prefixes.json")
+        self.ontology = OntologyView(self.store, lang=settings.lang)
+        self._lock = threading.Lock()
+        self._version = 0
+        self._labels: tuple[int, LabelIndex] | None = None
+
+    def close(self) -> None:
+        self.store.close()
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    def changed(self) -> None:
+        with self._lock:
+            self._version += 1
+
+    # Identifiers ------------------------------------------------------------------------------
+
+    def iri(self, identifier: str) -> str:
+        return self.prefixes.expand(identifier)
+
+    def curie(self, iri: str) -> str:
+        return self.prefixes.compact(iri)
+
+    # Ingest and SPARQL ------------------------------------------------------------------------
+
+    def ingest(self, source: bytes | IO[bytes], rdf_format, *, graph: str | None = None,
+               base_iri: str | None = None) -> IngestReport:
+        report = ingest(self.store, source, rdf_format, base_iri=base_iri, graph=self.iri(graph) if graph else None)
+        self.prefixes.add(report.prefixes)
+        if report.added:
+            self.changed()
+        return report
+
+    def ingest_file(self, path: Path, rdf_format=None, graph: str | None = None) -> IngestReport:
+        rdf_format = rdf_format or format_for_path(path)
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as f:
+            return self.ingest(f, rdf_format, graph=graph, base_iri=path.resolve().as_uri())
+
+    def load_demo_if_empty(self) -> IngestReport | None:
+        """Load the bundled demo graph into an empty store (first start of `make run`)."""
+        if self.store.count() > 0:
+            return None
+        report = self.ingest_file(self.settings.demo_graph)
+        log.info("loaded demo graph %s: %d triples", self.settings.demo_graph, report.added)
+        return report
+
+    def sparql(self, query: str, accept: str | None, default_graphs=None, named_graphs=None) -> SparqlResponse:
+        return run_query(self.store, query, accept, prefixes=self.prefixes.as_dict(),
+                         default_graphs=[self.iri(g) for g in default_graphs or []],
+                         named_graphs=[self.iri(g) for g in named_graphs or []])
+
+    # Relations and examples -------------------------------------------------------------------
+
+    def relations(self) -> list[tuple[RelationInfo, int]]:
+        counts = kg_examples.count_examples(self.store)
+        return [(r, counts.get(r.iri, 0)) for r in self.ontology.relations()]
+
+    def relation(self, identifier: str) -> tuple[RelationInfo, int]:
+        iri = self.iri(identifier)
+        info = self.ontology.relation(iri)
+        if info is None:
+            raise NotFound(f"relation {identifier} not found; GET /relations lists the known relations")
+        return info, kg_examples.count_examples(self.store).get(iri, 0)
+
+    def register_relation(self, spec: kg_relations.RelationSpec) -> RelationInfo:
+        kg_relations.register_relation(self.store, spec)
+        self.changed()
+        return self.relation(spec.iri)[0]
+
+    def delete_relation(self, identifier: str) -> None:
+        kg_relations.delete_relation(self.store, self.iri(identifier))
+        self.changed()
+
+    def add_examples(self, identifier: str, instances: list[RelationInstance],
+                     source: str | None = None) -> list[kg_examples.ExampleRecord]:
+        iri = self.relation(identifier)[0].iri
+        records = [kg_examples.ExampleRecord(
+            relation=iri, text=x.text, head_start=x.head.start, head_end=x.head.end, tail_start=x.tail.start,
+            tail_end=x.tail.end, head_entity=x.head.entity, tail_entity=x.tail.entity, source=source)
+            for x in instances]
+        kg_examples.add_examples(self.store, records)
+        self.changed()
+        return records
+
+    def examples(self, identifier: str) -> list[kg_examples.ExampleRecord]:
+        return kg_examples.list_examples(self.store, self.relation(identifier)[0].iri)
+
+    def scoring_relations(self) -> list[RelationInfo]:
+        """Every relation with its side information; those without a declared domain/range get the
+        classes their facts have in the graph (when the settings say so)."""
+        relations = self.ontology.relations()
+        if self.settings.observed_domain_range:
+            observed = self.ontology.argument_classes([r.iri for r in relations if not (r.domain or r.range)])
+            for r in relations:
+                if r.iri in observed:
+                    r.domain, r.range = observed[r.iri]
+        return relations
+
+    # Entities ---------------------------------------------------------------------------------
+
+    def label_index(self) -> LabelIndex:
+        """Names of the graph's entities for linking mentions, rebuilt after writes."""
+        with self._lock:
+            if self._labels is not None and self._labels[0] == self._version:
+                return self._labels[1]
+            version = self._version
+        index = LabelIndex.build(self.store)
+        with self._lock:
+            self._labels = (version, index)
+        return index
+
+    def labels(self, iris: list[str]) -> dict[str, str]:
+        return kg_entities.first_labels(self.store, iris)
+
+    def facts_of(self, iri: str) -> list[tuple[str, str, str]]:
+        return kg_entities.facts_of(self.store, iri)
+
+    def entity(self, identifier: str, limit: int = 50) -> tuple[EntityInfo, kg_entities.Neighbourhood]:
+        """An entity's labels, classes and neighbours (facts in both directions), for browsing."""
+        iri = self.iri(identifier)
+        info = self.ontology.entity(iri)
+        near = kg_entities.neighbourhood(self.store, iri, limit)
+        if not (info.labels or info.classes or near.outgoing or near.incoming):
+            raise NotFound(f"entity {identifier} has no triples in the graph")
+        return info, near

@@ -1,0 +1,104 @@
+"""Relation prediction as a service: the model, the prototypes of the graph's relations kept current,
+and the graph context of each mention."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kgrel.app.config import Settings
+from kgrel.app.services.embeddings import EmbeddingService
+from kgrel.app.services.graph import GraphService
+from kgrel.kg import examples as kg_examples
+from kgrel.kg.errors import InvalidIdentifier
+from kgrel.models.fusion import GraphAwareClassifier, GraphContext, ScoringState, link_contexts
+from kgrel.models.relation.instances import RelationInstance, instance_from_record
+from kgrel.models.relation.model import RelationModel
+from kgrel.models.relation.prototypes import InstancePrediction, InstanceViewCache, PrototypeSet
+
+
+@dataclass
+class PredictRequest:
+    instance: RelationInstance
+    candidates: list[str] | None = None  # relation IRIs or CURIEs; None: every relation
+    top_k: int = 3
+    threshold: float | None = None  # None: the model's none-of-the-above threshold
+
+
+class PredictionService:
+    def __init__(self, settings: Settings, graph: GraphService, embeddings: EmbeddingService,
+                 model: RelationModel | None = None):
+        self.settings = settings
+        self.graph = graph
+        self.embeddings = embeddings
+        self.model = model or RelationModel.load(settings.model_location(), encoder_dir=settings.encoder,
+                                                 device=settings.device, batch_size=settings.batch_size,
+                                                 precision=settings.precision)
+        self.classifier = GraphAwareClassifier(self.model, use_graph=settings.use_graph)
+        self.views = InstanceViewCache(self.model)
+        self._lock = threading.Lock()
+        self._built: tuple[tuple[int, int], ScoringState] | None = None
+        self._embeddings_version = 0
+
+    def embeddings_changed(self) -> None:
+        with self._lock:
+            self._embeddings_version += 1
+
+    def state(self) -> ScoringState:
+        """Prototypes, the relations' graph profile and encoded domain/range, rebuilt after writes."""
+        with self._lock:
+            version = (self.graph.version, self._embeddings_version)
+            if self._built is not None and self._built[0] == version:
+                return self._built[1]
+            examples = defaultdict(list)
+            for rec in kg_examples.list_examples(self.graph.store):
+                examples[rec.relation].append((rec.id, instance_from_record(rec)))
+            state = self.classifier.prepare(self.graph.scoring_relations(), examples, self.embeddings.current)
+            self._built = (version, state)
+            return state
+
+    def prototypes(self) -> PrototypeSet:
+        return self.state().prototypes
+
+    def contexts(self, instances: Sequence[RelationInstance]) -> list[GraphContext] | None:
+        """What the graph knows of each instance's mentions; None when graph evidence is off."""
+        if not self.settings.use_graph:
+            return None
+        return link_contexts(instances, self.graph.label_index(), self.graph.ontology, self.embeddings.current,
+                             self.graph.facts_of)
+
+    def relation_index(self, protos: PrototypeSet, identifier: str) -> int:
+        i = protos.index(self.graph.iri(identifier))
+        if i is None:
+            raise InvalidIdentifier(f"unknown relation {identifier!r}; GET /relations lists them")
+        return i
+
+    def predict(self, requests: list[PredictRequest]) -> list[InstancePrediction]:
+        state = self.state()
+        protos = state.prototypes
+        candidates = []
+        for req in requests:
+            if req.candidates is None:
+                candidates.append(None)
+                continue
+            idx = []
+            for c in req.candidates:
+                i = protos.index(self.graph.iri(c))
+                if i is None:
+                    raise InvalidIdentifier(f"unknown relation {c!r} in candidates; GET /relations lists them")
+                idx.append(i)
+            candidates.append(idx)
+        instances = [r.instance for r in requests]
+        contexts = self.contexts(instances) if len(protos) else None
+        return self.classifier.predict(state, instances, contexts, candidates, top_k=[r.top_k for r in requests],
+                                       threshold=[r.threshold for r in requests])
+
+    def probabilities(self, instances: Sequence[RelationInstance], keys: Sequence[str] | None = None):
+        """Calibrated probabilities of every relation for each instance (with graph evidence), and the
+        prototypes they are columns of. `keys` name the instances so that their encoding is kept."""
+        state = self.state()
+        views = (self.views.views(keys, instances) if keys is not None
+                 else self.model.embed_instances(list(instances)))
+        return self.classifier.probabilities(state, views, self.contexts(instances)), state.prototypes

@@ -1,0 +1,108 @@
+"""Labelling sessions' working state (the sentence pool and the decisions), one JSON file per session.
+
+What a session produces lives in the graph: examples in kgrel's examples graph, facts with
+provenance in the session's named graph. This file only remembers which candidate pairs the user
+has seen and what was decided, so a session survives a restart. Writes are atomic (temp + rename).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from kgrel.kg.errors import NotFound
+
+
+@dataclass
+class CandidateMention:
+    start: int  # offsets in the sentence
+    end: int
+    text: str
+    entity: str | None = None
+
+
+@dataclass
+class Candidate:
+    """A sentence with two linked mentions, waiting for (or having had) the user's decision."""
+
+    id: str
+    sentence: str
+    head: CandidateMention
+    tail: CandidateMention
+    document: int = 0
+    offset: int = 0  # where the sentence starts in its document
+    status: str = "pending"  # pending | accepted | rejected | corrected
+    relation: str | None = None  # the relation the user settled on (accepted or corrected)
+    example: str | None = None  # example IRI created from it
+    statement: str | None = None  # provenance statement of the fact written to the graph
+    user: str | None = None
+    decided: str | None = None
+
+
+@dataclass
+class Session:
+    id: str
+    name: str
+    relation: str
+    user: str
+    created: str
+    candidates: list[Candidate] = field(default_factory=list)
+    documents: int = 0
+
+    def candidate(self, candidate_id: str) -> Candidate:
+        for c in self.candidates:
+            if c.id == candidate_id:
+                return c
+        raise NotFound(f"no suggestion {candidate_id} in session {self.id}")
+
+    def counts(self) -> dict[str, int]:
+        out = {"pending": 0, "accepted": 0, "rejected": 0, "corrected": 0}
+        for c in self.candidates:
+            out[c.status] += 1
+        return out
+
+
+def _from_dict(data: dict) -> Session:
+    candidates = [Candidate(**{**c, "head": CandidateMention(**c["head"]), "tail": CandidateMention(**c["tail"])})
+                  for c in data.pop("candidates", [])]
+    return Session(**data, candidates=candidates)
+
+
+class SessionStore:
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._lock = threading.RLock()
+        self._cache: dict[str, Session] = {}
+
+    def new_id(self) -> str:
+        return uuid.uuid4().hex[:12]
+
+    def save(self, session: Session) -> None:
+        with self._lock:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".session-")
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(asdict(session), f, ensure_ascii=False)
+            os.replace(tmp, self.folder / f"{session.id}.json")
+            self._cache[session.id] = session
+
+    def get(self, session_id: str) -> Session:
+        with self._lock:
+            if session_id in self._cache:
+                return self._cache[session_id]
+            path = self.folder / f"{session_id}.json"
+            if not session_id.isalnum() or not path.exists():
+                raise NotFound(f"no labelling session {session_id}")
+            session = _from_dict(json.loads(path.read_text(encoding="utf-8")))
+            self._cache[session_id] = session
+            return session
+
+    def all(self) -> list[Session]:
+        if not self.folder.exists():
+            return []
+        return sorted((self.get(p.stem) for p in self.folder.glob("*.json")), key=lambda s: s.created)

@@ -1,0 +1,348 @@
+"""Graph evidence for relation classification, fused into the prototypical score.
+
+The only module that imports both the relation model (`models.relation`) and the graph model
+(`models.graph`): it links mentions to the graph, turns what the graph knows into `Evidence`,
+and gives the service one classifier that uses both.
+
+When a mention is linked to a graph entity, the graph says three things about (query q, relation r),
+each a similarity in [-1, 1] that exists only where the graph knows enough:
+
+- hypernyms: the class labels of the head entity (rdf:type / rdfs:subClassOf*) against the relation's
+  domain classes, and the tail's against its range (declared, or observed from the relation's facts);
+  an undirected variant, hypernym_text, compares "head: ... tail: ..." with the whole side information;
+- argument fit: cos(e_h, mean head of r) and cos(e_t, mean tail of r) in the graph-embedding space,
+  for relations with facts in the graph (the relation's prototype in the graph);
+- plausibility: the link predictor's percentile of (h, r, t) among all tails of (h, r), as 2p - 1.
+
+They join the score as extra pseudo-examples, like the side information:
+
+    s(q, r) = (K·ex + beta·side + sum_f w_f·m_f·g_f) / (K + beta + sum_f w_f·m_f)
+
+with m_f the availability of evidence f, so an unlinked mention scores exactly as without the graph
+(models.relation.prototypes.fused_similarity computes it).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from kgrel.kg.entities import facts_of
+from kgrel.kg.export import export_graph
+from kgrel.kg.linking import LabelIndex
+from kgrel.kg.namespaces import WDT
+from kgrel.kg.ontology import OntologyView, RelationInfo
+from kgrel.kg.store import KnowledgeStore
+from kgrel.models.graph.embeddings import KGEmbeddings
+from kgrel.models.graph.link_predictor import LPConfig
+from kgrel.models.relation.evidence import Evidence
+from kgrel.models.relation.instances import RelationInstance
+from kgrel.models.relation.model import RelationModel
+from kgrel.models.relation.prototypes import InstancePrediction, PrototypeCache, PrototypeSet, PrototypicalClassifier
+
+log = logging.getLogger(__name__)
+
+Facts = Callable[[str], list[tuple[str, str, str]]]
+
+
+@dataclass
+class LinkedMention:
+    """What the graph knows of one mention."""
+
+    entity: str | None = None
+    hypernyms: list[str] = field(default_factory=list)
+    vector: torch.Tensor | None = None
+
+
+@dataclass
+class GraphContext:
+    head: LinkedMention
+    tail: LinkedMention
+
+    def hypernym_text(self) -> str | None:
+        parts = []
+        if self.head.hypernyms:
+            parts.append("head: " + ", ".join(self.head.hypernyms[:4]))
+        if self.tail.hypernyms:
+            parts.append("tail: " + ", ".join(self.tail.hypernyms[:4]))
+        return ". ".join(parts) or None
+
+
+class RelationGraphProfile:
+    """Each relation's prototype in the graph: its decoder index and the mean embedding of its heads and tails."""
+
+    def __init__(self, kg: KGEmbeddings, relation_iris: Sequence[str]):
+        self.kg = kg
+        self.index = [kg.relation_index(iri) for iri in relation_iris]
+        dim = kg.entities.shape[1]
+        self.heads = torch.zeros(len(relation_iris), dim)
+        self.tails = torch.zeros(len(relation_iris), dim)
+        self.known = torch.zeros(len(relation_iris), dtype=torch.bool)
+        triples = kg.export.triples
+        for i, rel in enumerate(self.index):
+            if rel is None:
+                continue
+            rows = triples[triples[:, 1] == rel]
+            if len(rows):
+                self.heads[i] = F.normalize(kg.entities[rows[:, 0]], dim=1).mean(0)
+                self.tails[i] = F.normalize(kg.entities[rows[:, 2]], dim=1).mean(0)
+                self.known[i] = True
+
+
+def _encode_label_lists(model: RelationModel, lists: Sequence[Sequence[str]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Encoded "a, b, c" texts of non-empty label lists, and which lists were non-empty."""
+    present = torch.tensor([bool(labels) for labels in lists], dtype=torch.bool)
+    out = torch.zeros(len(lists), model.encoder.hidden_size)
+    rows = present.nonzero().flatten().tolist()
+    if rows:
+        out[rows] = model.embed_labels([", ".join(lists[i][:4]) for i in rows])
+    return out, present
+
+
+@dataclass
+class RelationArguments:
+    """Encoded domain and range class labels of each relation (computed once per set of relations)."""
+
+    domains: torch.Tensor
+    has_domain: torch.Tensor
+    ranges: torch.Tensor
+    has_range: torch.Tensor
+
+    @classmethod
+    def encode(cls, model: RelationModel, relation_args: Sequence[tuple[Sequence[str], Sequence[str]]]) -> RelationArguments:
+        domains, has_domain = _encode_label_lists(model, [d for d, _ in relation_args])
+        ranges, has_range = _encode_label_lists(model, [r for _, r in relation_args])
+        return cls(domains, has_domain, ranges, has_range)
+
+
+def hypernym_evidence(model: RelationModel, contexts: Sequence[GraphContext],
+                      arguments: RelationArguments) -> tuple[torch.Tensor, ...]:
+    """Directional type fit: head hypernyms vs the relation's domain classes, tail hypernyms vs its range
+    (cosine of the encoded label lists, averaged over the sides both know)."""
+    heads, has_head = _encode_label_lists(model, [c.head.hypernyms for c in contexts])
+    tails, has_tail = _encode_label_lists(model, [c.tail.hypernyms for c in contexts])
+    head_known = has_head[:, None] & arguments.has_domain[None, :]
+    tail_known = has_tail[:, None] & arguments.has_range[None, :]
+    head_fit = (heads @ arguments.domains.T) * head_known
+    tail_fit = (tails @ arguments.ranges.T) * tail_known
+    sides = head_known.float() + tail_known.float()
+    return (head_fit + tail_fit) / sides.clamp(min=1), sides > 0
+
+
+def hypernym_text_evidence(model: RelationModel, contexts: Sequence[GraphContext],
+                           descriptions: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Undirected: cos(encoded "head: ... tail: ..." hypernym text, the relation's side information)."""
+    texts = [c.hypernym_text() for c in contexts]
+    scores = torch.zeros(len(contexts), descriptions.shape[0])
+    mask = torch.zeros_like(scores, dtype=torch.bool)
+    rows = [i for i, t in enumerate(texts) if t]
+    if rows:
+        encoded = model.embed_descriptions([texts[i] for i in rows])
+        scores[rows] = encoded @ descriptions.T
+        mask[rows] = True
+    return scores, mask
+
+
+@torch.no_grad()
+def kg_evidence(profile: RelationGraphProfile, contexts: Sequence[GraphContext]) -> dict[str, tuple[torch.Tensor, ...]]:
+    """Argument fit and plausibility of each query's linked entities under each relation."""
+    q, r = len(contexts), len(profile.index)
+    fit = torch.zeros(q, r)
+    fit_mask = torch.zeros(q, r, dtype=torch.bool)
+    plaus = torch.zeros(q, r)
+    plaus_mask = torch.zeros(q, r, dtype=torch.bool)
+    known_cols = profile.known.nonzero().flatten().tolist()
+    if not known_cols:
+        return {"argument_fit": (fit, fit_mask), "plausibility": (plaus, plaus_mask)}
+    heads_n = F.normalize(profile.heads, dim=1)
+    tails_n = F.normalize(profile.tails, dim=1)
+    for i, ctx in enumerate(contexts):
+        h, t = ctx.head.vector, ctx.tail.vector
+        parts = []
+        if h is not None:
+            parts.append(heads_n[known_cols] @ F.normalize(h.float(), dim=0))
+        if t is not None:
+            parts.append(tails_n[known_cols] @ F.normalize(t.float(), dim=0))
+        if parts:
+            fit[i, known_cols] = torch.stack(parts).mean(0)
+            fit_mask[i, known_cols] = True
+    both = [i for i, c in enumerate(contexts) if c.head.vector is not None and c.tail.vector is not None]
+    if both:
+        heads = torch.stack([contexts[i].head.vector.float() for i in both])
+        tails = torch.stack([contexts[i].tail.vector.float() for i in both])
+        decoder, entities = profile.kg.model.decoder, profile.kg.entities
+        for j in known_cols:
+            rel = torch.full((len(both),), profile.index[j], dtype=torch.long)
+            query = decoder.query(heads, rel)
+            target = (query * tails).sum(1, keepdim=True)
+            percentile = ((query @ entities.T) < target).float().mean(1)
+            plaus[both, j] = 2 * percentile - 1
+            plaus_mask[both, j] = True
+    return {"argument_fit": (fit, fit_mask), "plausibility": (plaus, plaus_mask)}
+
+
+def gather_evidence(model: RelationModel, contexts: Sequence[GraphContext], descriptions: torch.Tensor,
+                    profile: RelationGraphProfile | None, arguments: RelationArguments | None = None) -> Evidence:
+    """All kinds of evidence for queries x relations; `arguments` encodes each relation's domain and range."""
+    scores, masks = {}, {}
+    weights = getattr(model.config, "graph_weights", {})
+    if arguments is not None:
+        scores["hypernyms"], masks["hypernyms"] = hypernym_evidence(model, contexts, arguments)
+    if weights.get("hypernym_text"):
+        scores["hypernym_text"], masks["hypernym_text"] = hypernym_text_evidence(model, contexts, descriptions)
+    if profile is not None:
+        for name, (s, m) in kg_evidence(profile, contexts).items():
+            scores[name], masks[name] = s, m
+    return Evidence(scores, masks)
+
+
+# Linking mentions to the graph ---------------------------------------------------------------
+
+def link_contexts(instances: Sequence[RelationInstance], index: LabelIndex, ontology: OntologyView,
+                  embeddings: KGEmbeddings | None, facts: Facts | None) -> list[GraphContext]:
+    """Link each mention (its given IRI, else an exact label match) and gather its hypernyms and vector.
+
+    An entity the embeddings never saw is folded in from `facts(iri)`.
+    """
+    linked = [(x.head.entity or index.link(x.head_text), x.tail.entity or index.link(x.tail_text))
+              for x in instances]
+    iris = [i for pair in linked for i in pair if i]
+    hypernyms = ontology.hypernyms(iris) if iris else {}
+    vectors = ({i: embeddings.vector(i, facts) for i in dict.fromkeys(iris)} if embeddings is not None else {})
+
+    def mention(iri: str | None) -> LinkedMention:
+        if iri is None:
+            return LinkedMention()
+        return LinkedMention(iri, hypernyms.get(iri, []), vectors.get(iri))
+
+    return [GraphContext(mention(h), mention(t)) for h, t in linked]
+
+
+# The classifier the service uses -------------------------------------------------------------
+
+@dataclass
+class ScoringState:
+    """What scoring needs about the current relations, rebuilt after the graph changes."""
+
+    prototypes: PrototypeSet
+    profile: RelationGraphProfile | None
+    arguments: RelationArguments
+
+
+class GraphAwareClassifier:
+    """The prototypical classifier with graph evidence for mentions linked to the graph."""
+
+    def __init__(self, model: RelationModel, use_graph: bool = True):
+        self.model = model
+        self.use_graph = use_graph
+        self.classifier = PrototypicalClassifier(model)
+        self._cache = PrototypeCache(model)
+
+    def prepare(self, relations: list[RelationInfo],
+                examples: Mapping[str, Sequence[tuple[str, RelationInstance]]],
+                embeddings: KGEmbeddings | None) -> ScoringState:
+        """Prototypes (re-encoding only what changed), the relations' graph profile and encoded domain/range."""
+        protos = self._cache.build(relations, examples)
+        profile = RelationGraphProfile(embeddings, protos.iris) if embeddings is not None else None
+        arguments = RelationArguments.encode(self.model, [(r.domain, r.range) for r in relations])
+        return ScoringState(protos, profile, arguments)
+
+    def evidence(self, state: ScoringState, contexts: Sequence[GraphContext] | None) -> Evidence | None:
+        """Graph evidence over instances x all relations; None when nothing is linked (scores as text only)."""
+        if not self.use_graph or contexts is None or not len(state.prototypes):
+            return None
+        if not any(c.head.entity or c.tail.entity for c in contexts):
+            return None
+        return gather_evidence(self.model, contexts, state.prototypes.description, state.profile, state.arguments)
+
+    def predict(self, state: ScoringState, instances: Sequence[RelationInstance],
+                contexts: Sequence[GraphContext] | None, candidates=None, top_k: int | Sequence[int] = 3,
+                threshold=None) -> list[InstancePrediction]:
+        """Ranked relations and the none-of-the-above decision for each instance."""
+        return self.classifier.predict(instances, state.prototypes, candidates, top_k=top_k, threshold=threshold,
+                                       evidence=self.evidence(state, contexts))
+
+    def probabilities(self, state: ScoringState, views: tuple[torch.Tensor, torch.Tensor],
+                      contexts: Sequence[GraphContext] | None) -> torch.Tensor:
+        """Calibrated probabilities of every relation for instances given by their (example, side) views."""
+        return self.classifier.probabilities(views[0], views[1], state.prototypes,
+                                             evidence=self.evidence(state, contexts))
+
+
+# Graph evidence for an evaluation file (`kgrel eval --kg`) -----------------------------------
+
+def graph_relation_iri(relation_id: str) -> str:
+    """FewRel relation ids (P26) are Wikidata properties; in a graph they are wdt:P26."""
+    return relation_id if ":" in relation_id else WDT + relation_id
+
+
+@dataclass
+class GraphEvidenceSource:
+    """`models.relation.evidence.EvidenceSource` over an evaluation file whose mentions were linked."""
+
+    contexts: dict[tuple[str, int], GraphContext]
+    profile: RelationGraphProfile | None = None
+    side_info: dict[str, RelationInfo] | None = None  # with observed domain/range where the graph has them
+    coverage: dict = field(default_factory=dict)
+
+    def __call__(self, model: RelationModel, keys: Sequence[tuple[str, int]], relations: Sequence[str],
+                 descriptions: torch.Tensor) -> Evidence:
+        empty = GraphContext(LinkedMention(), LinkedMention())
+        contexts = [self.contexts.get(key, empty) for key in keys]
+        infos = [self.side_info.get(r) if self.side_info else None for r in relations]
+        arguments = RelationArguments.encode(model, [(i.domain, i.range) if i is not None else ([], [])
+                                                     for i in infos])
+        return gather_evidence(model, contexts, descriptions, self.profile, arguments)
+
+
+def evidence_for_file(data: dict[str, list[RelationInstance]], side_info: dict[str, RelationInfo] | None,
+                      store: KnowledgeStore, graph_iri: str | None = None, *, embeddings_dir: str | Path | None = None,
+                      lp_config: LPConfig | None = None,
+                      observed_domain_range: bool = True, lang: str = "en") -> GraphEvidenceSource:
+    """Graph evidence for every instance of `data` from the graph in `store` (mentions linked by IRI).
+
+    Embeddings are loaded from `embeddings_dir` when it holds some, else trained on the graph (and
+    saved there). Relations without declared domain/range get the classes their facts have. The
+    result carries a coverage report: how many instances the graph can say anything about.
+    """
+    emb_path = Path(embeddings_dir) if embeddings_dir else None
+    if emb_path is not None and (emb_path / "kg.json").exists():
+        embeddings = KGEmbeddings.load(emb_path)
+    else:
+        embeddings = KGEmbeddings.train(export_graph(store, graph_iri),
+                                        lp_config or LPConfig(rank=128, epochs=30, negatives=4096, time_limit_s=900))
+        if emb_path is not None:
+            embeddings.save(emb_path)
+    ontology = OntologyView(store, lang=lang)
+    relations = sorted(data)
+    iris = [graph_relation_iri(r) for r in relations]
+    if side_info is not None and observed_domain_range:
+        observed = ontology.argument_classes(iris)
+        side_info = copy.deepcopy(side_info)
+        for r, iri in zip(relations, iris, strict=True):
+            info = side_info.get(r)
+            if info is not None and iri in observed and not (info.domain or info.range):
+                info.domain, info.range = observed[iri]
+    keys = [(r, i) for r in relations for i in range(len(data[r]))]
+    instances = [data[r][i] for r, i in keys]
+    contexts = dict(zip(keys, link_contexts(instances, LabelIndex.build(store), ontology, embeddings,
+                                            lambda iri: facts_of(store, iri)), strict=True))
+    profile = RelationGraphProfile(embeddings, iris)
+    linked = [c for c in contexts.values() if c.head.entity or c.tail.entity]
+    total = max(1, len(contexts))
+    coverage = {
+        "instances": len(contexts),
+        "typed_head_or_tail": round(sum(bool(c.head.hypernyms or c.tail.hypernyms) for c in contexts.values())
+                                    / total, 4),
+        "embedded_head_or_tail": round(sum(c.head.vector is not None or c.tail.vector is not None
+                                           for c in linked) / total, 4),
+        "embedded_both": round(sum(c.head.vector is not None and c.tail.vector is not None for c in linked) / total, 4),
+        "relations_with_facts": sorted(r for r, known in zip(relations, profile.known.tolist(), strict=True) if known),
+    }
+    return GraphEvidenceSource(contexts, profile if profile.known.any() else None, side_info, coverage)

@@ -1,0 +1,83 @@
+"""Filtered ranking evaluation of link prediction, and the tab-separated benchmark splits it runs on."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+
+from kgrel.kg.export import GraphExport
+from kgrel.models.graph.link_predictor import LinkPredictor, reciprocal
+
+
+def known_tails(triples: torch.Tensor, num_relations: int) -> dict[tuple[int, int], torch.Tensor]:
+    """For filtered ranking: every true tail of each (head, relation) query, reciprocal ones included."""
+    out: dict[tuple[int, int], list[int]] = {}
+    for h, r, t in reciprocal(triples, num_relations).tolist():
+        out.setdefault((h, r), []).append(t)
+    return {k: torch.tensor(v) for k, v in out.items()}
+
+
+@torch.no_grad()
+def filtered_ranks(model: LinkPredictor, triples: torch.Tensor, known: dict, batch_size: int = 500) -> torch.Tensor:
+    """Rank of the true answer among all entities, other known answers removed, for both directions."""
+    model.eval()
+    entities = model.entities()
+    queries = reciprocal(triples, model.num_relations)
+    ranks = []
+    for start in range(0, len(queries), batch_size):
+        q = queries[start:start + batch_size]
+        scores = model.score_tails(entities, q[:, 0], q[:, 1]).float()
+        target = scores.gather(1, q[:, 2:3])
+        for row, (h, r, t) in enumerate(q.tolist()):
+            others = known.get((h, r))
+            if others is not None:
+                scores[row, others] = -math.inf
+            scores[row, t] = target[row, 0]
+        # Ties count half: neither optimistic nor pessimistic.
+        greater = (scores > target).sum(1)
+        equal = (scores == target).sum(1) - 1
+        ranks.append(1 + greater + equal // 2)
+    model.train()
+    return torch.cat(ranks)
+
+
+def lp_metrics(ranks: torch.Tensor) -> dict[str, float]:
+    ranks = ranks.float()
+    return {"mrr": round((1.0 / ranks).mean().item(), 4),
+            **{f"hits@{k}": round((ranks <= k).float().mean().item(), 4) for k in (1, 3, 10)}}
+
+
+def load_tsv_splits(train_path, valid_path, test_path):
+    """Index triples of tab-separated (head, relation, tail) files, ids taken from the training file.
+
+    Returns (export, train, valid, test); valid/test triples whose entity or relation never occurs in
+    training are dropped (their count is in export.dropped) since no embedding can be learned for them.
+    """
+    def read(path) -> list[tuple[str, str, str]]:
+        rows = []
+        for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip():
+                parts = line.split("\t")
+                if len(parts) != 3:
+                    raise ValueError(f"{path}:{n}: expected 3 tab-separated fields, got {len(parts)}")
+                rows.append(tuple(p.strip() for p in parts))
+        return rows
+
+    empty = GraphExport([], [], torch.zeros(0, 3, dtype=torch.long), torch.zeros(0, dtype=torch.long))
+    export = empty.extend(read(train_path))
+    dropped = 0
+
+    def index(rows):
+        nonlocal dropped
+        kept = [(export.node_index[h], export.relation_index[r], export.node_index[t]) for h, r, t in rows
+                if h in export.node_index and t in export.node_index and r in export.relation_index]
+        dropped += len(rows) - len(kept)
+        return torch.tensor(kept, dtype=torch.long).reshape(-1, 3)
+
+    valid, test = index(read(valid_path)), index(read(test_path))
+    export.dropped = dropped
+    return export, export.triples, valid, test
+
+
