@@ -8,8 +8,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from kgrel.app.services.jobs import JobBusy
 from kgrel.app.services.embeddings import NoEmbeddings
+from kgrel.app.services.jobs import JobBusy
 from kgrel.kg.errors import (
     InvalidIdentifier,
     KGError,

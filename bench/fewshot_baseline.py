@@ -22,10 +22,10 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kgrel.models.relation.evaluation import mean_ci95  # noqa: E402
-from kgrel.models.relation.episodes import sample_episodes  # noqa: E402
-from kgrel.models.relation.fewrel import load_fewrel  # noqa: E402
 from kgrel.models.relation.encoder import TextEncoder  # noqa: E402
+from kgrel.models.relation.episodes import sample_episodes  # noqa: E402
+from kgrel.models.relation.evaluation import mean_ci95  # noqa: E402
+from kgrel.models.relation.fewrel import load_fewrel  # noqa: E402
 
 
 def main() -> None:

@@ -31,8 +31,8 @@ from kgrel.models.fusion import evidence_for_file  # noqa: E402
 from kgrel.models.relation.episodes import EpisodeEncoder, sample_episodes  # noqa: E402
 from kgrel.models.relation.evaluation import evaluate_zeroshot, mean_ci95  # noqa: E402
 from kgrel.models.relation.fewrel import load_fewrel, load_side_info  # noqa: E402
-from kgrel.models.relation.prototypes import PrototypicalClassifier  # noqa: E402
 from kgrel.models.relation.model import RelationModel  # noqa: E402
+from kgrel.models.relation.prototypes import PrototypicalClassifier  # noqa: E402
 
 KINDS = ("hypernyms", "argument_fit", "plausibility")
 

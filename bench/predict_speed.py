@@ -32,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 from kgrel.app.config import Settings  # noqa: E402
 from kgrel.app.services import KgrelService, PredictRequest  # noqa: E402
-from kgrel.models.relation.fewrel import load_fewrel  # noqa: E402
 from kgrel.models.relation.encoder import mark  # noqa: E402
+from kgrel.models.relation.fewrel import load_fewrel  # noqa: E402
 
 
 def hardware() -> dict:

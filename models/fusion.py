@@ -115,7 +115,8 @@ class RelationArguments:
     has_range: torch.Tensor
 
     @classmethod
-    def encode(cls, model: RelationModel, relation_args: Sequence[tuple[Sequence[str], Sequence[str]]]) -> RelationArguments:
+    def encode(cls, model: RelationModel,
+               relation_args: Sequence[tuple[Sequence[str], Sequence[str]]]) -> RelationArguments:
         domains, has_domain = _encode_label_lists(model, [d for d, _ in relation_args])
         ranges, has_range = _encode_label_lists(model, [r for _, r in relation_args])
         return cls(domains, has_domain, ranges, has_range)

@@ -7,11 +7,11 @@ import torch
 
 from kgrel.kg.ontology import RelationInfo
 from kgrel.models.relation.calibration import Calibration, fit_platt
+from kgrel.models.relation.encoder import mark
 from kgrel.models.relation.episodes import sample_episodes
 from kgrel.models.relation.fewrel import load_fewrel, load_side_info
 from kgrel.models.relation.instances import InvalidInstance, Mention, from_fewrel, make_instance
 from kgrel.models.relation.prototypes import PrototypeCache, PrototypicalClassifier
-from kgrel.models.relation.encoder import mark
 
 from .conftest import DATA
 

@@ -48,33 +48,21 @@ def register(sub) -> None:
 
 
 def run_eval_lp(args) -> int:
-    import torch
-
     from kgrel.app.services.embeddings import training_config
-    from kgrel.models.device import resolve_device
-    from kgrel.models.graph.evaluation import filtered_ranks, known_tails, load_tsv_splits, lp_metrics
-    from kgrel.models.graph.training import plot_history, train_link_predictor
+    from kgrel.models.graph.training import benchmark_link_prediction, plot_history
 
-    try:
-        export, train, valid, test = load_tsv_splits(args.train, args.valid, args.test)
-    except (OSError, ValueError) as e:
-        return fail(str(e))
-    device = resolve_device(args.device or "auto")
     config = training_config(decoder=args.decoder, encoder=args.gnn, rank=args.rank, epochs=args.epochs,
                              batch_size=args.batch_size, lr=args.lr, n3=args.n3, time_limit_s=args.time_limit,
                              eval_every=args.eval_every, rgcn_layers=args.rgcn_layers, rgcn_bases=args.rgcn_bases,
                              negatives=args.negatives or None, seed=args.seed)
-    known = known_tails(torch.cat([train, valid, test]), len(export.relations))
-    model, report = train_link_predictor(train, export.num_nodes, len(export.relations), config, valid=valid,
-                                         known=known, device=device)
-    metrics = lp_metrics(filtered_ranks(model, test.to(device), known))
+    try:
+        result = benchmark_link_prediction(args.train, args.valid, args.test, config, device=args.device or "auto")
+    except (OSError, ValueError) as e:
+        return fail(str(e))
+    history = result.pop("history")
     if args.plot:
-        plot_history(report["history"], Path(args.plot))
-    print(json.dumps({"task": "link_prediction", **metrics, "train_seconds": report["seconds"],
-                      "device": str(device), "epochs": report["epochs"], "best_valid_mrr": report["best_valid_mrr"],
-                      "entities": export.num_nodes, "relations": len(export.relations),
-                      "train_triples": len(train), "test_triples": len(test), "dropped": export.dropped,
-                      "config": report["config"]}))
+        plot_history(history, Path(args.plot))
+    print(json.dumps(result))
     return 0
 
 

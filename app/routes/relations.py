@@ -6,8 +6,8 @@ from kgrel.app.deps import ServiceDep
 from kgrel.app.errors import BatchItemError
 from kgrel.app.schemas import ErrorOut
 from kgrel.app.schemas.instances import InstanceIn
-from kgrel.app.services import KgrelService
 from kgrel.app.schemas.relations import ExampleOut, ExamplesAdded, MentionOut, QualityOut, RelationIn, RelationOut
+from kgrel.app.services import KgrelService
 from kgrel.kg.examples import ExampleRecord
 from kgrel.kg.ontology import RelationInfo
 from kgrel.kg.relations import RelationSpec

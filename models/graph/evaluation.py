@@ -79,5 +79,3 @@ def load_tsv_splits(train_path, valid_path, test_path):
     valid, test = index(read(valid_path)), index(read(test_path))
     export.dropped = dropped
     return export, export.triples, valid, test
-
-

@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from kgrel.models.device import autocast_dtype
-from kgrel.models.graph.evaluation import filtered_ranks, lp_metrics
+from kgrel.models.device import autocast_dtype, resolve_device
+from kgrel.models.graph.evaluation import filtered_ranks, known_tails, load_tsv_splits, lp_metrics
 from kgrel.models.graph.link_predictor import LinkPredictor, LPConfig, reciprocal
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,22 @@ def _train(train, num_entities, num_relations, config, valid, known, device, pro
     return model, {"history": history, "seconds": round(time.perf_counter() - started, 1),
                    "epochs": history[-1]["epoch"], "best_valid_mrr": best if valid is not None else None,
                    "config": asdict(config)}
+
+
+def benchmark_link_prediction(train_path: str | Path, valid_path: str | Path, test_path: str | Path,
+                              config: LPConfig, device: str = "auto") -> dict:
+    """Train on the training split (early stopping on validation) and rank the test split, filtered over
+    all three splits: the GUIDE's knowledge-graph protocol. Returns metrics, timings and the training history."""
+    export, train, valid, test = load_tsv_splits(train_path, valid_path, test_path)
+    device = resolve_device(device)
+    known = known_tails(torch.cat([train, valid, test]), len(export.relations))
+    model, report = train_link_predictor(train, export.num_nodes, len(export.relations), config, valid=valid,
+                                         known=known, device=device)
+    metrics = lp_metrics(filtered_ranks(model, test.to(device), known))
+    return {"task": "link_prediction", **metrics, "train_seconds": report["seconds"], "device": str(device),
+            "epochs": report["epochs"], "best_valid_mrr": report["best_valid_mrr"], "entities": export.num_nodes,
+            "relations": len(export.relations), "train_triples": len(train), "test_triples": len(test),
+            "dropped": export.dropped, "config": report["config"], "history": report["history"]}
 
 
 def plot_history(history: list[dict], path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import dataclass
 
 import torch
 from tqdm import tqdm

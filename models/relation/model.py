@@ -19,8 +19,6 @@ import torch
 from torch import nn
 
 from kgrel.models.relation.calibration import Calibration
-from kgrel.models.relation.heads import RelationHeads, RelationViews
-from kgrel.models.relation.instances import RelationInstance
 from kgrel.models.relation.encoder import (
     MarkedText,
     TextEncoder,
@@ -29,6 +27,8 @@ from kgrel.models.relation.encoder import (
     packaged_encoder_path,
     plain_text,
 )
+from kgrel.models.relation.heads import RelationHeads, RelationViews
+from kgrel.models.relation.instances import RelationInstance
 
 log = logging.getLogger(__name__)
 

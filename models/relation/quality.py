@@ -1,4 +1,5 @@
-"""How good a relation's examples are: leave-one-out accuracy as they were added, and what misread ones are taken for."""
+"""How good a relation's examples are: leave-one-out accuracy as they were added, and what misread ones
+are taken for."""
 
 from __future__ import annotations
 
