@@ -9,12 +9,15 @@ import time
 from pathlib import Path
 
 import httpx
+import pyoxigraph as ox
 import pytest
 import torch
 from fastapi.testclient import TestClient
 
 from kgrel.app.config import SHIPPED, Settings
 from kgrel.app.main import create_app
+from kgrel.kg.ingest import ingest
+from kgrel.kg.store import EmbeddedStore
 from kgrel.models.relation.model import RelationModel
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -98,3 +101,32 @@ def oxigraph_server(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+# A toy graph for graph export and link prediction -----------------------------------------
+
+EX = "http://example.org/"
+CITIES = ["paris", "rome", "oslo"]
+
+
+def toy_turtle(people: int = 30, held_out: tuple[int, ...] = ()) -> str:
+    """People who live and work in the same city; `held_out` people have no livesIn fact."""
+    lines = ["@prefix ex: <http://example.org/> .",
+             "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .",
+             "ex:Person rdfs:subClassOf ex:Agent . ex:City rdfs:label \"city\" ."]
+    for c in CITIES:
+        lines.append(f"ex:{c} a ex:City ; rdfs:label \"{c.title()}\" .")
+    for i in range(people):
+        city = CITIES[i % 3]
+        lines.append(f"ex:p{i} a ex:Person ; rdfs:label \"Person {i}\" ; ex:worksIn ex:{city} .")
+        if i not in held_out:
+            lines.append(f"ex:p{i} ex:livesIn ex:{city} .")
+    return "\n".join(lines)
+
+
+@pytest.fixture
+def toy_store(tmp_path):
+    store = EmbeddedStore(tmp_path / "store")
+    ingest(store, toy_turtle(held_out=(0, 1, 2, 3, 4, 5)).encode(), ox.RdfFormat.TURTLE)
+    yield store
+    store.close()

@@ -11,11 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import DATA, UNTRAINED, free_port, wait_http
-from .test_api_relations import span
+from tests.app.test_api_relations import span
+from tests.conftest import DATA, UNTRAINED, free_port, wait_http
 
 KGREL = [sys.executable, "-m", "kgrel.app.cli"]
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args: str, stdin: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:

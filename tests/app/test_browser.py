@@ -16,10 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import DATA, UNTRAINED, free_port, wait_http
-from .test_labelling import MUSIC, TEXT
+from tests.app.test_api_labelling import MUSIC, TEXT
+from tests.conftest import DATA, UNTRAINED, free_port, wait_http
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOT = ROOT / "docs" / "labelling.png"
 

@@ -12,8 +12,7 @@ from kgrel.models.relation.evaluation import evaluate_fewshot, zeroshot_report, 
 from kgrel.models.relation.fewrel import load_fewrel, load_side_info
 from kgrel.models.relation.model import RelationModel
 from kgrel.models.relation.training import RelationTrainer, TrainConfig
-
-from .conftest import DATA
+from tests.conftest import DATA
 
 SHIPPED_MODEL = SHIPPED / "models" / "kgrel-minilm"
 

@@ -14,8 +14,7 @@ from kgrel.kg.prefixes import PrefixMap
 from kgrel.kg.relations import RelationExists, RelationSpec, delete_relation, register_relation
 from kgrel.kg.sparql import NotAcceptable, run_query
 from kgrel.kg.store import EmbeddedStore, open_store
-
-from .conftest import DATA
+from tests.conftest import DATA
 
 EX = "http://example.org/"
 

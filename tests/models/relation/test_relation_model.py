@@ -7,13 +7,12 @@ import torch
 
 from kgrel.kg.ontology import RelationInfo
 from kgrel.models.relation.calibration import Calibration, fit_platt
-from kgrel.models.relation.encoder import mark
+from kgrel.models.relation.encoder import TokenBatch, mark
 from kgrel.models.relation.episodes import sample_episodes
 from kgrel.models.relation.fewrel import load_fewrel, load_side_info
 from kgrel.models.relation.instances import InvalidInstance, Mention, from_fewrel, make_instance
 from kgrel.models.relation.prototypes import PrototypeCache, PrototypicalClassifier
-
-from .conftest import DATA
+from tests.conftest import DATA
 
 
 def test_fewrel_tokens_become_character_spans():
@@ -96,3 +95,21 @@ def test_prototype_cache_reencodes_only_what_changed(untrained_model):
     rel, score = classifier.infer({"text": "Paris is the capital of France.", "h": {"pos": [24, 30]},
                                    "t": {"pos": [0, 5]}}, again)
     assert 0 <= score <= 1 and rel in (None, "ex:capital")
+
+
+def test_forward_from_cached_lower_layers_equals_forward_from_tokens(untrained_model):
+    """Training runs only the top layers over cached states; it must be the very pass inference runs."""
+    model = untrained_model
+    instances = [make_instance("Bob met Alice in Paris.", Mention(8, 13), Mention(17, 22)),
+                 make_instance("Marie Curie was born in Warsaw, Poland.", Mention(0, 11), Mention(24, 30))]
+    tokens = model.encoder.tokenize([mark(x, model.encoder.max_chars) for x in instances])
+    with torch.inference_mode():
+        full = model(tokens)
+        for layer in (0, 3, len(model.encoder.layers)):
+            cached = TokenBatch(tokens.attention_mask, tokens.head_mask, tokens.tail_mask,
+                                hidden=model.encoder.states_at(tokens, layer), start_layer=layer)
+            part = model(cached)
+            assert torch.allclose(part.example, full.example, atol=1e-5)
+            assert torch.allclose(part.side, full.side, atol=1e-5)
+    example, side = model.embed_instances(instances)
+    assert torch.allclose(example, full.example, atol=1e-5) and torch.allclose(side, full.side, atol=1e-5)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kgrel.app.config import Settings
-
-from .conftest import make_client
-from .test_store import DOCS
+from tests.conftest import make_client
+from tests.kg.test_store import DOCS
 
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .test_api_relations import span
+from tests.app.test_api_relations import span
 
 CLEAR = [
     ("Pierre Curie married Marie Skłodowska in 1895.", "Pierre Curie", "Marie Skłodowska", "ex:spouse"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .conftest import make_client
+from tests.conftest import make_client
 
 
 def span(text: str, head: str, tail: str) -> dict:

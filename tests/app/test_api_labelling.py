@@ -6,14 +6,9 @@ import json
 
 import pyoxigraph as ox
 import pytest
-import torch
 
-from kgrel.kg.linking import LabelIndex, name_key
 from kgrel.models.relation.instances import from_fewrel
-from kgrel.models.relation.quality import leave_one_out
-from kgrel.models.relation.sentences import split_sentences, tokenize
-
-from .conftest import DATA
+from tests.conftest import DATA
 
 MUSIC = """@prefix ex: <http://example.org/> .
 @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
@@ -31,31 +26,6 @@ ex:vienna rdfs:label "Vienna"@en .
 """
 TEXT = ("The Magic Flute was composed by Wolfgang Amadeus Mozart. Swan Lake is a ballet by Pyotr Tchaikovsky. "
         "Aida was written by Giuseppe Verdi for the opera house in Cairo. Mozart moved to Vienna in 1781.")
-
-
-def test_sentence_splitter_keeps_offsets_and_knows_abbreviations():
-    text = ('Dr. Smith met J. R. R. Tolkien in the U.S. in 1950. He said "Hello!" Then they left.\n\n'
-            "No final stop here\nbut the same sentence. 3 days later, Mr. Brown came?  Yes.")
-    sentences = split_sentences(text)
-    assert [s.text for s in sentences] == [
-        "Dr. Smith met J. R. R. Tolkien in the U.S. in 1950.", 'He said "Hello!"', "Then they left.",
-        "No final stop here\nbut the same sentence.", "3 days later, Mr. Brown came?", "Yes."]
-    assert all(text[s.start:s.end] == s.text for s in sentences)
-    assert [t.text for t in tokenize("Jay-Z's album (2003), don't.")] == [
-        "Jay-Z's", "album", "(", "2003", ")", ",", "don't", "."]
-
-
-def test_dictionary_linking_on_tricky_text():
-    index = LabelIndex({name_key(n): [iri] for n, iri in [
-        ("New York", "ny"), ("New York Times", "nyt"), ("Jay-Z", "jz"), ("Beyoncé", "bey"), ("The", "the"),
-        ("U.S.", "us")]} | {name_key("Paris"): ["paris-fr", "paris-tx"]})
-    text = "The New York Times said JAY Z and beyonce (of the U.S.) left New York; Paris, too."
-    found = index.find(text)
-    assert [(m.text, m.entities) for m in found] == [
-        ("New York Times", ["nyt"]), ("JAY Z", ["jz"]), ("beyonce", ["bey"]), ("U.S", ["us"]),
-        ("New York", ["ny"]), ("Paris", ["paris-fr", "paris-tx"])]
-    assert all(text[m.start:m.end] == m.text for m in found)
-    assert index.link("jay-z.") == "jz" and index.link("Paris") is None  # ambiguous stays unlinked
 
 
 @pytest.fixture
@@ -187,17 +157,3 @@ def test_entity_browsing(music):
     assert body["labels"][0] == "Wolfgang Amadeus Mozart" and "composer" in body["hypernyms"]
     assert music.get("/graph/entities/ex:nobody").status_code == 404
     assert (DATA / "ontology.ttl").exists()
-
-
-def test_leave_one_out_curve_and_confusions_on_known_scores():
-    # 3 examples of relation 0 against relations 1 and 2; relation 0's own score is rescored by the
-    # function below: example i scores 0.9 with any other example in the prototype, 0.1 without.
-    base = torch.tensor([[0.0, 0.5, 0.2], [0.0, 0.3, 0.95], [0.0, 0.4, 0.1]])
-
-    def own(i, others):
-        return 0.9 if others else 0.1
-
-    curve, confusions = leave_one_out(base, 0, own)
-    # k=1: side information only, 0.1 loses to 0.5; from k=2 on, example 1 loses to relation 2 (0.95).
-    assert [p["accuracy"] for p in curve] == [0.0, 0.5, round(2 / 3, 4)]
-    assert confusions == {2: 1}

@@ -1,0 +1,41 @@
+"""The /kg endpoints: background training, similar entities, predicted links."""
+
+from __future__ import annotations
+
+import time
+
+from tests.conftest import toy_turtle
+
+
+def test_kg_endpoints_train_in_the_background_and_answer(client):
+    r = client.get("/kg/predict-links",
+                   params={"head": "<http://example.org/p0>", "relation": "<http://example.org/livesIn>"})
+    assert r.status_code == 409 and "POST /kg/train" in r.json()["detail"]
+    client.post("/graph/triples", content=toy_turtle(held_out=(0, 1, 2)).encode(),
+                headers={"Content-Type": "text/turtle"})
+    r = client.post("/kg/train", json={"rank": 16, "epochs": 60})
+    assert r.status_code == 202
+    job = r.json()["job"]
+    assert client.post("/kg/train", json={"rank": 16, "epochs": 5}).status_code == 409  # one at a time
+    assert client.get("/health").status_code == 200  # the service answers while it trains
+    deadline = time.time() + 120
+    while (status := client.get(f"/kg/train/{job}").json())["status"] in ("queued", "running"):
+        assert time.time() < deadline
+        time.sleep(0.2)
+    assert status["status"] == "done", status
+    assert status["result"]["entities"] == 36 and status["progress"]["epoch"] == 60
+    r = client.get("/kg/predict-links", params={"head": "ex:p0", "relation": "ex:livesIn", "k": 3})
+    assert r.status_code == 200
+    assert r.json()[0]["curie"] == "ex:paris" and r.json()[0]["in_graph"] is False
+    r = client.get("/kg/predict-links", params={"head": "ex:p3", "relation": "ex:livesIn", "k": 3})
+    assert r.json()[0] == {**r.json()[0], "curie": "ex:paris", "in_graph": True}
+    similar = client.get("/kg/entities/ex:rome/similar", params={"k": 2}).json()
+    assert len(similar) == 2 and all(s["curie"] != "ex:rome" for s in similar)
+    # An entity ingested after training is embedded from its neighbours, without retraining.
+    client.post("/graph/triples", content=b"<http://example.org/late> <http://example.org/worksIn> "
+                b"<http://example.org/oslo> .", headers={"Content-Type": "application/n-triples"})
+    r = client.get("/kg/predict-links", params={"head": "ex:late", "relation": "ex:livesIn", "k": 1})
+    assert r.status_code == 200 and r.json()[0]["curie"] == "ex:oslo"
+    assert client.get("/kg/entities/ex:ghost/similar").status_code == 404
+    assert client.get("/kg/train/nope").status_code == 404
+    assert client.get("/health").json()["kg_embeddings"]["entities"] == 36
