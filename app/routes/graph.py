@@ -11,9 +11,12 @@ from kgrel.app.schemas import ErrorOut
 from kgrel.app.schemas.graph import EdgeOut, EntityOut, IngestOut, NodeOut
 from kgrel.kg.errors import SparqlError, UnsupportedFormat
 from kgrel.kg.formats import SUPPORTED_MEDIA_TYPES, format_for_media_type
+from kgrel.kg.sparql import GRAPH_FORMATS, SOLUTION_FORMATS
 
 router = APIRouter(prefix="/graph", tags=["graph"])
 ERRORS = {400: {"model": ErrorOut}, 406: {"model": ErrorOut}, 415: {"model": ErrorOut}}
+# SELECT/ASK results and CONSTRUCT/DESCRIBE graphs, chosen by Accept.
+SPARQL_RESULTS = {200: {"content": {media: {} for media in [*SOLUTION_FORMATS, *GRAPH_FORMATS]}}, **ERRORS}
 
 
 @router.post("/triples", response_model=IngestOut, responses=ERRORS, openapi_extra={
@@ -34,7 +37,7 @@ def _sparql_response(service: ServiceDep, query: str, accept: str | None, defaul
     return Response(content=result.body, media_type=result.media_type)
 
 
-@router.get("/sparql", responses=ERRORS)
+@router.get("/sparql", responses=SPARQL_RESULTS)
 def sparql_get(request: Request, service: ServiceDep,
                query: str = Query(..., description="SPARQL 1.1 query")) -> Response:
     """SELECT, ASK, CONSTRUCT or DESCRIBE; JSON, CSV, TSV or XML results (Turtle etc. for graphs) by Accept."""
@@ -43,7 +46,7 @@ def sparql_get(request: Request, service: ServiceDep,
                             params.getlist("default-graph-uri"), params.getlist("named-graph-uri"))
 
 
-@router.post("/sparql", responses=ERRORS, openapi_extra={"requestBody": {"content": {
+@router.post("/sparql", responses=SPARQL_RESULTS, openapi_extra={"requestBody": {"content": {
     "application/sparql-query": {"schema": {"type": "string"}},
     "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {"query": {"type": "string"}}}},
 }}})
