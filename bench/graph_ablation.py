@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import gzip
 import json
 import sys
 from pathlib import Path
@@ -24,8 +23,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kgrel.kg.formats import format_for_path  # noqa: E402
-from kgrel.kg.ingest import ingest  # noqa: E402
+from kgrel.kg.ingest import ingest_file  # noqa: E402
 from kgrel.kg.store import EmbeddedStore  # noqa: E402
 from kgrel.models.fusion import evidence_for_file  # noqa: E402
 from kgrel.models.relation.episodes import EpisodeEncoder, sample_episodes  # noqa: E402
@@ -78,9 +76,7 @@ def main() -> None:
     data = load_fewrel(args.data)
     side_info = load_side_info(args.side_info)
     store = EmbeddedStore(None)
-    kg_path = Path(args.kg)
-    with (gzip.open if kg_path.suffix == ".gz" else open)(kg_path, "rb") as f:
-        ingest(store, f, format_for_path(kg_path), base_iri=kg_path.resolve().as_uri())
+    ingest_file(store, Path(args.kg))
     full = evidence_for_file(data, side_info, store, embeddings_dir=args.kg_embeddings)
     enriched, coverage = full.side_info, full.coverage
     # Each variant's evidence reads domain/range from the side information that variant uses.

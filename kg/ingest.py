@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO
 
 import pyoxigraph as ox
 
 from kgrel.kg.errors import RDFSyntaxError
+from kgrel.kg.formats import format_for_path
 from kgrel.kg.store import KnowledgeStore
 
 
@@ -49,6 +52,14 @@ def parse_rdf(source: bytes | IO[bytes], rdf_format: ox.RdfFormat, *, base_iri: 
     with contextlib.suppress(AttributeError, ValueError):  # formats without prefix declarations
         prefixes = dict(parser.prefixes)
     return quads, prefixes
+
+
+def ingest_file(store: KnowledgeStore, path: Path, rdf_format: ox.RdfFormat | None = None, *,
+                graph: str | None = None) -> IngestReport:
+    """Ingest an RDF file (gunzipped when it ends in .gz; format from the extension unless given)."""
+    rdf_format = rdf_format or format_for_path(path)
+    with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as f:
+        return ingest(store, f, rdf_format, graph=graph, base_iri=path.resolve().as_uri())
 
 
 def ingest(store: KnowledgeStore, source: bytes | IO[bytes], rdf_format: ox.RdfFormat, *,

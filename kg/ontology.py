@@ -163,6 +163,17 @@ class OntologyView:
                             labels.append(row["l"].value)
         return out
 
+    def add_observed_arguments(self, relations: list[RelationInfo], iris: list[str] | None = None) -> None:
+        """Give relations without a declared domain/range the commonest classes of their facts' subjects
+        and objects (`argument_classes`). `iris` names each relation in the graph when its record uses
+        another id (FewRel's P26 for wdt:P26)."""
+        iris = [r.iri for r in relations] if iris is None else iris
+        bare = [(r, iri) for r, iri in zip(relations, iris, strict=True) if not (r.domain or r.range)]
+        observed = self.argument_classes([iri for _, iri in bare]) if bare else {}
+        for r, iri in bare:
+            if iri in observed:
+                r.domain, r.range = observed[iri]
+
     def argument_classes(self, relation_iris: list[str], top: int = 2, min_share: float = 0.2) -> dict:
         """Observed domain and range: the commonest classes of each relation's subjects and objects in the facts.
 

@@ -25,7 +25,6 @@ with m_f the availability of evidence f, so an unlinked mention scores exactly a
 from __future__ import annotations
 
 import copy
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,8 +44,6 @@ from kgrel.models.relation.evidence import Evidence
 from kgrel.models.relation.instances import RelationInstance
 from kgrel.models.relation.model import RelationModel
 from kgrel.models.relation.prototypes import InstancePrediction, PrototypeCache, PrototypeSet, PrototypicalClassifier
-
-log = logging.getLogger(__name__)
 
 Facts = Callable[[str], list[tuple[str, str, str]]]
 
@@ -324,12 +321,9 @@ def evidence_for_file(data: dict[str, list[RelationInstance]], side_info: dict[s
     relations = sorted(data)
     iris = [graph_relation_iri(r) for r in relations]
     if side_info is not None and observed_domain_range:
-        observed = ontology.argument_classes(iris)
         side_info = copy.deepcopy(side_info)
-        for r, iri in zip(relations, iris, strict=True):
-            info = side_info.get(r)
-            if info is not None and iri in observed and not (info.domain or info.range):
-                info.domain, info.range = observed[iri]
+        known = [(side_info[r], iri) for r, iri in zip(relations, iris, strict=True) if r in side_info]
+        ontology.add_observed_arguments([info for info, _ in known], [iri for _, iri in known])
     keys = [(r, i) for r in relations for i in range(len(data[r]))]
     instances = [data[r][i] for r, i in keys]
     contexts = dict(zip(keys, link_contexts(instances, LabelIndex.build(store), ontology, embeddings,

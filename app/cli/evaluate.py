@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
 from kgrel.app.cli.common import add_common, fail, load_model, settings_from
@@ -56,6 +55,7 @@ def register(sub) -> None:
 def _evidence(args, model, data: dict, side_info: dict | None):
     """Graph evidence for `--kg`: an RDF file loaded into a store in memory, or a named graph of the store."""
     from kgrel.app.services.embeddings import training_config
+    from kgrel.kg.ingest import ingest_file
     from kgrel.kg.prefixes import PrefixMap
     from kgrel.kg.store import EmbeddedStore, open_store
     from kgrel.models.fusion import evidence_for_file
@@ -66,12 +66,8 @@ def _evidence(args, model, data: dict, side_info: dict | None):
     settings = settings_from(args)
     path = Path(args.kg)
     if path.is_file():
-        from kgrel.app.services.graph import GraphService
-
-        graph = GraphService(settings.model_copy(update={"data_dir": Path(tempfile.mkdtemp(prefix="kgrel-eval-"))}),
-                             store=EmbeddedStore(None))
-        graph.ingest_file(path)
-        store, graph_iri = graph.store, None
+        store, graph_iri = EmbeddedStore(None), None
+        ingest_file(store, path)
     else:
         store = open_store(settings.store_location(), settings.store_update_url)
         graph_iri = PrefixMap(settings.data_dir / "prefixes.json").expand(args.kg)

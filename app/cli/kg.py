@@ -10,14 +10,19 @@ from pathlib import Path
 from kgrel.app.cli.common import add_common, fail, settings_from
 
 
+def add_model_choice(p) -> None:
+    """The link predictor: a decoder (interaction) and an entity encoder (representation)."""
+    p.add_argument("--decoder", choices=["complex", "distmult"], default="complex")
+    p.add_argument("--gnn", choices=["none", "rgcn"], default="none",
+                   help="entity encoder: none (shallow embeddings) or rgcn")
+
+
 def register(sub) -> None:
     p = sub.add_parser("kg", help="knowledge-graph embeddings")
     kg = p.add_subparsers(dest="kg_command", required=True)
     kt = kg.add_parser("train", help="train graph embeddings on the store (progress bar, loss curve PNG)")
     kt.add_argument("--graph", help="named graph to learn from (default: all graphs)")
-    kt.add_argument("--decoder", choices=["complex", "distmult"], default="complex")
-    kt.add_argument("--gnn", choices=["none", "rgcn"], default="none",
-                    help="entity encoder: none (shallow embeddings) or rgcn")
+    add_model_choice(kt)
     kt.add_argument("--rank", type=int, default=128)
     kt.add_argument("--epochs", type=int, default=50)
     kt.add_argument("--time-limit", type=float, default=900)
@@ -27,9 +32,7 @@ def register(sub) -> None:
     lp.add_argument("--train", required=True)
     lp.add_argument("--valid", required=True)
     lp.add_argument("--test", required=True)
-    lp.add_argument("--decoder", choices=["complex", "distmult"], default="complex")
-    lp.add_argument("--gnn", choices=["none", "rgcn"], default="none",
-                    help="entity encoder: none (shallow embeddings) or rgcn")
+    add_model_choice(lp)
     lp.add_argument("--rank", type=int, default=256)
     lp.add_argument("--epochs", type=int, default=200)
     lp.add_argument("--batch-size", type=int, default=1000)

@@ -11,8 +11,6 @@ They hold no ML maths and no SPARQL of their own: they call `kg` and `models`.
 
 from __future__ import annotations
 
-import logging
-
 from kgrel.app.config import Settings
 from kgrel.app.services.embeddings import EmbeddingService, NoEmbeddings
 from kgrel.app.services.extraction import ExtractionService
@@ -23,8 +21,6 @@ from kgrel.app.services.sessions import LabellingService
 from kgrel.kg.store import KnowledgeStore
 from kgrel.models.relation.model import RelationModel
 
-log = logging.getLogger(__name__)
-
 __all__ = ["KgrelService", "NoEmbeddings", "PredictRequest"]
 
 
@@ -33,11 +29,12 @@ class KgrelService:
         self.settings = settings
         self.jobs = JobRunner()
         self.graph = GraphService(settings, store)
-        self.embeddings = EmbeddingService(self.graph, self.jobs)
+        model = model or RelationModel.load(settings.model_location(), encoder_dir=settings.encoder,
+                                            device=settings.device, batch_size=settings.batch_size,
+                                            precision=settings.precision)
+        # Graph embeddings train where the relation model runs.
+        self.embeddings = EmbeddingService(self.graph, self.jobs, device=str(model.device))
         self.predictions = PredictionService(settings, self.graph, self.embeddings, model)
-        # Graph embeddings train where the relation model runs; new ones change the prototypes' graph profile.
-        self.embeddings.device = str(self.predictions.model.device)
-        self.embeddings.on_change = self.predictions.embeddings_changed
         self.extraction = ExtractionService(self.graph, self.predictions)
         self.labelling = LabellingService(self.graph, self.predictions, self.extraction)
 

@@ -6,7 +6,6 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable
 
 from kgrel.app.services.graph import GraphService
 from kgrel.app.services.jobs import Job, JobRunner
@@ -28,12 +27,10 @@ def training_config(**options) -> LPConfig:
 
 
 class EmbeddingService:
-    def __init__(self, graph: GraphService, jobs: JobRunner, device: str = "cpu",
-                 on_change: Callable[[], None] | None = None):
+    def __init__(self, graph: GraphService, jobs: JobRunner, device: str = "cpu"):
         self.graph = graph
         self.jobs = jobs
         self.device = device
-        self.on_change = on_change or (lambda: None)  # called after new embeddings are switched in
         self.folder = graph.settings.data_dir / "kg"
         self.current: KGEmbeddings | None = self._load_current()
 
@@ -68,7 +65,6 @@ class EmbeddingService:
             tmp.write_text(name, encoding="utf-8")
             os.replace(tmp, self.folder / "CURRENT")
             self.current = embeddings  # one assignment: readers see the old or the new embeddings, never a mix
-            self.on_change()
             return {"folder": str(self.folder / name), "entities": export.num_nodes,
                     "relations": len(export.relations), "triples": len(export.triples),
                     "seconds": embeddings.report.get("seconds"), "epochs": embeddings.report.get("epochs"),

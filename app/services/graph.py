@@ -6,7 +6,6 @@ the graph (prototypes, the label index) knows when to rebuild.
 
 from __future__ import annotations
 
-import gzip
 import logging
 import threading
 from pathlib import Path
@@ -17,8 +16,7 @@ from kgrel.kg import entities as kg_entities
 from kgrel.kg import examples as kg_examples
 from kgrel.kg import relations as kg_relations
 from kgrel.kg.errors import NotFound
-from kgrel.kg.formats import format_for_path
-from kgrel.kg.ingest import IngestReport, ingest
+from kgrel.kg.ingest import IngestReport, ingest, ingest_file
 from kgrel.kg.linking import LabelIndex
 from kgrel.kg.ontology import EntityInfo, OntologyView, RelationInfo
 from kgrel.kg.prefixes import PrefixMap
@@ -64,16 +62,18 @@ class GraphService:
     def ingest(self, source: bytes | IO[bytes], rdf_format, *, graph: str | None = None,
                base_iri: str | None = None) -> IngestReport:
         report = ingest(self.store, source, rdf_format, base_iri=base_iri, graph=self.iri(graph) if graph else None)
+        self._ingested(report)
+        return report
+
+    def _ingested(self, report: IngestReport) -> None:
         self.prefixes.add(report.prefixes)
         if report.added:
             self.changed()
-        return report
 
     def ingest_file(self, path: Path, rdf_format=None, graph: str | None = None) -> IngestReport:
-        rdf_format = rdf_format or format_for_path(path)
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rb") as f:
-            return self.ingest(f, rdf_format, graph=graph, base_iri=path.resolve().as_uri())
+        report = ingest_file(self.store, path, rdf_format, graph=self.iri(graph) if graph else None)
+        self._ingested(report)
+        return report
 
     def load_demo_if_empty(self) -> IngestReport | None:
         """Load the bundled demo graph into an empty store (first start of `make run`)."""
@@ -129,10 +129,7 @@ class GraphService:
         classes their facts have in the graph (when the settings say so)."""
         relations = self.ontology.relations()
         if self.settings.observed_domain_range:
-            observed = self.ontology.argument_classes([r.iri for r in relations if not (r.domain or r.range)])
-            for r in relations:
-                if r.iri in observed:
-                    r.domain, r.range = observed[r.iri]
+            self.ontology.add_observed_arguments(relations)
         return relations
 
     # Entities ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from kgrel.app.services.graph import GraphService
 from kgrel.kg import examples as kg_examples
 from kgrel.kg.errors import InvalidIdentifier
 from kgrel.models.fusion import GraphAwareClassifier, GraphContext, ScoringState, link_contexts
+from kgrel.models.graph.embeddings import KGEmbeddings
 from kgrel.models.relation.instances import RelationInstance, instance_from_record
 from kgrel.models.relation.model import RelationModel
 from kgrel.models.relation.prototypes import InstancePrediction, InstanceViewCache, PrototypeSet
@@ -28,35 +29,29 @@ class PredictRequest:
 
 
 class PredictionService:
-    def __init__(self, settings: Settings, graph: GraphService, embeddings: EmbeddingService,
-                 model: RelationModel | None = None):
+    def __init__(self, settings: Settings, graph: GraphService, embeddings: EmbeddingService, model: RelationModel):
         self.settings = settings
         self.graph = graph
         self.embeddings = embeddings
-        self.model = model or RelationModel.load(settings.model_location(), encoder_dir=settings.encoder,
-                                                 device=settings.device, batch_size=settings.batch_size,
-                                                 precision=settings.precision)
-        self.classifier = GraphAwareClassifier(self.model, use_graph=settings.use_graph)
-        self.views = InstanceViewCache(self.model)
+        self.model = model
+        self.classifier = GraphAwareClassifier(model, use_graph=settings.use_graph)
+        self.views = InstanceViewCache(model)
         self._lock = threading.Lock()
-        self._built: tuple[tuple[int, int], ScoringState] | None = None
-        self._embeddings_version = 0
-
-    def embeddings_changed(self) -> None:
-        with self._lock:
-            self._embeddings_version += 1
+        # (graph version, embeddings it was built with, state): rebuilt when either changes.
+        self._built: tuple[int, KGEmbeddings | None, ScoringState] | None = None
 
     def state(self) -> ScoringState:
-        """Prototypes, the relations' graph profile and encoded domain/range, rebuilt after writes."""
+        """Prototypes, the relations' graph profile and encoded domain/range, rebuilt after writes to the
+        graph and when new graph embeddings are switched in."""
         with self._lock:
-            version = (self.graph.version, self._embeddings_version)
-            if self._built is not None and self._built[0] == version:
-                return self._built[1]
+            version, current = self.graph.version, self.embeddings.current
+            if self._built is not None and self._built[0] == version and self._built[1] is current:
+                return self._built[2]
             examples = defaultdict(list)
             for rec in kg_examples.list_examples(self.graph.store):
                 examples[rec.relation].append((rec.id, instance_from_record(rec)))
-            state = self.classifier.prepare(self.graph.scoring_relations(), examples, self.embeddings.current)
-            self._built = (version, state)
+            state = self.classifier.prepare(self.graph.scoring_relations(), examples, current)
+            self._built = (version, current, state)
             return state
 
     def prototypes(self) -> PrototypeSet:

@@ -3,7 +3,6 @@ early-stopped on filtered validation MRR."""
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -15,8 +14,6 @@ from tqdm import tqdm
 from kgrel.models.device import autocast_dtype, resolve_device
 from kgrel.models.graph.evaluation import filtered_ranks, known_tails, load_tsv_splits, lp_metrics
 from kgrel.models.graph.link_predictor import LinkPredictor, LPConfig, reciprocal
-
-log = logging.getLogger(__name__)
 
 
 def train_link_predictor(train: torch.Tensor, num_entities: int, num_relations: int, config: LPConfig,

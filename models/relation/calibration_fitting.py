@@ -49,7 +49,7 @@ def fit_calibration(model: RelationModel, data: dict[str, list[RelationInstance]
                              torch.full_like(absent_top, 0.5 / len(absent_top))])
         a, b = fit_platt(torch.cat([top, absent_top]), torch.cat([correct, torch.zeros_like(absent_top)]), weights)
         calibration.params[k] = (a, b)
-        kept = torch.sigmoid(a * present_t + b).max(-1).values >= threshold
+        kept = ~none_of_the_above(torch.sigmoid(a * present_t + b).max(-1).values, threshold)
         right = (present_t.argmax(-1) == torch.arange(n_way)) & kept
         nota = none_of_the_above(torch.sigmoid(a * torch.stack(absent) + b).max(-1).values, threshold)
         report[k] = {"present_right_and_kept": round(right.float().mean().item(), 3),

@@ -20,6 +20,7 @@ from torch import nn
 
 from kgrel.models.relation.calibration import Calibration
 from kgrel.models.relation.encoder import (
+    InstanceEncoding,
     MarkedText,
     TextEncoder,
     TokenBatch,
@@ -131,22 +132,19 @@ class RelationModel(nn.Module):
     @torch.inference_mode()
     def embed(self, marked: Sequence[MarkedText]) -> RelationViews:
         """`forward` over any number of texts in length-sorted batches; views on CPU, in input order."""
-        parts: list[tuple[list[int], RelationViews]] = []
-        for idx in self.encoder.batches([len(m.text) for m in marked]):
-            parts.append((idx, self(self.encoder.tokenize([marked[i] for i in idx]))))
+        if not marked:  # the heads give each view its width
+            empty = torch.zeros(0, self.encoder.hidden_size, device=self.device)
+            views = self.heads(InstanceEncoding(empty, empty, empty))
+            return RelationViews(views.example.cpu(), views.side.cpu(), views.description.cpu())
+        parts = [(idx, self(self.encoder.tokenize([marked[i] for i in idx])))
+                 for idx in self.encoder.batches([len(m.text) for m in marked])]
         out = []
         for name in ("example", "side", "description"):
-            dim = getattr(parts[0][1], name).shape[1] if parts else self._view_dim(name)
-            full = torch.empty(len(marked), dim)
+            full = torch.empty(len(marked), getattr(parts[0][1], name).shape[1])
             for idx, views in parts:
                 full[idx] = getattr(views, name).float().cpu()
             out.append(full)
         return RelationViews(*out)
-
-    def _view_dim(self, name: str) -> int:
-        if name == "example":
-            return self.heads.dim if self.heads.trained else 3 * self.encoder.hidden_size
-        return self.encoder.hidden_size
 
     def embed_instances(self, instances: Sequence[RelationInstance]) -> tuple[torch.Tensor, torch.Tensor]:
         """(example view, side view) of relation instances, on CPU."""

@@ -13,6 +13,8 @@ def test_kg_endpoints_train_in_the_background_and_answer(client):
     assert r.status_code == 409 and "POST /kg/train" in r.json()["detail"]
     client.post("/graph/triples", content=toy_turtle(held_out=(0, 1, 2)).encode(),
                 headers={"Content-Type": "text/turtle"})
+    service = client.app.state.service
+    assert service.predictions.state().profile is None  # no embeddings: prototypes carry no graph profile
     r = client.post("/kg/train", json={"rank": 16, "epochs": 60})
     assert r.status_code == 202
     job = r.json()["job"]
@@ -24,6 +26,8 @@ def test_kg_endpoints_train_in_the_background_and_answer(client):
         time.sleep(0.2)
     assert status["status"] == "done", status
     assert status["result"]["entities"] == 36 and status["progress"]["epoch"] == 60
+    # The new embeddings reach prediction at once: the prototypes' graph profile is rebuilt from them.
+    assert service.predictions.state().profile.kg is service.embeddings.current
     r = client.get("/kg/predict-links", params={"head": "ex:p0", "relation": "ex:livesIn", "k": 3})
     assert r.status_code == 200
     assert r.json()[0]["curie"] == "ex:paris" and r.json()[0]["in_graph"] is False
