@@ -17,6 +17,8 @@ ALIAS_PROPERTIES = (SKOS + "altLabel",)
 DESCRIPTION_PROPERTIES = (RDFS + "comment", SCHEMA + "description", SKOS + "definition", DCTERMS + "description")
 DOMAIN_PROPERTIES = (RDFS + "domain", SCHEMA + "domainIncludes")
 RANGE_PROPERTIES = (RDFS + "range", SCHEMA + "rangeIncludes")
+INVERSE_OF = OWL + "inverseOf"
+SYMMETRIC = OWL + "SymmetricProperty"
 # Vocabulary terms that are rdf:Property in their own ontologies but never relations between entities.
 _BUILTIN_NAMESPACES = (RDF, RDFS, OWL, SKOS, XSD)
 
@@ -31,6 +33,11 @@ class RelationInfo:
     description: str = ""
     domain: list[str] = field(default_factory=list)  # labels of rdfs:domain classes
     range: list[str] = field(default_factory=list)  # labels of rdfs:range classes
+    # Relation algebra: a symmetric relation's fact holds both ways (owl:SymmetricProperty); the
+    # reversed pair of a relation with an inverse (owl:inverseOf) is a fact of the inverse; any other
+    # relation is asymmetric, and only one direction of a pair can hold.
+    symmetric: bool = False
+    inverse: str | None = None  # IRI of the inverse relation
 
 
 @dataclass
@@ -89,6 +96,7 @@ class OntologyView:
                 f"OPTIONAL {{ FILTER(isIRI(?o)) ?o <{RDFS}label> ?ol }} }}")
             for row in rows:
                 self._merge(records[row["r"].value], row["p"].value, row["o"], row.get("ol"))
+        self._merge_algebra(records)
         for info in records.values():
             if not info.label:
                 info.label = local_name(info.iri)
@@ -96,6 +104,20 @@ class OntologyView:
             info.domain = list(dict.fromkeys(info.domain))
             info.range = list(dict.fromkeys(info.range))
         return [records[i] for i in sorted(records)]
+
+    def _merge_algebra(self, records: dict[str, RelationInfo]) -> None:
+        """owl:SymmetricProperty and owl:inverseOf (read both ways) for the relations in `records`."""
+        iris = list(records)
+        for start in range(0, len(iris), 500):
+            chunk = _values(tuple(iris[start:start + 500]))
+            for row in self.store.select(f"SELECT DISTINCT ?r WHERE {{ VALUES ?r {{ {chunk} }} ?r a <{SYMMETRIC}> }}"):
+                records[row["r"].value].symmetric = True
+            rows = self.store.select(
+                f"SELECT DISTINCT ?r ?i WHERE {{ VALUES ?r {{ {chunk} }} "
+                f"{{ ?r <{INVERSE_OF}> ?i }} UNION {{ ?i <{INVERSE_OF}> ?r }} FILTER(isIRI(?i) && ?i != ?r) }}")
+            for row in rows:
+                info = records[row["r"].value]
+                info.inverse = info.inverse or row["i"].value
 
     def _merge(self, info: RelationInfo, prop: str, obj, obj_label) -> None:
         if prop in DOMAIN_PROPERTIES + RANGE_PROPERTIES:

@@ -25,6 +25,8 @@ class RelationSpec:
     description: str = ""
     domain: list[str] = field(default_factory=list)  # class IRIs
     range: list[str] = field(default_factory=list)
+    symmetric: bool = False  # owl:SymmetricProperty
+    inverse: str | None = None  # IRI of the inverse relation (owl:inverseOf)
 
 
 def is_relation(store: KnowledgeStore, iri: str) -> bool:
@@ -43,6 +45,10 @@ def relation_quads(spec: RelationSpec) -> list[ox.Quad]:
         quads.append(ox.Quad(r, ox.NamedNode(RDFS + "comment"), ox.Literal(spec.description, language="en"), g))
     quads += [ox.Quad(r, ox.NamedNode(RDFS + "domain"), ox.NamedNode(c), g) for c in spec.domain]
     quads += [ox.Quad(r, ox.NamedNode(RDFS + "range"), ox.NamedNode(c), g) for c in spec.range]
+    if spec.symmetric:
+        quads.append(ox.Quad(r, ox.NamedNode(RDF + "type"), ox.NamedNode(OWL + "SymmetricProperty"), g))
+    if spec.inverse:
+        quads.append(ox.Quad(r, ox.NamedNode(OWL + "inverseOf"), ox.NamedNode(spec.inverse), g))
     return quads
 
 

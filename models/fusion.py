@@ -222,6 +222,11 @@ def link_contexts(instances: Sequence[RelationInstance], index: LabelIndex, onto
     return [GraphContext(mention(h), mention(t)) for h, t in linked]
 
 
+def reversed_contexts(contexts: Sequence[GraphContext] | None) -> list[GraphContext] | None:
+    """The graph contexts of the same pairs asked the other way round."""
+    return None if contexts is None else [GraphContext(c.tail, c.head) for c in contexts]
+
+
 # The classifier the service uses -------------------------------------------------------------
 
 @dataclass
@@ -262,9 +267,18 @@ class GraphAwareClassifier:
     def predict(self, state: ScoringState, instances: Sequence[RelationInstance],
                 contexts: Sequence[GraphContext] | None, candidates=None, top_k: int | Sequence[int] = 3,
                 threshold=None) -> list[InstancePrediction]:
-        """Ranked relations and the none-of-the-above decision for each instance."""
+        """Ranked facts (each pair asked both ways) and the none-of-the-above decision for each instance."""
         return self.classifier.predict(instances, state.prototypes, candidates, top_k=top_k, threshold=threshold,
-                                       evidence=self.evidence(state, contexts))
+                                       evidence=self.evidence(state, contexts),
+                                       backward_evidence=self.evidence(state, reversed_contexts(contexts)))
+
+    def oriented(self, state: ScoringState, forward: tuple[torch.Tensor, torch.Tensor],
+                 backward: tuple[torch.Tensor, torch.Tensor],
+                 contexts: Sequence[GraphContext] | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Probabilities of (head r tail) and (tail r head) over all relations, one direction per fact;
+        `forward` / `backward` are the views of the instances as asked and reversed."""
+        return self.classifier.oriented(forward, backward, state.prototypes, None, self.evidence(state, contexts),
+                                        self.evidence(state, reversed_contexts(contexts)))
 
     def probabilities(self, state: ScoringState, views: tuple[torch.Tensor, torch.Tensor],
                       contexts: Sequence[GraphContext] | None) -> torch.Tensor:

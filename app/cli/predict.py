@@ -52,7 +52,8 @@ def run(args) -> int:
     finally:
         service.close()
     out = [{"predictions": [{"relation": p.relation, "curie": service.graph.curie(p.relation), "label": p.label,
-                             "score": p.score} for p in r.predictions], "none_of_the_above": r.none_of_the_above}
+                             "score": p.score, "reversed": p.reversed}
+                            for p in r.predictions], "none_of_the_above": r.none_of_the_above}
            for r in results]
     print(json.dumps(out if isinstance(items, list) else out[0], ensure_ascii=False))
     return 0

@@ -34,6 +34,6 @@ def predict(service: ServiceDep, body: PredictIn | list[PredictIn] = Body(...)) 
     results = service.predictions.predict(requests)
     curie = service.graph.curie
     out = [PredictOut(predictions=[PredictionOut(relation=p.relation, curie=curie(p.relation), label=p.label,
-                                                 score=p.score) for p in r.predictions],
+                                                 score=p.score, reversed=p.reversed) for p in r.predictions],
                       none_of_the_above=r.none_of_the_above) for r in results]
     return out if isinstance(body, list) else out[0]

@@ -19,7 +19,8 @@ ERRORS = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
 
 def relation_out(service: KgrelService, info: RelationInfo, n_examples: int) -> RelationOut:
     return RelationOut(id=info.iri, curie=service.graph.curie(info.iri), label=info.label, aliases=info.aliases,
-                       description=info.description, domain=info.domain, range=info.range, examples=n_examples)
+                       description=info.description, domain=info.domain, range=info.range,
+                       symmetric=info.symmetric, inverse=info.inverse, examples=n_examples)
 
 
 def example_out(rec: ExampleRecord) -> ExampleOut:
@@ -42,12 +43,15 @@ def list_relations(service: ServiceDep) -> list[RelationOut]:
 def register_relation(body: RelationIn, service: ServiceDep) -> RelationOut:
     """Register a relation by writing it into the graph.
 
-    Written as owl:ObjectProperty with rdfs:label, skos:altLabel, rdfs:comment, rdfs:domain and rdfs:range.
+    Written as owl:ObjectProperty with rdfs:label, skos:altLabel, rdfs:comment, rdfs:domain and rdfs:range,
+    plus owl:SymmetricProperty or owl:inverseOf: the relation's algebra decides which direction of a pair
+    is returned as a fact.
     """
     iri = service.graph.iri
     spec = RelationSpec(iri=iri(body.id), label=body.label.strip(),
                         aliases=[a.strip() for a in body.aliases if a.strip()], description=body.description.strip(),
-                        domain=[iri(c) for c in body.domain], range=[iri(c) for c in body.range])
+                        domain=[iri(c) for c in body.domain], range=[iri(c) for c in body.range],
+                        symmetric=body.symmetric, inverse=iri(body.inverse) if body.inverse else None)
     info = service.graph.register_relation(spec)
     return relation_out(service, info, 0)
 

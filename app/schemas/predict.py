@@ -20,6 +20,9 @@ class PredictionOut(BaseModel):
     curie: str
     label: str
     score: float = Field(description="Calibrated probability that this relation holds between the mentions.")
+    reversed: bool = Field(False, description="The fact reads tail → relation → head: the pair was asked the other "
+                                              "way round. Each pair is scored both ways and a relation is returned in "
+                                              "one direction only.")
 
 
 class PredictOut(BaseModel):

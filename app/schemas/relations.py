@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class RelationIn(BaseModel):
@@ -15,6 +15,17 @@ class RelationIn(BaseModel):
     description: str = ""
     domain: list[str] = Field(default_factory=list, description="Classes of the subject (IRIs or CURIEs).")
     range: list[str] = Field(default_factory=list, description="Classes of the object (IRIs or CURIEs).")
+    symmetric: bool = Field(False, description="The fact holds both ways (owl:SymmetricProperty): a pair is "
+                                               "returned once, whichever order it was asked in.")
+    inverse: str | None = Field(None, description="The inverse relation (owl:inverseOf, IRI or CURIE): a reversed "
+                                                  "pair of this relation is returned as a fact of the inverse.")
+
+    @model_validator(mode="after")
+    def _one_algebra(self) -> RelationIn:
+        if self.symmetric and self.inverse:
+            raise ValueError("a relation is either symmetric or has an inverse (a symmetric relation is its own "
+                             "inverse); give one of 'symmetric' and 'inverse'")
+        return self
 
 
 class RelationOut(BaseModel):
@@ -25,6 +36,9 @@ class RelationOut(BaseModel):
     description: str
     domain: list[str]
     range: list[str]
+    symmetric: bool = Field(description="owl:SymmetricProperty: both directions are the same fact.")
+    inverse: str | None = Field(description="owl:inverseOf; None: asymmetric unless symmetric (one direction "
+                                            "of a pair can hold).")
     examples: int
 
 

@@ -30,6 +30,9 @@ class Pair:
         return make_instance(self.sentence, Mention(self.head.start, self.head.end, self.head.entity),
                              Mention(self.tail.start, self.tail.end, self.tail.entity))
 
+    def reversed(self) -> Pair:
+        return Pair(self.document, self.offset, self.sentence, self.tail, self.head)
+
 
 @dataclass
 class ExtractedFact:
@@ -45,7 +48,8 @@ class ExtractionService:
         self.predictions = predictions
 
     def find_pairs(self, documents: list[str], mentions: list[list[dict]] | None = None) -> list[Pair]:
-        """Every ordered pair of mentions naming different entities within a sentence.
+        """Every pair of mentions naming different entities within a sentence, once, in text order
+        (classification asks each pair both ways).
 
         Mentions come from the dictionary matcher, or from `mentions[d]` (document offsets, each with
         an optional "entity") when given for document d.
@@ -63,9 +67,9 @@ class ExtractionService:
                 else:
                     found = index.find(sentence.text)
                 found = found[:MAX_MENTIONS_PER_SENTENCE]
-                for h in found:
-                    for t in found:
-                        if h is t or (h.entity is not None and h.entity == t.entity):
+                for i, h in enumerate(found):
+                    for t in found[i + 1:]:
+                        if h.entity is not None and h.entity == t.entity:
                             continue
                         if h.start < t.end and t.start < h.end:
                             continue
@@ -74,19 +78,24 @@ class ExtractionService:
 
     def extract(self, documents: list[str], *, mentions=None, candidates: list[str] | None = None,
                 threshold: float | None = None) -> list[ExtractedFact]:
-        """Candidate facts above the threshold; pairs whose best answer is none of the above are dropped."""
+        """Candidate facts above the threshold: each pair of linked mentions is asked both ways, and each
+        way gives its best relation unless that is none of the above. A relation's fact comes in one
+        direction only (symmetric and inverse relations once), so (a r b) and (b r a) never both appear."""
         pairs = [p for p in self.find_pairs(documents, mentions) if p.head.entity and p.tail.entity]
         if not pairs:
             return []
-        probs, protos = self.predictions.probabilities([p.instance() for p in pairs])
+        forward, backward, protos = self.predictions.oriented([p.instance() for p in pairs])
         keep = None
         if candidates is not None:
             keep = [self.predictions.relation_index(protos, c) for c in candidates]
         threshold = self.predictions.model.config.nota_threshold if threshold is None else threshold
-        scores, relations = best_relations(probs, keep)
-        return [ExtractedFact(pair, protos.iris[rel], protos.labels[rel], round(score, 4))
-                for pair, score, rel in zip(pairs, scores, relations, strict=True)
-                if not none_of_the_above(score, threshold)]
+        facts = []
+        for probs, oriented_pairs in ((forward, pairs), (backward, [p.reversed() for p in pairs])):
+            scores, relations = best_relations(probs, keep)
+            facts += [ExtractedFact(pair, protos.iris[rel], protos.labels[rel], round(score, 4))
+                      for pair, score, rel in zip(oriented_pairs, scores, relations, strict=True)
+                      if score > 0 and not none_of_the_above(score, threshold)]
+        return sorted(facts, key=lambda f: (f.pair.document, f.pair.offset, min(f.pair.head.start, f.pair.tail.start)))
 
     def ingest_facts(self, facts: list[ExtractedFact], user: str) -> str:
         """Write extracted facts with provenance into a new named graph; returns its IRI."""

@@ -15,9 +15,11 @@ from kgrel.kg import examples as kg_examples
 from kgrel.kg.errors import InvalidIdentifier
 from kgrel.models.fusion import GraphAwareClassifier, GraphContext, ScoringState, link_contexts
 from kgrel.models.graph.embeddings import KGEmbeddings
-from kgrel.models.relation.instances import RelationInstance, instance_from_record
+from kgrel.models.relation.instances import RelationInstance, instance_from_record, reverse
 from kgrel.models.relation.model import RelationModel
 from kgrel.models.relation.prototypes import InstancePrediction, InstanceViewCache, PrototypeSet
+
+REVERSED_KEY = "~reversed"  # suffix of the view-cache key of an instance asked the other way round
 
 
 @dataclass
@@ -90,10 +92,18 @@ class PredictionService:
         return self.classifier.predict(state, instances, contexts, candidates, top_k=[r.top_k for r in requests],
                                        threshold=[r.threshold for r in requests])
 
-    def probabilities(self, instances: Sequence[RelationInstance], keys: Sequence[str] | None = None):
-        """Calibrated probabilities of every relation for each instance (with graph evidence), and the
-        prototypes they are columns of. `keys` name the instances so that their encoding is kept."""
+    def oriented(self, instances: Sequence[RelationInstance], keys: Sequence[str] | None = None):
+        """Calibrated probabilities of the facts (head r tail) and (tail r head) for every relation, one
+        direction per fact (with graph evidence), and the prototypes they are columns of. `keys` name
+        the instances so that their encoding is kept."""
         state = self.state()
-        views = (self.views.views(keys, instances) if keys is not None
-                 else self.model.embed_instances(list(instances)))
-        return self.classifier.probabilities(state, views, self.contexts(instances)), state.prototypes
+        backward = [reverse(x) for x in instances]
+        if keys is not None:
+            forward_views = self.views.views(keys, instances)
+            backward_views = self.views.views([k + REVERSED_KEY for k in keys], backward)
+        else:
+            example, side = self.model.embed_instances(list(instances) + backward)
+            n = len(instances)
+            forward_views, backward_views = (example[:n], side[:n]), (example[n:], side[n:])
+        fwd, bwd = self.classifier.oriented(state, forward_views, backward_views, self.contexts(instances))
+        return fwd, bwd, state.prototypes

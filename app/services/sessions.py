@@ -66,15 +66,25 @@ class LabellingService:
 
     def suggestions(self, session_id: str, n: int = 10, diversity: float = 0.5) -> list[tuple[Candidate, float]]:
         """Pending candidates to label next: the model's probability of the session's relation near the
-        decision boundary, spread over the text; with the current examples (accepted ones included)."""
+        decision boundary, spread over the text; with the current examples (accepted ones included).
+
+        Each pair is shown in the direction the model finds the relation in (head and tail swapped
+        when it reads the fact the other way round), so one pair is never offered both ways."""
         session = self.sessions.get(session_id)
         pending = [c for c in session.candidates if c.status == "pending"]
         if not pending:
             return []
         instances = [candidate_instance(c) for c in pending]
-        probs, protos = self.predictions.probabilities(instances, keys=[c.id for c in pending])
-        p = probs[:, self.predictions.relation_index(protos, session.relation)]
-        example_views, _ = self.predictions.views.views([c.id for c in pending], instances)
+        forward, backward, protos = self.predictions.oriented(instances, keys=[view_key(c) for c in pending])
+        r = self.predictions.relation_index(protos, session.relation)
+        swapped = backward[:, r] > forward[:, r]
+        for i in swapped.nonzero().flatten().tolist():
+            pending[i].head, pending[i].tail = pending[i].tail, pending[i].head
+            instances[i] = candidate_instance(pending[i])
+        if bool(swapped.any()):
+            self.sessions.save(session)
+        p = forward[:, r].maximum(backward[:, r])
+        example_views, _ = self.predictions.views.views([view_key(c) for c in pending], instances)
         order = rank_for_labelling(p, example_views, n, diversity)
         return [(pending[i], round(float(p[i]), 4)) for i in order]
 
@@ -142,6 +152,11 @@ class LabellingService:
         info, _ = self.graph.relation(identifier)
         records = kg_examples.list_examples(self.graph.store, info.iri)
         return {self.graph.curie(info.iri): [to_fewrel(instance_from_record(rec)) for rec in records]}
+
+
+def view_key(c: Candidate) -> str:
+    """The candidate in its current direction (head and tail may be swapped), for the view cache."""
+    return f"{c.id}@{c.head.start}:{c.tail.start}"
 
 
 def candidate_instance(c: Candidate) -> RelationInstance:

@@ -45,7 +45,9 @@ def load_side_info(path: str | Path) -> dict[str, RelationInfo]:
                                     aliases=[str(a) for a in aliases],
                                     description=str(value.get("description") or ""),
                                     domain=[str(d) for d in value.get("domain") or []],
-                                    range=[str(r) for r in value.get("range") or []])
+                                    range=[str(r) for r in value.get("range") or []],
+                                    symmetric=bool(value.get("symmetric", False)),
+                                    inverse=str(value["inverse"]) if value.get("inverse") else None)
         else:
             raise ValueError(f"{path}: side information of {rid!r} must be [label, description] or an object")
     return out

@@ -42,6 +42,11 @@ class RelationInstance:
         return self.text[self.tail.start:self.tail.end]
 
 
+def reverse(instance: RelationInstance) -> RelationInstance:
+    """The same sentence with the roles of head and tail swapped: the pair asked the other way round."""
+    return RelationInstance(instance.text, instance.tail, instance.head)
+
+
 def make_instance(text: str, head: Mention, tail: Mention) -> RelationInstance:
     """A checked instance: non-empty text, spans inside it, non-empty, and head and tail apart."""
     if not text or not text.strip():

@@ -9,6 +9,7 @@ where e is the example view, z the side view of the query, d_r the encoded side 
 information as that many examples: K = 0 is zero-shot, and examples take over as K grows.
 Scores become probabilities with a per-K calibration, and "none of the above" is the answer
 when no candidate reaches the threshold (`none_of_the_above`: the one place that decides it).
+`predict` asks every pair both ways and keeps one direction per fact (`direction.orient`).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import torch
 import torch.nn.functional as F
 
 from kgrel.kg.ontology import RelationInfo
+from kgrel.models.relation.direction import RelationAlgebra, orient
 from kgrel.models.relation.evidence import Evidence
-from kgrel.models.relation.instances import Mention, RelationInstance, make_instance
+from kgrel.models.relation.instances import Mention, RelationInstance, make_instance, reverse
 from kgrel.models.relation.model import RelationModel
 from kgrel.models.relation.side_info import relation_text
 
@@ -37,11 +39,14 @@ class PrototypeSet:
     example_sum: torch.Tensor  # (R, D) sum of example views (zero where K = 0)
     k: torch.Tensor  # (R,) number of examples
     has_side: torch.Tensor | None = None  # (R,) bool; False where no side information is known
+    algebra: RelationAlgebra | None = None  # symmetric / inverse; None: every relation asymmetric
 
     def __post_init__(self):
         self._index = {iri: i for i, iri in enumerate(self.iris)}
         if self.has_side is None:
             self.has_side = torch.ones(len(self.iris), dtype=torch.bool)
+        if self.algebra is None:
+            self.algebra = RelationAlgebra.asymmetric(len(self.iris))
 
     def __len__(self) -> int:
         return len(self.iris)
@@ -55,6 +60,7 @@ class Prediction:
     relation: str
     label: str
     score: float  # calibrated probability that the relation holds between the two mentions
+    reversed: bool = False  # the fact is (tail, relation, head): the pair holds the other way round
 
 
 @dataclass
@@ -115,7 +121,9 @@ class PrototypeCache:
                 k[i] = len(ids)
         description = (torch.stack([self._descriptions[t] for t in texts]) if texts
                        else torch.zeros(0, self.model.encoder.hidden_size))
-        return PrototypeSet([r.iri for r in relations], [r.label for r in relations], description, example_sum, k)
+        iris = [r.iri for r in relations]
+        algebra = RelationAlgebra.of(iris, [r.symmetric for r in relations], [r.inverse for r in relations])
+        return PrototypeSet(iris, [r.label for r in relations], description, example_sum, k, algebra=algebra)
 
     def _example_dim(self) -> int:
         heads = self.model.heads
@@ -184,15 +192,30 @@ class PrototypicalClassifier:
         scores = self.similarity(example_q, side_q, protos, idx, evidence)
         return self.model.calibration.probability(scores, protos.k[idx].expand_as(scores))
 
+    def oriented(self, forward: tuple[torch.Tensor, torch.Tensor], backward: tuple[torch.Tensor, torch.Tensor],
+                 protos: PrototypeSet, idx: torch.Tensor | None = None, evidence: Evidence | None = None,
+                 backward_evidence: Evidence | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Probabilities of the facts (head r tail) and (tail r head), one direction per fact.
+
+        `forward` and `backward` are the (example, side) views of the pairs as asked and reversed.
+        """
+        if idx is None:
+            idx = torch.arange(len(protos))
+        fwd = self.probabilities(*forward, protos, idx, evidence)
+        bwd = self.probabilities(*backward, protos, idx, backward_evidence)
+        return orient(fwd, bwd, protos.algebra.select(idx))
+
     def predict(self, instances: Sequence[RelationInstance], protos: PrototypeSet,
                 candidates: Sequence[Sequence[int] | None] | None = None, top_k: int | Sequence[int] = 3,
                 threshold: float | Sequence[float | None] | None = None,
-                evidence: Evidence | None = None) -> list[InstancePrediction]:
-        """Ranked relations for each instance, and whether the answer is none of the above.
+                evidence: Evidence | None = None,
+                backward_evidence: Evidence | None = None) -> list[InstancePrediction]:
+        """Ranked facts for each instance, and whether the answer is none of the above.
 
-        `candidates[i]` restricts instance i to those relation indices; `top_k` and `threshold` are one
-        value for all instances or one per instance (a None threshold: the model's). `evidence`
-        (over instances x all relations) adds the graph's say.
+        Each pair is scored as asked and reversed; a prediction with `reversed` set states the fact
+        (tail, relation, head). `candidates[i]` restricts instance i to those relation indices; `top_k`
+        and `threshold` are one value for all instances or one per instance (a None threshold: the
+        model's). `evidence` / `backward_evidence` (over instances x all relations) add the graph's say.
         """
         if not instances:
             return []
@@ -203,22 +226,29 @@ class PrototypicalClassifier:
         thresholds = [default if t is None else float(t) for t in thresholds]
         if len(protos) == 0:
             return [InstancePrediction([], True) for _ in instances]
-        example_q, side_q = self.model.embed_instances(list(instances))
+        example, side = self.model.embed_instances(list(instances) + [reverse(x) for x in instances])
+        forward, backward = (example[:n], side[:n]), (example[n:], side[n:])
         if candidates is None or all(c is None for c in candidates):
-            probs = self.probabilities(example_q, side_q, protos, evidence=evidence)
-            groups = [(list(range(n)), torch.arange(len(protos)), probs)]
+            fwd, bwd = self.oriented(forward, backward, protos, None, evidence, backward_evidence)
+            groups = [(list(range(n)), torch.arange(len(protos)), fwd, bwd)]
         else:
             groups = []
             for i, cand in enumerate(candidates):
                 idx = torch.arange(len(protos)) if cand is None else torch.tensor(list(cand), dtype=torch.long)
-                ev = None if evidence is None else evidence.select(torch.tensor([i]), idx)
-                groups.append(([i], idx, self.probabilities(example_q[i:i + 1], side_q[i:i + 1], protos, idx, ev)))
+                row = torch.tensor([i])
+                ev = None if evidence is None else evidence.select(row, idx)
+                bev = None if backward_evidence is None else backward_evidence.select(row, idx)
+                fwd, bwd = self.oriented((forward[0][i:i + 1], forward[1][i:i + 1]),
+                                         (backward[0][i:i + 1], backward[1][i:i + 1]), protos, idx, ev, bev)
+                groups.append(([i], idx, fwd, bwd))
         by_instance: dict[int, InstancePrediction] = {}
-        for rows, idx, probs in groups:
-            top = torch.topk(probs, k=min(max(top_ks[r] for r in rows), probs.shape[1]), dim=1)
+        for rows, idx, fwd, bwd in groups:
+            both = torch.cat([fwd, bwd], dim=1)  # columns: relations as asked, then reversed
+            r = len(idx)
+            top = torch.topk(both, k=min(max(top_ks[row] for row in rows), r), dim=1)
             for row, values, positions in zip(rows, top.values.tolist(), top.indices.tolist(), strict=True):
-                preds = [Prediction(protos.iris[idx[p]], protos.labels[idx[p]], round(v, 4))
-                         for v, p in zip(values, positions, strict=True)][:top_ks[row]]
+                preds = [Prediction(protos.iris[idx[p % r]], protos.labels[idx[p % r]], round(v, 4), p >= r)
+                         for v, p in zip(values, positions, strict=True) if v > 0][:top_ks[row]]
                 nota = not preds or bool(none_of_the_above(preds[0].score, thresholds[row]))
                 by_instance[row] = InstancePrediction(preds, nota)
         return [by_instance[i] for i in range(n)]
@@ -227,6 +257,6 @@ class PrototypicalClassifier:
         """OpenNRE-style single prediction: ``{'text', 'h': {'pos': [s, e]}, 't': {'pos': [s, e]}}``."""
         inst = make_instance(item["text"], Mention(*item["h"]["pos"]), Mention(*item["t"]["pos"]))
         result = self.predict([inst], protos, top_k=1)[0]
-        if result.none_of_the_above or not result.predictions:
+        if result.none_of_the_above or not result.predictions or result.predictions[0].reversed:
             return None, result.predictions[0].score if result.predictions else 0.0
         return result.predictions[0].relation, result.predictions[0].score

@@ -3,6 +3,13 @@
 One model serves zero-shot and few-shot: each episode draws K from `k_choices` (0 included), and
 its loss is the cross-entropy of the very score used at inference (prototypes.fused_similarity),
 computed from `RelationModel.forward`, the pass inference uses.
+
+None of the above is a trained outcome (FewRel 2.0): an episode draws a none-of-the-above rate from
+`nota_rates` and adds that share of queries from relations outside the episode, plus `reverse_share`
+queries that are an episode relation's sentence with head and tail swapped. Their answer is the
+extra class "none of the above", scored by a learned bias per K (the inverse relation when the side
+information declares one in the episode; the relation itself when it is symmetric), so the model
+learns which mention is which.
 An alignment loss (in the spirit of ZS-BERT) pulls each sentence's side view towards the encoded
 description of its relation and away from the other training relations' descriptions.
 
@@ -31,7 +38,7 @@ from kgrel.models.device import autocast_dtype
 from kgrel.models.relation.encoder import MarkedText, TokenBatch, mark, plain_text
 from kgrel.models.relation.episodes import EpisodeEncoder, sample_episodes
 from kgrel.models.relation.heads import RelationHeads, RelationViews
-from kgrel.models.relation.instances import Mention, RelationInstance
+from kgrel.models.relation.instances import Mention, RelationInstance, reverse
 from kgrel.models.relation.model import ENCODER_FILE, HEADS_FILE, RelationModel
 from kgrel.models.relation.prototypes import PrototypicalClassifier, fused_similarity
 from kgrel.models.relation.side_info import relation_text
@@ -54,6 +61,8 @@ class TrainConfig:
     input_dropout: float = 0.0  # dropout on the cached frozen states fed to the trainable layers
     entity_swaps: int = 0  # augmented copies per sentence with both mentions taken from another sentence
     hard_negatives: float | None = None  # temperature of similarity-weighted relation sampling; None: uniform
+    nota_rates: tuple[float, ...] = (0.0,)  # per episode, the share of queries from relations outside it
+    reverse_share: float = 0.0  # reversed-pair queries per episode, as a share of its regular queries
     eval_every: int = 250
     patience: int = 4  # evaluations without improvement before stopping
     dev_episodes: int = 300
@@ -141,6 +150,8 @@ class RelationTrainer:
         self.rho = nn.Parameter(torch.tensor(math.log(math.expm1(model.config.side_weight))))
         self.log_tau = nn.Parameter(torch.tensor(math.log(10.0)))
         self.log_tau_align = nn.Parameter(torch.tensor(math.log(10.0)))
+        # The none-of-the-above class scores a learned constant per K (scores differ in scale with K).
+        self.nota_bias = nn.Parameter(torch.full((max(config.k_choices) + 1,), 0.5))
         self.rng = random.Random(config.seed)
         torch.manual_seed(config.seed)
         self.history: list[dict] = []
@@ -154,6 +165,9 @@ class RelationTrainer:
         total = sum(len(items) for items in self.train_data.values()) * (1 + self.config.entity_swaps)
         # variants[id] lists the cache ids of a sentence and of its augmented copies.
         self.variants: dict[int, list[int]] = {}
+        self.reversed_of: dict[int, int] = {}  # cache id of a sentence -> of the same with head and tail swapped
+        if self.config.reverse_share:
+            total += sum(len(items) for items in self.train_data.values())
         with tqdm(total=total, desc="caching frozen layers", unit="sent", leave=False) as bar:
             for r in self.relations:
                 items = self.train_data[r]
@@ -161,6 +175,9 @@ class RelationTrainer:
                 self.sentence_ids[r] = cache.add(marked, bar)
                 for ids in self.sentence_ids[r]:
                     self.variants[ids] = [ids]
+                if self.config.reverse_share:
+                    reversed_ids = cache.add([mark(reverse(x), self.model.encoder.max_chars) for x in items], bar)
+                    self.reversed_of.update(zip(self.sentence_ids[r], reversed_ids, strict=True))
                 for _ in range(self.config.entity_swaps):
                     swapped = [swap_mentions(x, self.rng.choice(items)) for x in items]
                     new_ids = cache.add([mark(x, self.model.encoder.max_chars) for x in swapped], bar)
@@ -207,6 +224,11 @@ class RelationTrainer:
             gold += [c] * (need - k)
         flat_support = [i for s in support for i in s]
         chosen_ids = [self.rng.choice(self.variants[i]) for i in flat_support + queries]
+        align_gold = [chosen[c] for c in range(self.n_way) for _ in range(k)] + [chosen[g] for g in gold]
+        extra_ids, extra_gold, extra_align = self._nota_queries(chosen, len(queries))
+        chosen_ids += extra_ids
+        gold += extra_gold
+        align_gold += extra_align
         views = self._forward(chosen_ids, dropout=cfg.input_dropout)
         example_v, side_v = views.example, views.side
         side_ids = [self.bare_ids[i] if self.rng.random() < cfg.side_dropout else self.full_ids[i]
@@ -221,16 +243,44 @@ class RelationTrainer:
         scores = fused_similarity(example_v[n_support:], side_v[n_support:], example_sum,
                                   descriptions[chosen], torch.full((self.n_way,), k, device=example_v.device), beta)
         gold_t = torch.tensor(gold, device=scores.device)
-        proto_loss = F.cross_entropy(self.log_tau.exp() * scores, gold_t)
-        # Alignment: every sentence of the episode against all training relations' descriptions.
-        all_gold = torch.tensor([chosen[c] for c in range(self.n_way) for _ in range(k)] + [chosen[g] for g in gold],
-                                device=scores.device)
-        align_logits = self.log_tau_align.exp() * side_v @ descriptions.T
-        align_loss = F.cross_entropy(align_logits, all_gold)
+        logits = scores
+        if extra_ids:  # the none-of-the-above class joins the episode only when it has queries
+            logits = torch.cat([scores, self.nota_bias[k].expand(len(scores), 1).to(scores.dtype)], dim=1)
+        proto_loss = F.cross_entropy(self.log_tau.exp() * logits, gold_t)
+        # Alignment: every sentence of the episode against all training relations' descriptions
+        # (reversed pairs excepted: their text does not state their relation in that direction).
+        align_logits = self.log_tau_align.exp() * side_v[:len(align_gold)] @ descriptions.T
+        align_loss = F.cross_entropy(align_logits, torch.tensor(align_gold, device=scores.device))
         loss = proto_loss + cfg.align_weight * align_loss
-        accuracy = (scores.argmax(1) == gold_t).float().mean().item()
+        accuracy = (logits.argmax(1) == gold_t).float().mean().item()
         return loss, {"loss": loss.item(), "proto": proto_loss.item(), "align": align_loss.item(),
                       "k": k, "acc": accuracy}
+
+    def _nota_queries(self, chosen: list[int], regular: int) -> tuple[list[int], list[int], list[int]]:
+        """Extra queries whose answer is not a plain episode relation: sentences of relations outside
+        the episode, then reversed pairs of episode relations. Returns (cache ids, gold class, alignment
+        gold); gold class n_way is none of the above, and the alignment gold covers only the first ones."""
+        cfg, n = self.config, self.n_way
+        # One rate draws nothing, so a recipe without none-of-the-above queries samples as it always did.
+        rate = self.rng.choice(cfg.nota_rates) if len(cfg.nota_rates) > 1 else cfg.nota_rates[0]
+        outside = [i for i in range(len(self.relations)) if i not in set(chosen)]
+        ids, gold, align = [], [], []
+        if rate and outside:
+            for _ in range(round(regular * rate / (1 - rate))):
+                r_index = self.rng.choice(outside)
+                ids.append(self.rng.choice(self.variants[self.rng.choice(self.sentence_ids[self.relations[r_index]])]))
+                gold.append(n)
+                align.append(r_index)
+        position = {self.relations[r]: c for c, r in enumerate(chosen)}
+        for _ in range(round(regular * cfg.reverse_share)):
+            c = self.rng.randrange(n)
+            info = self.side_info[self.relations[chosen[c]]]
+            ids.append(self.reversed_of[self.rng.choice(self.sentence_ids[self.relations[chosen[c]]])])
+            if info.symmetric:
+                gold.append(c)
+            else:
+                gold.append(position.get(info.inverse or "", n))
+        return ids, gold, align
 
     # Evaluation -----------------------------------------------------------------------------
 
@@ -280,7 +330,8 @@ class RelationTrainer:
         optimizer = torch.optim.AdamW([
             {"params": params_enc, "lr": cfg.lr_encoder, "weight_decay": 0.01},
             {"params": list(self.model.heads.parameters()), "lr": cfg.lr_heads, "weight_decay": 0.0},
-            {"params": [self.rho, self.log_tau, self.log_tau_align], "lr": cfg.lr_heads, "weight_decay": 0.0},
+            {"params": [self.rho, self.log_tau, self.log_tau_align, self.nota_bias], "lr": cfg.lr_heads,
+             "weight_decay": 0.0},
         ])
         base_lrs = [g["lr"] for g in optimizer.param_groups]
         device = self.model.encoder.device

@@ -45,6 +45,9 @@ def test_extract_finds_pairs_classifies_and_ingests_with_provenance(music):
     facts = {(f["head"], f["curie"], f["tail"]): f for f in r.json()["facts"]}
     key = ("http://example.org/flute", "ex:composer", "http://example.org/mozart")
     assert key in facts
+    # One direction per fact: composer is asymmetric, so the reversed pair is not also returned.
+    assert ("http://example.org/mozart", "ex:composer", "http://example.org/flute") not in facts
+    assert not {(t, r, h) for h, r, t in facts} & set(facts)
     fact = facts[key]
     assert fact["sentence"] == "The Magic Flute was composed by Wolfgang Amadeus Mozart."
     assert TEXT[fact["head_span"]["start"]:fact["head_span"]["end"]] == "The Magic Flute"
@@ -72,15 +75,17 @@ def test_a_whole_labelling_session(music):
     sid = session["id"]
     assert session["graph"] == f"urn:kgrel:graph:session:{sid}" and session["counts"]["pending"] == 0
     r = music.post(f"/sessions/{sid}/texts", json={"text": TEXT})
-    assert r.status_code == 200 and r.json() == {"documents": 1, "sentences": 4, "added": 8, "pending": 8}
+    # Four pairs of linked mentions (Vienna-Mozart included), each queued once, not once per direction.
+    assert r.status_code == 200 and r.json() == {"documents": 1, "sentences": 4, "added": 4, "pending": 4}
     again = music.post(f"/sessions/{sid}/texts", json={"documents": [TEXT]}).json()
     assert again["added"] == 0  # the same pairs are not queued twice
     suggestions = music.get(f"/sessions/{sid}/suggestions", params={"n": 20}).json()
-    assert len(suggestions) >= 6 and all(0 <= s["score"] <= 1 for s in suggestions)
+    assert len(suggestions) == 4 and all(0 <= s["score"] <= 1 for s in suggestions)
+    # Each pair is offered in the direction the model reads the relation in.
     by_pair = {(s["head"]["entity"], s["tail"]["entity"]): s for s in suggestions}
     flute = by_pair[("http://example.org/flute", "http://example.org/mozart")]
     swan = by_pair[("http://example.org/swanlake", "http://example.org/tchaikovsky")]
-    wrong = by_pair[("http://example.org/mozart", "http://example.org/flute")]
+    [wrong] = [s for s in suggestions if "http://example.org/vienna" in (s["head"]["entity"], s["tail"]["entity"])]
     # Accept: an example at once, and the fact with provenance in the session's graph.
     r = music.post(f"/sessions/{sid}/suggestions/{flute['id']}", json={"decision": "accept", "score": flute["score"]})
     assert r.status_code == 200 and r.json()["status"] == "accepted" and r.json()["example"]

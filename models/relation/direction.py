@@ -1,0 +1,72 @@
+"""One direction per fact: combine the scores of a pair asked both ways under the relations' algebra.
+
+For two mentions a and b, the classifier gives p_f[r] = P(a r b) (the pair as asked) and
+p_b[r] = P(b r a) (the pair reversed). Facts are then read under each relation's algebra:
+
+- symmetric r (owl:SymmetricProperty): (a r b) and (b r a) are one fact, scored max(p_f, p_b) and
+  stated in the order asked;
+- r with inverse r' (owl:inverseOf): (b r a) is the fact (a r' b), so each is scored by the best
+  of its two readings and stated once, as a forward fact of whichever relation it is;
+- any other relation is asymmetric: (a r b) and (b r a) cannot both hold, and only the direction
+  with the higher score is kept (a tie keeps the order asked).
+
+The result never holds both directions of an asymmetric relation, whatever the model scores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class RelationAlgebra:
+    """Per relation of a prototype set: symmetric or not, and the index of its inverse (-1: none)."""
+
+    symmetric: torch.Tensor  # (R,) bool
+    inverse: torch.Tensor  # (R,) long
+
+    @classmethod
+    def of(cls, iris: Sequence[str], symmetric: Sequence[bool], inverses: Sequence[str | None]) -> RelationAlgebra:
+        """The algebra of relations `iris`; an inverse outside the set is left out (stated as reversed)."""
+        index = {iri: i for i, iri in enumerate(iris)}
+        inverse = [index.get(inv, -1) if inv else -1 for inv in inverses]
+        # A relation declared its own inverse is symmetric.
+        sym = [bool(s) or inverse[i] == i for i, s in enumerate(symmetric)]
+        inverse = [-1 if inverse[i] == i else inverse[i] for i in range(len(inverse))]
+        return cls(torch.tensor(sym, dtype=torch.bool), torch.tensor(inverse, dtype=torch.long))
+
+    @classmethod
+    def asymmetric(cls, n: int) -> RelationAlgebra:
+        return cls(torch.zeros(n, dtype=torch.bool), torch.full((n,), -1, dtype=torch.long))
+
+    def select(self, idx: torch.Tensor) -> RelationAlgebra:
+        """The algebra of the relations `idx` (inverses renumbered; those left out are dropped)."""
+        position = torch.full((len(self.inverse),), -1, dtype=torch.long)
+        position[idx] = torch.arange(len(idx))
+        inv = self.inverse[idx]
+        return RelationAlgebra(self.symmetric[idx].clone(), torch.where(inv >= 0, position[inv.clamp(min=0)], inv))
+
+
+def orient(forward: torch.Tensor, backward: torch.Tensor,
+           algebra: RelationAlgebra) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scores of the facts (a r b) and (b r a) for pairs x relations, one direction per fact.
+
+    `forward[i, r]` scores pair i as asked, `backward[i, r]` the same pair reversed. Returns
+    (forward facts, backward facts) of the same shape where, for every pair and relation, at most
+    one of the two is non-zero, and a symmetric or inverse fact appears only once.
+    """
+    has_inverse = algebra.inverse >= 0
+    inv = algebra.inverse.clamp(min=0)
+    fwd = torch.where(has_inverse, torch.maximum(forward, backward[:, inv]), forward)
+    bwd = torch.where(has_inverse, torch.maximum(backward, forward[:, inv]), backward)
+    fwd = torch.where(algebra.symmetric, torch.maximum(fwd, bwd), fwd)
+    bwd = torch.where(algebra.symmetric, torch.zeros_like(bwd), bwd)
+    forward_wins = fwd >= bwd
+    fwd = torch.where(forward_wins, fwd, torch.zeros_like(fwd))
+    bwd = torch.where(forward_wins, torch.zeros_like(bwd), bwd)
+    # (b r a) with r' = inverse(r) in the set is the fact (a r' b): state it once, forward.
+    bwd = torch.where(has_inverse, torch.zeros_like(bwd), bwd)
+    return fwd, bwd
