@@ -18,6 +18,9 @@ def register(sub) -> None:
     f.add_argument("--episodes", type=int, default=1000)
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--side-info", help="{id: [label, description]} or {id: {label, description, aliases}}")
+    f.add_argument("--nota-rate", type=float, default=0.0,
+                   help="share of queries from relations outside the episode, answered right only by none of "
+                        "the above (FewRel 2.0: 0.15, 0.5)")
     add_common(f)
     z = ev.add_parser("zeroshot", help="classify every instance among all relations from side information")
     z.add_argument("--data", required=True)
@@ -97,8 +100,10 @@ def run(args) -> int:
         side_info = evidence.side_info  # with the classes each relation's facts have
     try:
         if args.task == "fewshot":
+            if args.nota_rate and evidence is not None:
+                return fail("--nota-rate is measured on text alone; leave out --kg")
             result = evaluate_fewshot(model, data, args.n_way, args.k_shot, args.episodes, args.seed, side_info,
-                                      evidence=evidence)
+                                      evidence=evidence, nota_rate=args.nota_rate)
         else:
             if side_info is None:
                 return fail("zero-shot evaluation needs --side-info")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from tqdm import tqdm
@@ -21,15 +21,35 @@ class Episode:
     relations: list[str]  # the N relations, in class order
     support: list[list[int]]  # K instance indices per relation (indices into data[relation])
     query: list[int]  # one query instance index per relation
+    # Query slots whose query comes from a relation outside the episode (answer: none of the above):
+    # slot -> (relation, instance index).
+    nota: dict[int, tuple[str, int]] = field(default_factory=dict)
+
+    def query_items(self) -> list[tuple[str, int]]:
+        """(relation, instance index) of each query, none-of-the-above replacements included."""
+        return [self.nota.get(c, (r, q)) for c, (r, q) in enumerate(zip(self.relations, self.query, strict=True))]
+
+    def gold(self) -> list[int]:
+        """Each query's class: its relation's position, or N for none of the above."""
+        return [len(self.relations) if c in self.nota else c for c in range(len(self.relations))]
 
 
 def sample_episodes(data: dict[str, list[RelationInstance]], n_way: int, k_shot: int, episodes: int,
-                    seed: int) -> list[Episode]:
-    """Seeded episodes: N relations, K support and one query instance per relation."""
+                    seed: int, nota_rate: float = 0.0) -> list[Episode]:
+    """Seeded episodes: N relations, K support and one query instance per relation.
+
+    With `nota_rate` (FewRel 2.0), each query is, with that probability, replaced by a sentence of a
+    relation outside the episode, whose answer is none of the above.
+    """
+    if not 0.0 <= nota_rate < 1.0:
+        raise ValueError(f"nota_rate must be in [0, 1), got {nota_rate}")
     relations = sorted(r for r, items in data.items() if len(items) >= k_shot + 1)
     if len(relations) < n_way:
         raise ValueError(f"{n_way}-way {k_shot}-shot needs {n_way} relations with at least {k_shot + 1} "
                          f"instances each; the data has {len(relations)}")
+    if nota_rate and len([r for r in data if data[r]]) <= n_way:
+        raise ValueError(f"none-of-the-above queries need relations outside the {n_way} of an episode; "
+                         f"the data has {len(data)}")
     rng = random.Random(seed)
     out = []
     for _ in range(episodes):
@@ -39,7 +59,14 @@ def sample_episodes(data: dict[str, list[RelationInstance]], n_way: int, k_shot:
             picked = rng.sample(range(len(data[r])), k_shot + 1)
             support.append(picked[:k_shot])
             query.append(picked[k_shot])
-        out.append(Episode(chosen, support, query))
+        nota = {}
+        if nota_rate:  # draws nothing when off, so episodes without it stay as they were
+            outside = [r for r in sorted(data) if r not in chosen and data[r]]
+            for c in range(n_way):
+                if rng.random() < nota_rate:
+                    r = rng.choice(outside)
+                    nota[c] = (r, rng.randrange(len(data[r])))
+        out.append(Episode(chosen, support, query, nota))
     return out
 
 
@@ -74,7 +101,8 @@ class EpisodeEncoder:
                  side_info: dict[str, RelationInfo] | None, desc: str = "encoding sentences",
                  evidence: EvidenceSource | None = None):
         needed = sorted({(r, i) for ep in episodes
-                         for r, s, q in zip(ep.relations, ep.support, ep.query, strict=True) for i in [*s, q]})
+                         for r, s, q in zip(ep.relations, ep.support, ep.query, strict=True) for i in [*s, q]}
+                        | {item for ep in episodes for item in ep.nota.values()})
         self.row = {key: n for n, key in enumerate(needed)}
         self.example_v, self.side_v = embed_with_progress(model, [data[r][i] for r, i in needed], desc)
         relations = sorted(data)

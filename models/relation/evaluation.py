@@ -14,7 +14,7 @@ from kgrel.models.relation.episodes import EpisodeEncoder, describe_relations, e
 from kgrel.models.relation.evidence import EvidenceSource
 from kgrel.models.relation.instances import RelationInstance
 from kgrel.models.relation.model import RelationModel
-from kgrel.models.relation.prototypes import PrototypeSet, PrototypicalClassifier
+from kgrel.models.relation.prototypes import PrototypeSet, PrototypicalClassifier, none_of_the_above
 
 
 def mean_ci95(values: list[float]) -> tuple[float, float]:
@@ -26,8 +26,15 @@ def mean_ci95(values: list[float]) -> tuple[float, float]:
 
 def evaluate_fewshot(model: RelationModel, data: dict[str, list[RelationInstance]], n_way: int, k_shot: int,
                      episodes: int, seed: int, side_info: dict[str, RelationInfo] | None = None,
-                     evidence: EvidenceSource | None = None) -> dict:
-    """Mean accuracy and 95% interval over seeded N-way K-shot episodes (one query per class)."""
+                     evidence: EvidenceSource | None = None, nota_rate: float = 0.0) -> dict:
+    """Mean accuracy and 95% interval over seeded N-way K-shot episodes (one query per class).
+
+    With `nota_rate`, that share of queries comes from relations outside the episode (FewRel 2.0) and
+    the answer counts as right only when it is none of the above (the model's calibrated threshold);
+    the other queries must get their relation and clear the threshold.
+    """
+    if nota_rate:
+        return evaluate_fewshot_nota(model, data, n_way, k_shot, episodes, seed, side_info, nota_rate)
     started = time.perf_counter()
     eps = sample_episodes(data, n_way, k_shot, episodes, seed)
     encoded = EpisodeEncoder(model, data, eps, side_info, evidence=evidence)
@@ -42,6 +49,40 @@ def evaluate_fewshot(model: RelationModel, data: dict[str, list[RelationInstance
     return {"task": "fewshot", "n_way": n_way, "k_shot": k_shot, "episodes": episodes, "seed": seed,
             "accuracy": round(accuracy, 4), "ci95": round(ci95, 4), "relations": len(data),
             "side_info": side_info is not None, "graph": evidence is not None,
+            "seconds": round(time.perf_counter() - started, 1)}
+
+
+def evaluate_fewshot_nota(model: RelationModel, data: dict[str, list[RelationInstance]], n_way: int, k_shot: int,
+                          episodes: int, seed: int, side_info: dict[str, RelationInfo] | None,
+                          nota_rate: float) -> dict:
+    """`evaluate_fewshot` with none-of-the-above queries: N + 1 answers, decided as the service decides."""
+    started = time.perf_counter()
+    eps = sample_episodes(data, n_way, k_shot, episodes, seed, nota_rate=nota_rate)
+    encoded = EpisodeEncoder(model, data, eps, side_info)
+    classifier = PrototypicalClassifier(model)
+    threshold = model.config.nota_threshold
+    accuracies, present_right, present_total, nota_right, nota_total = [], 0, 0, 0, 0
+    for ep in tqdm(eps, desc=f"{n_way}-way {k_shot}-shot, none-of-the-above {nota_rate}", unit="ep", leave=False):
+        protos = encoded.prototypes(ep.relations, ep.support)
+        items = ep.query_items()
+        views = encoded.queries([r for r, _ in items], [i for _, i in items])
+        probs = classifier.probabilities(*views, protos)
+        best = probs.max(1)
+        answer = torch.where(none_of_the_above(best.values, threshold), n_way, best.indices)
+        gold = torch.tensor(ep.gold())
+        right = answer == gold
+        accuracies.append(right.float().mean().item())
+        nota = gold == n_way
+        nota_right += int(right[nota].sum())
+        nota_total += int(nota.sum())
+        present_right += int(right[~nota].sum())
+        present_total += int((~nota).sum())
+    accuracy, ci95 = mean_ci95(accuracies)
+    return {"task": "fewshot", "n_way": n_way, "k_shot": k_shot, "episodes": episodes, "seed": seed,
+            "nota_rate": nota_rate, "accuracy": round(accuracy, 4), "ci95": round(ci95, 4),
+            "nota_queries": nota_total, "nota_recall": round(nota_right / nota_total, 4) if nota_total else None,
+            "present_accuracy": round(present_right / present_total, 4) if present_total else None,
+            "threshold": threshold, "relations": len(data), "side_info": side_info is not None, "graph": False,
             "seconds": round(time.perf_counter() - started, 1)}
 
 

@@ -55,6 +55,12 @@ def test_eval_fewshot_and_zeroshot_on_a_fixture():
     assert (result["task"], result["n_way"], result["k_shot"], result["episodes"]) == ("fewshot", 5, 1, 40)
     assert result["accuracy"] > 0.6  # chance is 0.2 on these clear sentences
     assert "5-way 1-shot" in r.stderr or "encoding" in r.stderr  # progress goes to stderr
+    r = run("eval", "fewshot", *common, "--n-way", "3", "--k-shot", "1", "--episodes", "200", "--seed", "3",
+            "--side-info", str(DATA / "tiny_side_info.json"), "--nota-rate", "0.5")
+    assert r.returncode == 0, r.stderr
+    nota = last_json(r.stdout)
+    assert nota["nota_rate"] == 0.5 and abs(nota["nota_queries"] / 600 - 0.5) < 0.06
+    assert 0 <= nota["nota_recall"] <= 1 and 0 <= nota["present_accuracy"] <= 1
     r = run("eval", "zeroshot", *common, "--side-info", str(DATA / "tiny_side_info.json"))
     assert r.returncode == 0, r.stderr
     result = last_json(r.stdout)

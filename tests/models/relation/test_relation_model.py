@@ -58,6 +58,25 @@ def test_episodes_are_seeded_and_disjoint():
         sample_episodes(data, 7, 1, 1, seed=0)
 
 
+def test_nota_episodes_hold_the_asked_share_of_outside_queries():
+    data = load_fewrel(DATA / "tiny_fewrel.json")
+    plain = sample_episodes(data, 3, 1, 400, seed=5)
+    for rate in (0.15, 0.5):
+        eps = sample_episodes(data, 3, 1, 400, seed=5, nota_rate=rate)
+        share = sum(len(ep.nota) for ep in eps) / (3 * len(eps))
+        assert abs(share - rate) < 0.05, (rate, share)
+        for ep in eps:
+            assert all(r not in ep.relations and 0 <= i < len(data[r]) for r, i in ep.nota.values())
+            assert ep.gold() == [3 if c in ep.nota else c for c in range(3)]
+            assert [item for c, item in enumerate(ep.query_items()) if c not in ep.nota] == [
+                (r, q) for c, (r, q) in enumerate(zip(ep.relations, ep.query, strict=True)) if c not in ep.nota]
+    # Without none-of-the-above queries the episodes are the ones sampled before the option existed.
+    assert all(not ep.nota for ep in plain) and [e.query for e in plain][:3] == [
+        e.query for e in sample_episodes(data, 3, 1, 3, seed=5)]
+    with pytest.raises(ValueError, match="relations outside"):
+        sample_episodes(data, 6, 1, 1, seed=0, nota_rate=0.5)
+
+
 def test_side_info_files_in_both_shapes(tmp_path):
     info = load_side_info(DATA / "tiny_side_info.json")
     assert info["R_spouse"].aliases == ["husband", "wife", "married to"]

@@ -1,0 +1,165 @@
+"""Extraction as a curator meets it (GUIDE section 3): right relation, reversed false facts,
+none-of-the-above recall and fact precision at K = 0, 1, 5, plus a precision/recall curve.
+
+    python bench/extraction_precision.py --data FEWREL.json [--relations P1,P2,...] [--model DIR]
+        [--side-info pid2name.json] [--per-relation 50] [--shots 0,1,5] [--seed 0] [--png out.png]
+
+Every relation is registered with its label and description (side information only) and K of its
+sentences as examples. Each query sentence (never an example) is asked three ways, the way the
+service asks it (both orders scored, one direction per fact, calibrated none-of-the-above):
+
+- (head, tail) among all relations: right when the answer is the fact (head, gold, tail);
+- (tail, head) among all relations: a false fact when the answer is (tail, gold, head), i.e. the
+  gold relation the wrong way round (every FewRel relation is asymmetric);
+- (head, tail) with the gold relation removed from the candidates: right when the answer is none
+  of the above.
+
+Fact precision counts every fact the three asks return (the top answer unless it is none of the
+above): correct facts / facts returned. Use relations the model never trained on. Prints one JSON
+object last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kgrel.models.relation.fewrel import load_fewrel, load_side_info  # noqa: E402
+from kgrel.models.relation.instances import RelationInstance, reverse  # noqa: E402
+from kgrel.models.relation.model import RelationModel  # noqa: E402
+from kgrel.models.relation.prototypes import PrototypeCache, PrototypicalClassifier, none_of_the_above  # noqa: E402
+
+CURVE = [round(0.05 * i, 2) for i in range(20)]
+
+
+def top_facts(fwd: torch.Tensor, bwd: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each row's best fact: its probability, its relation column and whether it is reversed."""
+    both = torch.cat([fwd, bwd], dim=1)
+    best = both.max(1)
+    r = fwd.shape[1]
+    return best.values, best.indices % r, best.indices >= r
+
+
+def ask(classifier: PrototypicalClassifier, protos, queries: dict, gold: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The three asks for every query: score, relation, reversed, and whether the fact is correct."""
+    forward, backward = queries["forward"], queries["backward"]
+    out = {}
+    score, rel, rev = top_facts(*classifier.oriented(forward, backward, protos))
+    out["asked"] = (score, (rel == gold) & ~rev)
+    score, rel, rev = top_facts(*classifier.oriented(backward, forward, protos))
+    # Asked (tail, head): the correct fact is the gold relation stated reversed; gold unreversed is false.
+    out["flipped"] = (score, (rel == gold) & rev)
+    out["flipped_false"] = (score, (rel == gold) & ~rev)
+    scores = torch.zeros(len(gold))
+    for g in gold.unique().tolist():
+        rows = (gold == g).nonzero().flatten()
+        idx = torch.tensor([i for i in range(len(protos)) if i != g])
+        s, _, _ = top_facts(*classifier.oriented((forward[0][rows], forward[1][rows]),
+                                                 (backward[0][rows], backward[1][rows]), protos, idx))
+        scores[rows] = s
+    out["gold_removed"] = (scores, torch.zeros(len(gold), dtype=torch.bool))
+    return out
+
+
+def rates(out: dict, threshold: float) -> dict:
+    """The four figures of the table at one threshold."""
+    kept = {name: ~none_of_the_above(score, threshold) for name, (score, _) in out.items()}
+    correct = sum(int((kept[n] & out[n][1]).sum()) for n in ("asked", "flipped"))
+    returned = sum(int(kept[n].sum()) for n in ("asked", "flipped", "gold_removed"))
+    n = len(out["asked"][0])
+    return {"right_relation": round(float((kept["asked"] & out["asked"][1]).float().mean()), 4),
+            "reversed_false_fact_rate": round(float((kept["flipped_false"] & out["flipped_false"][1])
+                                                    .float().mean()), 4),
+            "nota_recall": round(float((~kept["gold_removed"]).float().mean()), 4),
+            "fact_precision": round(correct / returned, 4) if returned else None,
+            "fact_recall": round(correct / (2 * n), 4), "facts_returned": returned}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", nargs="+", required=True)
+    parser.add_argument("--relations", help="comma-separated relation ids to keep (default: all)")
+    parser.add_argument("--side-info", default=str(ROOT.parent / "shared/data/fewrel/pid2name.json"))
+    parser.add_argument("--model", help="relation model folder (default: the shipped one); 'untrained' for none")
+    parser.add_argument("--per-relation", type=int, default=50, help="query sentences per relation")
+    parser.add_argument("--shots", default="0,1,5")
+    parser.add_argument("--threshold", type=float, help="none-of-the-above threshold (default: the model's)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--png", type=Path, help="write the precision/recall curves here")
+    args = parser.parse_args()
+
+    from kgrel.app.config import Settings
+
+    model_dir = None if args.model == "untrained" else (args.model or Settings().model_location())
+    model = RelationModel.load(model_dir, device="cpu")
+    data: dict[str, list[RelationInstance]] = {}
+    for path in args.data:
+        for rel, items in load_fewrel(path).items():
+            data.setdefault(rel, []).extend(items)
+    if args.relations:
+        data = {r: data[r] for r in (x.strip() for x in args.relations.split(","))}
+    side_info = load_side_info(args.side_info)
+    relations = [side_info[r] for r in sorted(data)]
+    shots = [int(k) for k in args.shots.split(",")]
+    rng = random.Random(args.seed)
+    supports, queries, gold = {}, [], []
+    for g, r in enumerate(sorted(data)):
+        items = list(data[r])
+        rng.shuffle(items)
+        supports[r] = items[:max(shots)]
+        picked = items[max(shots):max(shots) + args.per_relation]
+        queries += picked
+        gold += [g] * len(picked)
+    gold_t = torch.tensor(gold)
+    with torch.inference_mode():
+        views = {"forward": model.embed_instances(queries),
+                 "backward": model.embed_instances([reverse(q) for q in queries])}
+        classifier = PrototypicalClassifier(model)
+        cache = PrototypeCache(model)
+        threshold = model.config.nota_threshold if args.threshold is None else args.threshold
+        results, curves = {}, {}
+        for k in shots:
+            examples = {r: [(f"{r}-{i}", x) for i, x in enumerate(supports[r][:k])] for r in data}
+            protos = cache.build(relations, examples)
+            out = ask(classifier, protos, views, gold_t)
+            results[f"K={k}"] = rates(out, threshold)
+            curves[f"K={k}"] = [{"threshold": t, **rates(out, t)} for t in CURVE]
+            print(json.dumps({f"K={k}": results[f"K={k}"]}), file=sys.stderr)
+    if args.png:
+        plot(curves, args.png)
+    print(json.dumps({"model": str(model_dir or "untrained"), "data": args.data, "relations": sorted(data),
+                      "queries": len(queries), "threshold": threshold, "seed": args.seed, "results": results,
+                      "curves": curves}))
+
+
+def plot(curves: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for name, points in curves.items():
+        pts = [p for p in points if p["fact_precision"] is not None]
+        ax.plot([p["fact_recall"] for p in pts], [p["fact_precision"] for p in pts], marker=".", label=name)
+    ax.set_xlabel("fact recall (correct facts / true facts)")
+    ax.set_ylabel("fact precision (correct / returned)")
+    ax.set_title("threshold 0 to 0.95")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
