@@ -21,6 +21,7 @@ from kgrel.kg.errors import (
 )
 from kgrel.kg.relations import RelationExists
 from kgrel.kg.sparql import NotAcceptable
+from kgrel.models.relation.adaptation import CannotAdapt
 from kgrel.models.relation.instances import InvalidInstance
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ STATUS = [
     (NotFound, 404),
     (RelationExists, 409),
     (JobBusy, 409),
+    (CannotAdapt, 409),
     (NoEmbeddings, 409),
     (StoreUnavailable, 503),
     (KGError, 400),
@@ -66,7 +68,7 @@ def install(app: FastAPI) -> None:
             body.update(line=inner.line, column=inner.column)
         return JSONResponse(status_code=status_for(inner), content=body)
 
-    for cls in (KGError, InvalidInstance, BatchItemError, JobBusy):
+    for cls in (KGError, InvalidInstance, BatchItemError, JobBusy, CannotAdapt):
         app.add_exception_handler(cls, known_error)
 
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

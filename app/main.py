@@ -14,7 +14,7 @@ from kgrel.app import errors
 from kgrel.app.config import Settings
 from kgrel.app.deps import require_api_key
 from kgrel.app.limits import BodySizeLimit
-from kgrel.app.routes import embeddings, extract, graph, health, predict, relations, sessions
+from kgrel.app.routes import embeddings, extract, graph, health, models, predict, relations, sessions
 from kgrel.app.services import KgrelService
 from kgrel.models.relation.model import RelationModel
 
@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, model: RelationModel | None = N
     errors.install(app)
     secured = [Depends(require_api_key)]
     app.include_router(health.router)
-    for module in (graph, relations, predict, extract, sessions, embeddings):
+    for module in (graph, relations, predict, extract, sessions, embeddings, models):
         app.include_router(module.router, dependencies=secured)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 

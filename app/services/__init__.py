@@ -5,17 +5,21 @@
     predictions  the relation model, prototypes kept current, graph context of mentions (models.fusion)
     extraction   raw text to candidate facts
     labelling    labelling sessions, example quality and exports
+    models       which relation model serves; adapting it to the user's examples in the background
 
 They hold no ML maths and no SPARQL of their own: they call `kg` and `models`.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from kgrel.app.config import Settings
 from kgrel.app.services.embeddings import EmbeddingService, NoEmbeddings
 from kgrel.app.services.extraction import ExtractionService
 from kgrel.app.services.graph import GraphService
 from kgrel.app.services.jobs import JobRunner
+from kgrel.app.services.models import ModelService
 from kgrel.app.services.predictions import PredictionService, PredictRequest
 from kgrel.app.services.sessions import LabellingService
 from kgrel.kg.store import KnowledgeStore
@@ -29,7 +33,9 @@ class KgrelService:
         self.settings = settings
         self.jobs = JobRunner()
         self.graph = GraphService(settings, store)
-        model = model or RelationModel.load(settings.model_location(), encoder_dir=settings.encoder,
+        # An adapted model chosen before a restart serves again (`ModelService.select`).
+        chosen = ModelService.saved_choice(settings) if model is None else None
+        model = model or RelationModel.load(chosen or settings.model_location(), encoder_dir=settings.encoder,
                                             device=settings.device, batch_size=settings.batch_size,
                                             precision=settings.precision)
         # Graph embeddings train where the relation model runs.
@@ -37,6 +43,9 @@ class KgrelService:
         self.predictions = PredictionService(settings, self.graph, self.embeddings, model)
         self.extraction = ExtractionService(self.graph, self.predictions)
         self.labelling = LabellingService(self.graph, self.predictions, self.extraction)
+        self.models = ModelService(settings, self.graph, self.predictions, self.jobs)
+        if chosen:
+            self.models.active = Path(chosen).name
 
     def close(self) -> None:
         self.graph.close()
@@ -53,6 +62,6 @@ class KgrelService:
         reachable = self.graph.store.ping()
         return {"status": "ok" if reachable else "degraded", "store": self.graph.store.description,
                 "store_reachable": reachable, "model_loaded": model is not None,
-                "model": self.settings.model_location() or "untrained",
+                "model": self.models.location(self.models.active) or "untrained",
                 "encoder": str(model.encoder.model_dir), "device": str(model.device),
                 "precision": model.encoder.precision, "kg_embeddings": self.embeddings.summary()}

@@ -42,6 +42,13 @@ class PredictionService:
         # (graph version, embeddings it was built with, state): rebuilt when either changes.
         self._built: tuple[int, KGEmbeddings | None, ScoringState] | None = None
 
+    def switch_model(self, model: RelationModel) -> None:
+        """Serve with `model` from the next request on; its prototypes are built afresh."""
+        classifier = GraphAwareClassifier(model, use_graph=self.settings.use_graph)
+        views = InstanceViewCache(model)
+        with self._lock:
+            self.model, self.classifier, self.views, self._built = model, classifier, views, None
+
     def state(self) -> ScoringState:
         """Prototypes, the relations' graph profile and encoded domain/range, rebuilt after writes to the
         graph and when new graph embeddings are switched in."""

@@ -1,0 +1,48 @@
+"""The relation model: which one serves, adapting it to the store's examples, switching back."""
+
+from fastapi import APIRouter, status
+
+from kgrel.app.deps import ServiceDep
+from kgrel.app.schemas import ErrorOut
+from kgrel.app.schemas.jobs import JobOut, JobStarted
+from kgrel.app.schemas.models import AdaptIn, ModelOut, SelectIn
+from kgrel.kg.errors import NotFound
+from kgrel.models.relation.adaptation import AdaptConfig
+
+router = APIRouter(prefix="/model", tags=["relation model"])
+ERRORS = {404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+
+
+@router.get("", response_model=list[ModelOut])
+def list_models(service: ServiceDep) -> list[dict]:
+    """The base model and every adapted one; `active` marks the one serving."""
+    return service.models.models()
+
+
+@router.post("/select", response_model=ModelOut, responses=ERRORS)
+def select_model(body: SelectIn, service: ServiceDep) -> dict:
+    """Serve another model from the next request on (and after a restart); 'base' switches back."""
+    return service.models.select(body.name)
+
+
+@router.post("/adapt", status_code=status.HTTP_202_ACCEPTED, response_model=JobStarted, responses=ERRORS)
+def adapt(service: ServiceDep, body: AdaptIn | None = None) -> JobStarted:
+    """Fine-tune the serving model on the examples in the store, in the background.
+
+    Relations are split into training and held-out validation relations; the adapted model replaces
+    the serving one only if it scores at least as well on the held-out relations. The previous model
+    stays listed and selectable.
+    """
+    body = body or AdaptIn()
+    job = service.models.start_adapt(AdaptConfig(steps=body.steps, train_layers=body.train_layers,
+                                                 validation_share=body.validation_share, seed=body.seed))
+    return JobStarted(job=job.id, status=job.status, status_url=f"/model/adapt/{job.id}")
+
+
+@router.get("/adapt/{job_id}", response_model=JobOut, responses=ERRORS)
+def adapt_status(job_id: str, service: ServiceDep) -> JobOut:
+    """Status and, when done, validation before and after and whether the adapted model now serves."""
+    job = service.jobs.get(job_id)
+    if job is None or job.kind != "model-adapt":
+        raise NotFound(f"no adapt job {job_id}")
+    return JobOut(**job.as_dict())

@@ -1,0 +1,117 @@
+"""Relation model folders: which one serves, adapting one to the user's examples, switching back.
+
+Adapted models live under `<data_dir>/models/<name>/`; the serving choice is kept in
+`<data_dir>/models/active.json` so a restart serves the same model. A switch loads the new model
+completely before it replaces the old one, so requests never see half a model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import defaultdict
+from dataclasses import asdict
+from pathlib import Path
+
+from kgrel.app.config import Settings
+from kgrel.app.services.graph import GraphService
+from kgrel.app.services.jobs import Job, JobRunner
+from kgrel.app.services.predictions import PredictionService
+from kgrel.kg import examples as kg_examples
+from kgrel.kg.errors import NotFound
+from kgrel.models.relation.adaptation import AdaptConfig, adapt, split_relations
+from kgrel.models.relation.instances import instance_from_record
+from kgrel.models.relation.model import RelationModel
+
+BASE = "base"  # the model the settings name (the shipped one by default)
+ACTIVE_FILE = "active.json"
+
+
+class ModelService:
+    def __init__(self, settings: Settings, graph: GraphService, predictions: PredictionService, jobs: JobRunner):
+        self.settings = settings
+        self.graph = graph
+        self.predictions = predictions
+        self.jobs = jobs
+        self.folder = settings.data_dir / "models"
+        self.active = BASE
+
+    # Which model serves ----------------------------------------------------------------------
+
+    @staticmethod
+    def saved_choice(settings: Settings) -> str | None:
+        """The adapted model folder chosen before a restart, if any (None: the base model). A model
+        named in the settings wins over the saved choice."""
+        path = settings.data_dir / "models" / ACTIVE_FILE
+        if settings.model or not path.exists():
+            return None
+        name = json.loads(path.read_text(encoding="utf-8")).get("model", BASE)
+        folder = settings.data_dir / "models" / name
+        return str(folder) if name != BASE and folder.is_dir() else None
+
+    def location(self, name: str) -> str | None:
+        if name == BASE:
+            return self.settings.model_location()
+        folder = self.folder / name
+        if "/" in name or name.startswith(".") or not (folder / "kgrel.json").exists():
+            raise NotFound(f"no model {name!r}; GET /model lists them")
+        return str(folder)
+
+    def models(self) -> list[dict]:
+        """The base model and every adapted one, newest last, with how each was validated."""
+        out = [{"name": BASE, "path": self.settings.model_location() or "untrained", "active": self.active == BASE,
+                "adaptation": None}]
+        if self.folder.is_dir():
+            for folder in sorted(p for p in self.folder.iterdir() if (p / "kgrel.json").exists()):
+                training = folder / "training.json"
+                info = json.loads(training.read_text(encoding="utf-8")) if training.exists() else {}
+                out.append({"name": folder.name, "path": str(folder), "active": self.active == folder.name,
+                            "adaptation": info.get("result", {}).get("adaptation")})
+        return out
+
+    def select(self, name: str) -> dict:
+        """Serve model `name` from now on (and after a restart)."""
+        location = self.location(name)
+        model = RelationModel.load(location, encoder_dir=self.settings.encoder, device=self.settings.device,
+                                   batch_size=self.settings.batch_size, precision=self.settings.precision)
+        self.predictions.switch_model(model)
+        self.active = name
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / (ACTIVE_FILE + ".tmp")
+        tmp.write_text(json.dumps({"model": name}) + "\n", encoding="utf-8")
+        os.replace(tmp, self.folder / ACTIVE_FILE)
+        return next(m for m in self.models() if m["name"] == name)
+
+    # Adapting --------------------------------------------------------------------------------
+
+    def examples(self) -> dict:
+        out = defaultdict(list)
+        for rec in kg_examples.list_examples(self.graph.store):
+            out[rec.relation].append(instance_from_record(rec))
+        return dict(out)
+
+    def start_adapt(self, config: AdaptConfig) -> Job:
+        """Fine-tune the serving model on the store's examples in the background; switch to the result
+        when it validates at least as well (relation-disjoint), else keep serving the current one."""
+        examples = self.examples()
+        split_relations(examples, config)  # too few examples: say so now, not in a failed job
+        base_name = self.active
+        base = self.location(base_name)
+        if base is None:
+            raise NotFound("the untrained encoder has no heads to adapt; serve a trained model first")
+        side_info = {r.iri: r for r in self.graph.ontology.relations(sorted(examples))}
+
+        def work(progress) -> dict:
+            progress({"stage": "adapting", "relations": len(examples)})
+            name = "adapted-" + time.strftime("%Y%m%d-%H%M%S")
+            result = adapt(Path(base), examples, side_info, self.folder / name, config,
+                           device=self.settings.device, encoder_dir=self.settings.encoder)
+            out = {"model": name if result.kept else None, "from": base_name, **asdict(result),
+                   "config": asdict(config)}
+            if result.kept:
+                progress({"stage": "switching"})
+                self.select(name)
+            return out
+
+        return self.jobs.start("model-adapt", work)

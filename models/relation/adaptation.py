@@ -1,0 +1,124 @@
+"""Adapting a trained relation model to a user's domain from the examples they accepted.
+
+The relation heads (and optionally the top encoder layers) are fine-tuned with the same episodes as
+training (`training.RelationTrainer`, none-of-the-above and reversed-pair queries included) on the
+user's relations. Validation is relation-disjoint: a seeded share of the relations is held out, the
+model is scored on them before and after (N-way 1-shot and 0-shot), and the adapted model is kept
+only when it scores at least as well as the model it started from. The result is a new model folder;
+the one it started from is left as it was, so a switch back is always possible.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from safetensors.torch import load_file, save_file
+
+from kgrel.kg.ontology import RelationInfo
+from kgrel.models.relation.instances import RelationInstance
+from kgrel.models.relation.model import ENCODER_FILE, PACKAGED, ModelConfig, RelationModel
+from kgrel.models.relation.training import RelationTrainer, TrainConfig
+
+
+class CannotAdapt(ValueError):
+    """Too few examples or relations to adapt with a relation-disjoint validation split."""
+
+
+@dataclass
+class AdaptConfig:
+    steps: int = 200
+    train_layers: int = 0  # 0: the heads only (minutes on CPU); more: also the top encoder layers
+    lr_heads: float = 1e-3
+    lr_encoder: float = 1e-5
+    validation_share: float = 0.25  # share of the relations held out for validation
+    min_examples: int = 2  # relations with fewer examples are left out
+    episodes: int = 200  # validation episodes per setting
+    eval_every: int = 50
+    seed: int = 0
+
+
+@dataclass
+class AdaptResult:
+    kept: bool  # the adapted model validated at least as well as the one it started from
+    before: dict[str, float]
+    after: dict[str, float]
+    train_relations: list[str]
+    validation_relations: list[str]
+    seconds: float
+    steps: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def split_relations(examples: dict[str, list[RelationInstance]], config: AdaptConfig) -> tuple[list[str], list[str]]:
+    """(training relations, validation relations), disjoint, drawn with the seed."""
+    usable = sorted(r for r, items in examples.items() if len(items) >= config.min_examples)
+    if len(usable) < 4:
+        raise CannotAdapt(f"adapting needs at least 4 relations with {config.min_examples} or more examples each "
+                          f"(2 to train on, 2 to validate on); the store has {len(usable)}")
+    n_val = min(len(usable) - 2, max(2, round(config.validation_share * len(usable))))
+    validation = sorted(random.Random(config.seed).sample(usable, n_val))
+    return [r for r in usable if r not in validation], validation
+
+
+def adapt(base_dir: Path, examples: dict[str, list[RelationInstance]], side_info: dict[str, RelationInfo],
+          out: Path, config: AdaptConfig | None = None, *, device: str = "auto",
+          encoder_dir: str | None = None) -> AdaptResult:
+    """Fine-tune the model in `base_dir` on `examples` (relation -> instances) and write it to `out`
+    when it validates at least as well as before; `out` is not written otherwise."""
+    config = config or AdaptConfig()
+    train_rel, val_rel = split_relations(examples, config)
+    model = RelationModel.load(base_dir, encoder_dir=encoder_dir, device=device)  # untrained: heads start fresh
+    train = {r: examples[r] for r in train_rel}
+    val = {r: examples[r] for r in val_rel}
+    smallest = min(len(items) for items in train.values())
+    n_val = len(val_rel)
+    settings = ((n_val, 1), (n_val, 0))
+    trainer = RelationTrainer(model, train, side_info, val, TrainConfig(
+        train_layers=config.train_layers, steps=config.steps, n_way=min(10, len(train_rel)),
+        k_choices=tuple(k for k in (0, 1, 2, 3, 5) if k <= smallest - 1) or (0,), queries=1,
+        lr_encoder=config.lr_encoder, lr_heads=config.lr_heads, warmup=min(20, config.steps // 4),
+        eval_every=config.eval_every, patience=3, dev_episodes=config.episodes, seed=config.seed,
+        nota_rates=(0.0, 0.15, 0.5) if len(train_rel) > 2 else (0.0,), reverse_share=0.5,
+        notes=f"adapted from {base_dir} on {len(train_rel)} relations of the user's examples"))
+    before = trainer.evaluate(val, settings=settings, seed=config.seed)
+    result = trainer.train(progress=False)
+    after = trainer.evaluate(val, settings=settings, seed=config.seed)
+    kept = _mean(after) >= _mean(before)
+    outcome = AdaptResult(kept, _rounded(before), _rounded(after), train_rel, val_rel, result["seconds"],
+                          result["steps"])
+    if kept:
+        _save(trainer, model, base_dir, out, {**result, "adaptation": outcome.as_dict()})
+    return outcome
+
+
+def _save(trainer: RelationTrainer, model: RelationModel, base_dir: Path, out: Path, result: dict) -> None:
+    """The adapted folder: new heads, the base folder's trained encoder layers unless adapted too, and
+    the base calibration (validation relations are too few to refit it)."""
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    base = ModelConfig.load(base_dir)
+    model.config.calibration = base.calibration
+    model.config.nota_threshold = base.nota_threshold
+    if base.encoder != PACKAGED and not Path(base.encoder).is_absolute():
+        model.config.encoder = str((base_dir / base.encoder).resolve())
+    trainer.save(tmp, result)
+    if (base_dir / ENCODER_FILE).exists():
+        # The base folder's fine-tuned layers, with those adapted now written over them.
+        layers = load_file(str(base_dir / ENCODER_FILE))
+        if (tmp / ENCODER_FILE).exists():
+            layers.update(load_file(str(tmp / ENCODER_FILE)))
+        save_file(layers, str(tmp / ENCODER_FILE))
+    tmp.rename(out)  # the folder appears whole or not at all
+
+
+def _mean(scores: dict[str, float]) -> float:
+    return sum(scores.values()) / len(scores)
+
+
+def _rounded(scores: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 4) for k, v in scores.items()}

@@ -1,0 +1,71 @@
+"""/model: adapting the serving model to the store's examples in the background, and switching back."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from kgrel.models.relation.fewrel import load_fewrel, load_side_info
+from tests.conftest import DATA
+
+QUERY = {"text": "Rifampicin is used against tuberculosis .", "head": {"start": 0, "end": 10},
+         "tail": {"start": 27, "end": 39}, "top_k": 3, "threshold": 0.0}
+
+
+def register_biomedical_relations(client) -> None:
+    """Eight biomedical relations with their label, description and five examples each."""
+    data = load_fewrel(DATA / "tiny_biomed.json")
+    side_info = load_side_info(DATA / "tiny_biomed_side_info.json")
+    for rid, items in data.items():
+        info = side_info[rid]
+        r = client.post("/relations", json={"id": f"http://example.org/{rid}", "label": info.label, "description": info.description})
+        assert r.status_code == 201, r.text
+        examples = [{"text": x.text, "head": {"start": x.head.start, "end": x.head.end},
+                     "tail": {"start": x.tail.start, "end": x.tail.end}} for x in items]
+        assert client.post(f"/relations/http://example.org/{rid}/examples", json=examples).status_code == 201
+
+
+def wait(client, url: str) -> dict:
+    for _ in range(1200):
+        job = client.get(url).json()
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.25)
+    raise AssertionError(f"{url} did not finish")
+
+
+def test_adapt_needs_enough_relations_with_examples(client):
+    r = client.post("/model/adapt", json={})
+    assert r.status_code == 409 and "at least 4 relations" in r.json()["detail"]
+    assert [m["name"] for m in client.get("/model").json()] == ["base"]
+
+
+def test_adapt_improves_held_out_relations_switches_and_rolls_back(client, settings):
+    register_biomedical_relations(client)
+    before = client.post("/predict", json=QUERY).json()
+    r = client.post("/model/adapt", json={"steps": 100, "validation_share": 0.25})
+    assert r.status_code == 202, r.text
+    assert client.post("/model/adapt", json={}).status_code == 409  # one adapt job at a time
+    job = wait(client, r.json()["status_url"])
+    assert job["status"] == "done", job["error"]
+    result = job["result"]
+    # Validation relations are disjoint from the training ones, and the held-out score went up.
+    assert set(result["train_relations"]).isdisjoint(result["validation_relations"])
+    assert len(result["validation_relations"]) == 2 and len(result["train_relations"]) == 6
+    mean = lambda scores: sum(scores.values()) / len(scores)  # noqa: E731
+    assert result["kept"] and mean(result["after"]) > mean(result["before"]), result
+    models = client.get("/model").json()
+    assert [m["name"] for m in models][0] == "base" and len(models) == 2
+    adapted = models[1]
+    assert adapted["active"] and adapted["name"] == result["model"] and adapted["adaptation"]["kept"]
+    after = client.post("/predict", json=QUERY).json()
+    assert after != before  # the adapted model answers now
+    # The choice survives a restart; switching back gives the base model's answers again.
+    saved = json.loads((settings.data_dir / "models" / "active.json").read_text())
+    assert saved == {"model": adapted["name"]}
+    r = client.post("/model/select", json={"name": "base"})
+    assert r.status_code == 200 and r.json()["active"]
+    assert client.post("/predict", json=QUERY).json() == before
+    assert client.post("/model/select", json={"name": "../etc"}).status_code == 404
+    assert client.post("/model/select", json={"name": adapted["name"]}).json()["active"]
+    assert client.post("/predict", json=QUERY).json() == after
