@@ -18,7 +18,8 @@ def register_biomedical_relations(client) -> None:
     side_info = load_side_info(DATA / "tiny_biomed_side_info.json")
     for rid, items in data.items():
         info = side_info[rid]
-        r = client.post("/relations", json={"id": f"http://example.org/{rid}", "label": info.label, "description": info.description})
+        r = client.post("/relations", json={"id": f"http://example.org/{rid}", "label": info.label,
+                                            "description": info.description})
         assert r.status_code == 201, r.text
         examples = [{"text": x.text, "head": {"start": x.head.start, "end": x.head.end},
                      "tail": {"start": x.tail.start, "end": x.tail.end}} for x in items]
