@@ -34,6 +34,12 @@ def register(sub) -> None:
     p.add_argument("--train-precision", choices=["auto", "bf16", "fp32"], default="auto",
                    help="arithmetic of training steps (auto: bf16 where the hardware runs it fast)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--nota-rates", default="0,0.15,0.5",
+                   help="per episode, one of these shares of queries comes from relations outside it (answer: none "
+                        "of the above); '0' turns it off")
+    p.add_argument("--reverse-share", type=float, default=0.5,
+                   help="reversed-pair queries (head and tail swapped; answer: none of the above) per episode, as a "
+                        "share of its regular queries; 0 turns it off")
     p.add_argument("--notes")
     add_common(p)
     p.set_defaults(func=run)
@@ -58,7 +64,8 @@ def run(args) -> int:
                          eval_every=args.eval_every, patience=args.patience, align_weight=args.align_weight,
                          hard_negatives=args.hard_negatives, side_dropout=args.side_dropout,
                          lr_encoder=args.lr, lr_heads=args.lr_heads, max_per_relation=args.max_per_relation,
-                         precision=args.train_precision,
+                         precision=args.train_precision, reverse_share=args.reverse_share,
+                         nota_rates=tuple(float(x) for x in args.nota_rates.split(",")),
                          notes=args.notes or f"kgrel trained on {len(split.train)} FewRel relations, seed {args.seed}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     settings = settings_from(args)
