@@ -32,7 +32,7 @@ from kgrel.models.relation.fewrel import load_fewrel, load_side_info  # noqa: E4
 from kgrel.models.relation.model import RelationModel  # noqa: E402
 from kgrel.models.relation.prototypes import PrototypicalClassifier  # noqa: E402
 
-KINDS = ("hypernyms", "argument_fit", "plausibility")
+KINDS = ("hypernyms", "argument_fit", "plausibility", "type_conflict")
 
 
 def run_episodes(model, data, side_info, graph, n_way, k, episodes, seed):

@@ -12,7 +12,9 @@ each a similarity in [-1, 1] that exists only where the graph knows enough:
   an undirected variant, hypernym_text, compares "head: ... tail: ..." with the whole side information;
 - argument fit: cos(e_h, mean head of r) and cos(e_t, mean tail of r) in the graph-embedding space,
   for relations with facts in the graph (the relation's prototype in the graph);
-- plausibility: the link predictor's percentile of (h, r, t) among all tails of (h, r), as 2p - 1.
+- plausibility: the link predictor's percentile of (h, r, t) among all tails of (h, r), as 2p - 1;
+- type conflict: -1 where a typed mention's classes contradict the relation's domain or range (a
+  penalty only: agreeing types add nothing beyond the hypernyms evidence).
 
 They join the score as extra pseudo-examples, like the side information:
 
@@ -110,13 +112,36 @@ class RelationArguments:
     has_domain: torch.Tensor
     ranges: torch.Tensor
     has_range: torch.Tensor
+    domain_labels: list[frozenset[str]] = field(default_factory=list)  # folded class labels, for type checks
+    range_labels: list[frozenset[str]] = field(default_factory=list)
 
     @classmethod
     def encode(cls, model: RelationModel,
                relation_args: Sequence[tuple[Sequence[str], Sequence[str]]]) -> RelationArguments:
         domains, has_domain = _encode_label_lists(model, [d for d, _ in relation_args])
         ranges, has_range = _encode_label_lists(model, [r for _, r in relation_args])
-        return cls(domains, has_domain, ranges, has_range)
+        return cls(domains, has_domain, ranges, has_range, [_folded(d) for d, _ in relation_args],
+                   [_folded(r) for _, r in relation_args])
+
+
+def _folded(labels: Sequence[str]) -> frozenset[str]:
+    return frozenset(label.casefold().strip() for label in labels)
+
+
+def type_conflict_evidence(contexts: Sequence[GraphContext], arguments: RelationArguments) -> tuple[torch.Tensor, ...]:
+    """-1 where a linked, typed mention contradicts the relation: none of its classes (rdf:type and
+    their superclasses) is among the relation's domain (head) or range (tail) classes, declared or
+    observed. Present only where there is such a contradiction, so untyped or unlinked mentions and
+    relations without domain/range score as without it."""
+    scores = torch.zeros(len(contexts), len(arguments.domain_labels))
+    for i, c in enumerate(contexts):
+        head, tail = _folded(c.head.hypernyms), _folded(c.tail.hypernyms)
+        if not head and not tail:
+            continue
+        for r, (domain, range_) in enumerate(zip(arguments.domain_labels, arguments.range_labels, strict=True)):
+            if (head and domain and not head & domain) or (tail and range_ and not tail & range_):
+                scores[i, r] = -1.0
+    return scores, scores < 0
 
 
 def hypernym_evidence(model: RelationModel, contexts: Sequence[GraphContext],
@@ -192,6 +217,8 @@ def gather_evidence(model: RelationModel, contexts: Sequence[GraphContext], desc
     weights = getattr(model.config, "graph_weights", {})
     if arguments is not None:
         scores["hypernyms"], masks["hypernyms"] = hypernym_evidence(model, contexts, arguments)
+        if weights.get("type_conflict") and arguments.domain_labels:
+            scores["type_conflict"], masks["type_conflict"] = type_conflict_evidence(contexts, arguments)
     if weights.get("hypernym_text"):
         scores["hypernym_text"], masks["hypernym_text"] = hypernym_text_evidence(model, contexts, descriptions)
     if profile is not None:

@@ -49,7 +49,8 @@ class ModelConfig:
     calibration: dict = field(default_factory=dict)
     # Weight of each kind of graph evidence, counted in examples (models.fusion).
     graph_weights: dict = field(default_factory=lambda: {"hypernyms": 1.0, "hypernym_text": 0.0,
-                                                         "argument_fit": 1.0, "plausibility": 1.0})
+                                                         "argument_fit": 1.0, "plausibility": 1.0,
+                                                         "type_conflict": 2.0})
     notes: str = ""
 
     @classmethod
