@@ -10,6 +10,9 @@ Writes into --out:
   every FewRel entity, class labels, the Wikidata properties with their labels and descriptions, and
   the facts (head, relation, tail) of the FewRel sentences of the *training* relations only: facts
   drawn from evaluation sentences never enter the graph;
+- dev_directional.json: each dev relation and its reverse (head and tail swapped) as two classes;
+- dev_wiki_public.json / dev_nyt.json: the dev relations' sentences by source;
+- nyt_only.json: the news relations that wiki_public does not have (domain-shift tests);
 - split.json: which relations went where, and counts.
 Prints one JSON object.
 """
@@ -52,6 +55,21 @@ def main() -> None:
         (out / f"{name}.json").write_text(json.dumps({r: data[r] for r in rels}))
     # Balanced dev file (the first 100 sentences of each relation: NYT relations have 100) for macro-F1.
     (out / "dev_balanced.json").write_text(json.dumps({r: data[r][:100] for r in dev_relations}))
+    # Directional set: each dev relation twice, as written and with head and tail swapped ("P40~reversed"),
+    # so that a class is told from its own reverse only by which mention is which.
+    directional = {}
+    for r in dev_relations:
+        directional[r] = data[r][:100]
+        directional[r + "~reversed"] = [{**x, "h": x["t"], "t": x["h"]} for x in data[r][:100]]
+    (out / "dev_directional.json").write_text(json.dumps(directional))
+    # By source: the dev relations' sentences from Wikipedia and from news, apart.
+    for name in ("wiki_public", "nyt"):
+        source = json.loads((shared / f"fewrel/{name}.json").read_text())
+        (out / f"dev_{name}.json").write_text(json.dumps({r: source[r] for r in dev_relations if r in source}))
+    # Domain shift: the news relations that Wikipedia does not have (train on Wikipedia, test on these).
+    wiki = json.loads((shared / "fewrel/wiki_public.json").read_text())
+    nyt = json.loads((shared / "fewrel/nyt.json").read_text())
+    (out / "nyt_only.json").write_text(json.dumps({r: v for r, v in nyt.items() if r not in wiki}))
 
     pid2name = json.loads((shared / "fewrel/pid2name.json").read_text())
     types = json.loads((shared / "codex/types_en.json").read_text())
