@@ -343,21 +343,24 @@ class GraphEvidenceSource:
 def evidence_for_file(data: dict[str, list[RelationInstance]], side_info: dict[str, RelationInfo] | None,
                       store: KnowledgeStore, graph_iri: str | None = None, *, embeddings_dir: str | Path | None = None,
                       lp_config: LPConfig | None = None,
-                      observed_domain_range: bool = True, lang: str = "en") -> GraphEvidenceSource:
+                      observed_domain_range: bool = True, lang: str = "en",
+                      embeddings: bool = True) -> GraphEvidenceSource:
     """Graph evidence for every instance of `data` from the graph in `store` (mentions linked by IRI).
 
     Embeddings are loaded from `embeddings_dir` when it holds some, else trained on the graph (and
-    saved there). Relations without declared domain/range get the classes their facts have. The
-    result carries a coverage report: how many instances the graph can say anything about.
+    saved there); with `embeddings` False there are none (types and hypernyms only). Relations without
+    declared domain/range get the classes their facts have. The result carries a coverage report: how
+    many instances the graph can say anything about.
     """
     emb_path = Path(embeddings_dir) if embeddings_dir else None
+    kg: KGEmbeddings | None = None
     if emb_path is not None and (emb_path / "kg.json").exists():
-        embeddings = KGEmbeddings.load(emb_path)
-    else:
-        embeddings = KGEmbeddings.train(export_graph(store, graph_iri),
-                                        lp_config or LPConfig(rank=128, epochs=30, negatives=4096, time_limit_s=900))
+        kg = KGEmbeddings.load(emb_path)
+    elif embeddings:
+        kg = KGEmbeddings.train(export_graph(store, graph_iri),
+                                lp_config or LPConfig(rank=128, epochs=30, negatives=4096, time_limit_s=900))
         if emb_path is not None:
-            embeddings.save(emb_path)
+            kg.save(emb_path)
     ontology = OntologyView(store, lang=lang)
     relations = sorted(data)
     iris = [graph_relation_iri(r) for r in relations]
@@ -367,9 +370,9 @@ def evidence_for_file(data: dict[str, list[RelationInstance]], side_info: dict[s
         ontology.add_observed_arguments([info for info, _ in known], [iri for _, iri in known])
     keys = [(r, i) for r in relations for i in range(len(data[r]))]
     instances = [data[r][i] for r, i in keys]
-    contexts = dict(zip(keys, link_contexts(instances, LabelIndex.build(store), ontology, embeddings,
+    contexts = dict(zip(keys, link_contexts(instances, LabelIndex.build(store), ontology, kg,
                                             lambda iri: facts_of(store, iri)), strict=True))
-    profile = RelationGraphProfile(embeddings, iris)
+    profile = RelationGraphProfile(kg, iris) if kg is not None else None
     linked = [c for c in contexts.values() if c.head.entity or c.tail.entity]
     total = max(1, len(contexts))
     coverage = {
@@ -379,6 +382,8 @@ def evidence_for_file(data: dict[str, list[RelationInstance]], side_info: dict[s
         "embedded_head_or_tail": round(sum(c.head.vector is not None or c.tail.vector is not None
                                            for c in linked) / total, 4),
         "embedded_both": round(sum(c.head.vector is not None and c.tail.vector is not None for c in linked) / total, 4),
-        "relations_with_facts": sorted(r for r, known in zip(relations, profile.known.tolist(), strict=True) if known),
+        "relations_with_facts": sorted(r for r, known in zip(relations, profile.known.tolist(), strict=True)
+                                       if known) if profile is not None else [],
     }
-    return GraphEvidenceSource(contexts, profile if profile.known.any() else None, side_info, coverage)
+    return GraphEvidenceSource(contexts, profile if profile is not None and profile.known.any() else None, side_info,
+                               coverage)

@@ -64,9 +64,12 @@ def _evidence(args, model, data: dict, side_info: dict | None):
     from kgrel.kg.store import EmbeddedStore, open_store
     from kgrel.models.fusion import evidence_for_file
 
+    chosen = None
     if args.graph_evidence is not None:
         chosen = {name.strip() for name in args.graph_evidence.split(",") if name.strip()}
         model.config.graph_weights = {k: (w if k in chosen else 0.0) for k, w in model.config.graph_weights.items()}
+    # Only argument fit and plausibility read graph embeddings: without them nothing is trained.
+    embeddings = chosen is None or bool(chosen & {"argument_fit", "plausibility"})
     settings = settings_from(args)
     path = Path(args.kg)
     if path.is_file():
@@ -80,7 +83,7 @@ def _evidence(args, model, data: dict, side_info: dict | None):
             data, side_info, store, graph_iri, embeddings_dir=args.kg_embeddings,
             lp_config=training_config(rank=args.kg_rank, epochs=args.kg_epochs, time_limit_s=args.kg_time_limit,
                                       negatives=args.kg_negatives or None),
-            observed_domain_range=not args.no_observed_domain_range, lang=settings.lang)
+            observed_domain_range=not args.no_observed_domain_range, lang=settings.lang, embeddings=embeddings)
     finally:
         store.close()
 
