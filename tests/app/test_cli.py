@@ -151,6 +151,7 @@ def test_eval_with_and_without_the_graph(tmp_path):
     assert without.returncode == 0, without.stderr
     g, n = last_json(with_graph.stdout), last_json(without.stdout)
     assert g["graph"] is True and n["graph"] is False and "graph_coverage" not in n
+    assert "kg training" in with_graph.stderr  # embeddings were trained for the full graph evidence
     assert g["graph_coverage"]["typed_head_or_tail"] == 1.0  # every mention is linked by its id
     # Types separate these relations, so the graph can only help zero-shot here.
     assert g["accuracy"] >= n["accuracy"]
