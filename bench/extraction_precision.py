@@ -48,13 +48,22 @@ def top_facts(fwd: torch.Tensor, bwd: torch.Tensor) -> tuple[torch.Tensor, torch
     return best.values, best.indices % r, best.indices >= r
 
 
-def ask(classifier: PrototypicalClassifier, protos, queries: dict, gold: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The three asks for every query: score, relation, reversed, and whether the fact is correct."""
+def ask(classifier: PrototypicalClassifier, protos, queries: dict, gold: torch.Tensor,
+        one_way: bool = False) -> dict[str, torch.Tensor]:
+    """The three asks for every query: score, relation, reversed, and whether the fact is correct.
+
+    `one_way` asks each pair only as given, without the reversed reading (kgrel before direction)."""
     forward, backward = queries["forward"], queries["backward"]
+    if one_way:
+        def oriented(f, b, p, idx=None):
+            probs = classifier.probabilities(*f, p, idx)
+            return probs, torch.zeros_like(probs)
+    else:
+        oriented = classifier.oriented
     out = {}
-    score, rel, rev = top_facts(*classifier.oriented(forward, backward, protos))
+    score, rel, rev = top_facts(*oriented(forward, backward, protos))
     out["asked"] = (score, (rel == gold) & ~rev)
-    score, rel, rev = top_facts(*classifier.oriented(backward, forward, protos))
+    score, rel, rev = top_facts(*oriented(backward, forward, protos))
     # Asked (tail, head): the correct fact is the gold relation stated reversed; gold unreversed is false.
     out["flipped"] = (score, (rel == gold) & rev)
     out["flipped_false"] = (score, (rel == gold) & ~rev)
@@ -62,8 +71,8 @@ def ask(classifier: PrototypicalClassifier, protos, queries: dict, gold: torch.T
     for g in gold.unique().tolist():
         rows = (gold == g).nonzero().flatten()
         idx = torch.tensor([i for i in range(len(protos)) if i != g])
-        s, _, _ = top_facts(*classifier.oriented((forward[0][rows], forward[1][rows]),
-                                                 (backward[0][rows], backward[1][rows]), protos, idx))
+        s, _, _ = top_facts(*oriented((forward[0][rows], forward[1][rows]), (backward[0][rows], backward[1][rows]),
+                                      protos, idx))
         scores[rows] = s
     out["gold_removed"] = (scores, torch.zeros(len(gold), dtype=torch.bool))
     return out
@@ -94,6 +103,8 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, help="none-of-the-above threshold (default: the model's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--png", type=Path, help="write the precision/recall curves here")
+    parser.add_argument("--one-way", action="store_true",
+                        help="ask each pair only as given (no reversed reading): kgrel's behaviour before direction")
     args = parser.parse_args()
 
     from kgrel.app.config import Settings
@@ -129,13 +140,14 @@ def main() -> None:
         for k in shots:
             examples = {r: [(f"{r}-{i}", x) for i, x in enumerate(supports[r][:k])] for r in data}
             protos = cache.build(relations, examples)
-            out = ask(classifier, protos, views, gold_t)
+            out = ask(classifier, protos, views, gold_t, one_way=args.one_way)
             results[f"K={k}"] = rates(out, threshold)
             curves[f"K={k}"] = [{"threshold": t, **rates(out, t)} for t in CURVE]
             print(json.dumps({f"K={k}": results[f"K={k}"]}), file=sys.stderr)
     if args.png:
         plot(curves, args.png)
-    print(json.dumps({"model": str(model_dir or "untrained"), "data": args.data, "relations": sorted(data),
+    print(json.dumps({"model": str(model_dir or "untrained"), "data": args.data, "one_way": args.one_way,
+                      "relations": sorted(data),
                       "queries": len(queries), "threshold": threshold, "seed": args.seed, "results": results,
                       "curves": curves}))
 
