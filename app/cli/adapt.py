@@ -16,6 +16,7 @@ def register(sub) -> None:
     p.add_argument("--train-layers", type=int, default=0, help="0: the heads only; more: also top encoder layers")
     p.add_argument("--validation-share", type=float, default=0.25)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--force", action="store_true", help="serve the adapted model even if it validates worse")
     p.add_argument("--list", action="store_true", help="list the base and adapted models, and which one serves")
     p.add_argument("--select", metavar="NAME", help="serve this model from now on ('base' switches back)")
     add_common(p)
@@ -39,7 +40,8 @@ def run(args) -> int:
             print(json.dumps(service.models.select(args.select)))
             return 0
         job = service.models.start_adapt(AdaptConfig(steps=args.steps, train_layers=args.train_layers,
-                                                     validation_share=args.validation_share, seed=args.seed))
+                                                     validation_share=args.validation_share, seed=args.seed,
+                                                     force=args.force))
         print("adapting (relation-disjoint validation before and after) ...", file=sys.stderr)
         while job.status in ("queued", "running"):
             time.sleep(0.5)

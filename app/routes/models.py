@@ -35,7 +35,8 @@ def adapt(service: ServiceDep, body: AdaptIn | None = None) -> JobStarted:
     """
     body = body or AdaptIn()
     job = service.models.start_adapt(AdaptConfig(steps=body.steps, train_layers=body.train_layers,
-                                                 validation_share=body.validation_share, seed=body.seed))
+                                                 validation_share=body.validation_share, seed=body.seed,
+                                                 force=body.force))
     return JobStarted(job=job.id, status=job.status, status_url=f"/model/adapt/{job.id}")
 
 

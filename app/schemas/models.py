@@ -25,3 +25,4 @@ class AdaptIn(BaseModel):
                                                          "top encoder layers.")
     validation_share: float = Field(0.25, gt=0.0, lt=1.0, description="Share of relations held out for validation.")
     seed: int = 0
+    force: bool = Field(False, description="Serve the adapted model even if it validates worse than the current one.")
