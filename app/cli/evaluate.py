@@ -67,7 +67,9 @@ def _evidence(args, model, data: dict, side_info: dict | None):
     chosen = None
     if args.graph_evidence is not None:
         chosen = {name.strip() for name in args.graph_evidence.split(",") if name.strip()}
-        model.config.graph_weights = {k: (w if k in chosen else 0.0) for k, w in model.config.graph_weights.items()}
+        # A kind named here is on: at the model's weight, or 1 where the model has it off.
+        model.config.graph_weights = {k: ((w or 1.0) if k in chosen else 0.0)
+                                      for k, w in model.config.graph_weights.items()}
     # Only argument fit and plausibility read graph embeddings: without them nothing is trained.
     embeddings = chosen is None or bool(chosen & {"argument_fit", "plausibility"})
     settings = settings_from(args)

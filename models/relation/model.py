@@ -50,7 +50,7 @@ class ModelConfig:
     # Weight of each kind of graph evidence, counted in examples (models.fusion).
     graph_weights: dict = field(default_factory=lambda: {"hypernyms": 1.0, "hypernym_text": 0.0,
                                                          "argument_fit": 1.0, "plausibility": 1.0,
-                                                         "type_conflict": 2.0})
+                                                         "type_conflict": 0.0})
     notes: str = ""
 
     @classmethod
