@@ -44,6 +44,8 @@ def main() -> None:
     parser.add_argument("--adapt-count", type=int, default=9)
     parser.add_argument("--shots", default="5,10,20")
     parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--lr-heads", type=float, default=AdaptConfig.lr_heads)
+    parser.add_argument("--validation-share", type=float, default=AdaptConfig.validation_share)
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -60,13 +62,15 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "adapted"
             outcome = adapt(Path(args.model), examples, side_info, out,
-                            AdaptConfig(steps=args.steps, seed=args.seed), device="cpu")
+                            AdaptConfig(steps=args.steps, seed=args.seed, lr_heads=args.lr_heads,
+                                        validation_share=args.validation_share), device="cpu")
             served = RelationModel.load(out, device="cpu") if outcome.kept else base
             row = {"kept": outcome.kept, "validation_before": outcome.before, "validation_after": outcome.after,
                    "seconds": outcome.seconds, **scores(served, test, side_info, args.episodes, args.seed)}
         results[f"K={k}"] = row
         print(json.dumps({f"K={k}": row}), file=sys.stderr)
-    print(json.dumps({"task": "adapt_domain", "model": args.model, "data": args.data,
+    print(json.dumps({"task": "adapt_domain", "model": args.model, "data": args.data, "lr_heads": args.lr_heads,
+                      "validation_share": args.validation_share,
                       "adapt_relations": adapt_relations, "test_relations": sorted(test), "results": results}))
 
 
