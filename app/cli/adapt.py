@@ -14,7 +14,7 @@ def register(sub) -> None:
                                      "validation; switched to only if it validates at least as well)")
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--train-layers", type=int, default=0, help="0: the heads only; more: also top encoder layers")
-    p.add_argument("--validation-share", type=float, default=0.25)
+    p.add_argument("--validation-share", type=float, default=0.4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--force", action="store_true", help="serve the adapted model even if it validates worse")
     p.add_argument("--list", action="store_true", help="list the base and adapted models, and which one serves")

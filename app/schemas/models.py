@@ -23,6 +23,6 @@ class AdaptIn(BaseModel):
     steps: int = Field(200, ge=1, le=5000)
     train_layers: int = Field(0, ge=0, le=6, description="0: the heads only (minutes on CPU); more: also that many "
                                                          "top encoder layers.")
-    validation_share: float = Field(0.25, gt=0.0, lt=1.0, description="Share of relations held out for validation.")
+    validation_share: float = Field(0.4, gt=0.0, lt=1.0, description="Share of relations held out for validation.")
     seed: int = 0
     force: bool = Field(False, description="Serve the adapted model even if it validates worse than the current one.")

@@ -31,9 +31,9 @@ class CannotAdapt(ValueError):
 class AdaptConfig:
     steps: int = 200
     train_layers: int = 0  # 0: the heads only (minutes on CPU); more: also the top encoder layers
-    lr_heads: float = 1e-3
+    lr_heads: float = 1e-4
     lr_encoder: float = 1e-5
-    validation_share: float = 0.25  # share of the relations held out for validation
+    validation_share: float = 0.4  # share of the relations held out; 2-way validation missed harm (README)
     min_examples: int = 2  # relations with fewer examples are left out
     episodes: int = 200  # validation episodes per setting
     eval_every: int = 50
