@@ -33,9 +33,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kgrel.models.relation.fewrel import load_fewrel, load_side_info  # noqa: E402
-from kgrel.models.relation.instances import RelationInstance, reverse  # noqa: E402
+from kgrel.models.relation.instances import RelationInstance  # noqa: E402
 from kgrel.models.relation.model import RelationModel  # noqa: E402
-from kgrel.models.relation.prototypes import PrototypeCache, PrototypicalClassifier, none_of_the_above  # noqa: E402
+from kgrel.models.relation.prototypes import (  # noqa: E402
+    PrototypeCache,
+    PrototypicalClassifier,
+    embed_both_ways,
+    none_of_the_above,
+)
 
 CURVE = [round(0.05 * i, 2) for i in range(20)]
 
@@ -131,8 +136,8 @@ def main() -> None:
         gold += [g] * len(picked)
     gold_t = torch.tensor(gold)
     with torch.inference_mode():
-        views = {"forward": model.embed_instances(queries),
-                 "backward": model.embed_instances([reverse(q) for q in queries])}
+        forward, backward = embed_both_ways(model, queries)
+        views = {"forward": forward, "backward": backward}
         classifier = PrototypicalClassifier(model)
         cache = PrototypeCache(model)
         threshold = model.config.nota_threshold if args.threshold is None else args.threshold

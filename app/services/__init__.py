@@ -12,14 +12,12 @@ They hold no ML maths and no SPARQL of their own: they call `kg` and `models`.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from kgrel.app.config import Settings
 from kgrel.app.services.embeddings import EmbeddingService, NoEmbeddings
 from kgrel.app.services.extraction import ExtractionService
 from kgrel.app.services.graph import GraphService
 from kgrel.app.services.jobs import JobRunner
-from kgrel.app.services.models import ModelService
+from kgrel.app.services.models import BASE, ModelService
 from kgrel.app.services.predictions import PredictionService, PredictRequest
 from kgrel.app.services.sessions import LabellingService
 from kgrel.kg.store import KnowledgeStore
@@ -34,8 +32,8 @@ class KgrelService:
         self.jobs = JobRunner()
         self.graph = GraphService(settings, store)
         # An adapted model chosen before a restart serves again (`ModelService.select`).
-        chosen = ModelService.saved_choice(settings) if model is None else None
-        model = model or RelationModel.load(chosen or settings.model_location(), encoder_dir=settings.encoder,
+        active = ModelService.saved_choice(settings) if model is None else BASE
+        model = model or RelationModel.load(ModelService.location_of(settings, active), encoder_dir=settings.encoder,
                                             device=settings.device, batch_size=settings.batch_size,
                                             precision=settings.precision)
         # Graph embeddings train where the relation model runs.
@@ -43,9 +41,7 @@ class KgrelService:
         self.predictions = PredictionService(settings, self.graph, self.embeddings, model)
         self.extraction = ExtractionService(self.graph, self.predictions)
         self.labelling = LabellingService(self.graph, self.predictions, self.extraction)
-        self.models = ModelService(settings, self.graph, self.predictions, self.jobs)
-        if chosen:
-            self.models.active = Path(chosen).name
+        self.models = ModelService(settings, self.graph, self.predictions, self.jobs, active)
 
     def close(self) -> None:
         self.graph.close()

@@ -29,34 +29,43 @@ ACTIVE_FILE = "active.json"
 
 
 class ModelService:
-    def __init__(self, settings: Settings, graph: GraphService, predictions: PredictionService, jobs: JobRunner):
+    def __init__(self, settings: Settings, graph: GraphService, predictions: PredictionService, jobs: JobRunner,
+                 active: str = BASE):
         self.settings = settings
         self.graph = graph
         self.predictions = predictions
         self.jobs = jobs
         self.folder = settings.data_dir / "models"
-        self.active = BASE
+        self.active = active
 
     # Which model serves ----------------------------------------------------------------------
 
     @staticmethod
-    def saved_choice(settings: Settings) -> str | None:
-        """The adapted model folder chosen before a restart, if any (None: the base model). A model
-        named in the settings wins over the saved choice."""
+    def saved_choice(settings: Settings) -> str:
+        """The model chosen before a restart (BASE when none, or when it is gone). A model named in the
+        settings wins over the saved choice."""
         path = settings.data_dir / "models" / ACTIVE_FILE
         if settings.model or not path.exists():
-            return None
+            return BASE
         name = json.loads(path.read_text(encoding="utf-8")).get("model", BASE)
-        folder = settings.data_dir / "models" / name
-        return str(folder) if name != BASE and folder.is_dir() else None
+        try:
+            ModelService.location_of(settings, name)
+        except NotFound:
+            return BASE
+        return name
 
-    def location(self, name: str) -> str | None:
+    @staticmethod
+    def location_of(settings: Settings, name: str) -> str | None:
+        """The folder of model `name` (None: the untrained encoder); NotFound for an unknown name."""
         if name == BASE:
-            return self.settings.model_location()
-        folder = self.folder / name
+            return settings.model_location()
+        folder = settings.data_dir / "models" / name
         if "/" in name or name.startswith(".") or not (folder / "kgrel.json").exists():
             raise NotFound(f"no model {name!r}; GET /model lists them")
         return str(folder)
+
+    def location(self, name: str) -> str | None:
+        return self.location_of(self.settings, name)
 
     def models(self) -> list[dict]:
         """The base model and every adapted one, newest last, with how each was validated."""

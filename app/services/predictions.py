@@ -17,7 +17,7 @@ from kgrel.models.fusion import GraphAwareClassifier, GraphContext, ScoringState
 from kgrel.models.graph.embeddings import KGEmbeddings
 from kgrel.models.relation.instances import RelationInstance, instance_from_record, reverse
 from kgrel.models.relation.model import RelationModel
-from kgrel.models.relation.prototypes import InstancePrediction, InstanceViewCache, PrototypeSet
+from kgrel.models.relation.prototypes import InstancePrediction, InstanceViewCache, PrototypeSet, embed_both_ways
 
 REVERSED_KEY = "~reversed"  # suffix of the view-cache key of an instance asked the other way round
 
@@ -104,13 +104,10 @@ class PredictionService:
         direction per fact (with graph evidence), and the prototypes they are columns of. `keys` name
         the instances so that their encoding is kept."""
         state = self.state()
-        backward = [reverse(x) for x in instances]
         if keys is not None:
             forward_views = self.views.views(keys, instances)
-            backward_views = self.views.views([k + REVERSED_KEY for k in keys], backward)
+            backward_views = self.views.views([k + REVERSED_KEY for k in keys], [reverse(x) for x in instances])
         else:
-            example, side = self.model.embed_instances(list(instances) + backward)
-            n = len(instances)
-            forward_views, backward_views = (example[:n], side[:n]), (example[n:], side[n:])
+            forward_views, backward_views = embed_both_ways(self.model, instances)
         fwd, bwd = self.classifier.oriented(state, forward_views, backward_views, self.contexts(instances))
         return fwd, bwd, state.prototypes

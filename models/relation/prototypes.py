@@ -130,6 +130,14 @@ class PrototypeCache:
         return heads.dim if heads.trained else 3 * heads.hidden
 
 
+def embed_both_ways(model: RelationModel, instances: Sequence[RelationInstance]
+                    ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """(example, side) views of the instances as asked and reversed, encoded in one batch."""
+    n = len(instances)
+    example, side = model.embed_instances(list(instances) + [reverse(x) for x in instances])
+    return (example[:n], side[:n]), (example[n:], side[n:])
+
+
 def none_of_the_above(top_probability: torch.Tensor | float, threshold: float) -> torch.Tensor | bool:
     """The answer is "none of the above" when the best candidate's probability is under the threshold."""
     return top_probability < threshold
@@ -226,8 +234,7 @@ class PrototypicalClassifier:
         thresholds = [default if t is None else float(t) for t in thresholds]
         if len(protos) == 0:
             return [InstancePrediction([], True) for _ in instances]
-        example, side = self.model.embed_instances(list(instances) + [reverse(x) for x in instances])
-        forward, backward = (example[:n], side[:n]), (example[n:], side[n:])
+        forward, backward = embed_both_ways(self.model, instances)
         if candidates is None or all(c is None for c in candidates):
             fwd, bwd = self.oriented(forward, backward, protos, None, evidence, backward_evidence)
             groups = [(list(range(n)), torch.arange(len(protos)), fwd, bwd)]
