@@ -30,10 +30,19 @@ class Settings(BaseSettings):
     precision: Literal["fp32", "int8", "bf16"] = Field(
         "fp32", description="Encoder arithmetic: fp32, int8 (dynamic quantization, CPU) or bf16.")
     batch_size: int = Field(32, ge=1, le=1024, description="Encoder batch size.")
-    api_key: SecretStr | None = Field(None, description="When set, every endpoint but /health, /docs and "
-                                                        "/ui needs it in X-API-Key or Authorization: Bearer.")
+    api_key: SecretStr | None = Field(None, description="The write key: when set, every endpoint but /health, "
+                                                        "/docs and /ui needs a key in X-API-Key or "
+                                                        "Authorization: Bearer, and writes need this one.")
+    read_key: SecretStr | None = Field(None, description="A key that may query and predict but not change the "
+                                                         "graph (403 on writes), for dashboards.")
     max_body_bytes: int = Field(50 * 2**20, ge=1024, description="Largest request body accepted (413 above).")
+    strict_literals: bool = Field(
+        False, description="Refuse an ingest with typed literals the embedded store would rewrite to canonical "
+                           "form (\"0042\"^^xsd:int is kept as \"42\"^^xsd:integer); by default they are stored "
+                           "and counted in the ingest report.")
     max_batch: int = Field(1024, ge=1, description="Most instances in one /predict request.")
+    max_examples: int = Field(256, ge=1, description="Most examples added in one request (each one is encoded "
+                                                     "again whenever the relation's prototype is rebuilt).")
     lang: str = Field("en", description="Language of labels and descriptions to read.")
     use_graph: bool = Field(True, description="Use graph evidence (hypernyms, graph embeddings) for linked mentions.")
     observed_domain_range: bool = Field(

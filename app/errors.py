@@ -11,14 +11,17 @@ from fastapi.responses import JSONResponse
 from kgrel.app.services.embeddings import NoEmbeddings
 from kgrel.app.services.jobs import JobBusy
 from kgrel.kg.errors import (
+    InputTooLarge,
     InvalidIdentifier,
     KGError,
     NotFound,
     RDFSyntaxError,
     SparqlError,
     StoreUnavailable,
+    UnsafeInput,
     UnsupportedFormat,
 )
+from kgrel.kg.ingest import LiteralsRewritten
 from kgrel.kg.relations import RelationExists
 from kgrel.kg.sparql import NotAcceptable
 from kgrel.models.relation.adaptation import CannotAdapt
@@ -29,6 +32,9 @@ log = logging.getLogger(__name__)
 # Most specific first: the first matching class decides the status.
 STATUS = [
     (RDFSyntaxError, 400),
+    (UnsafeInput, 400),
+    (InputTooLarge, 413),
+    (LiteralsRewritten, 422),
     (UnsupportedFormat, 415),
     (NotAcceptable, 406),
     (SparqlError, 400),

@@ -6,14 +6,14 @@ import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from kgrel.app import errors
 from kgrel.app.config import Settings
-from kgrel.app.deps import require_api_key
 from kgrel.app.limits import BodySizeLimit
+from kgrel.app.security import ApiKeys
 from kgrel.app.routes import embeddings, extract, graph, health, models, predict, relations, sessions
 from kgrel.app.services import KgrelService
 from kgrel.models.relation.model import RelationModel
@@ -43,11 +43,12 @@ def create_app(settings: Settings | None = None, model: RelationModel | None = N
     app = FastAPI(title="kgrel", version="0.1.0", lifespan=lifespan,
                   description="Knowledge-graph-augmented zero- and few-shot relation extraction.")
     errors.install(app)
-    secured = [Depends(require_api_key)]
     app.include_router(health.router)
     for module in (graph, relations, predict, extract, sessions, embeddings, models):
-        app.include_router(module.router, dependencies=secured)
+        app.include_router(module.router)
+    # The last added runs first: keys are checked before a byte of the body is read.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ApiKeys, write_key=settings.api_key, read_key=settings.read_key)
 
     # The labelling page: static files, no build step; its API calls carry the key, the page needs none.
     app.mount("/ui", StaticFiles(directory=STATIC, html=True), name="ui")

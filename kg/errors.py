@@ -35,3 +35,11 @@ class NotFound(KGError):
 
 class StoreUnavailable(KGError):
     """The store cannot be opened or reached (locked by another process, endpoint down)."""
+
+
+class UnsafeInput(KGError):
+    """Input refused because processing it could exhaust the server (an XML entity bomb, say)."""
+
+
+class InputTooLarge(KGError):
+    """Input over a size limit: a request body, one RDF term, a batch."""

@@ -1,4 +1,9 @@
-"""Parse RDF in any supported format and add it to the store in one transaction."""
+"""Parse RDF in any supported format and add it to the store in one transaction.
+
+Every way input can fail is a KGError naming the problem (a 4xx over HTTP): syntax, a bad base
+IRI, a term over the parser's size limit, an RDF/XML entity bomb, and, in strict mode, typed
+literals the store would rewrite.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,16 @@ from typing import IO
 
 import pyoxigraph as ox
 
-from kgrel.kg.errors import RDFSyntaxError
+from kgrel.kg.errors import InputTooLarge, InvalidIdentifier, KGError, RDFSyntaxError
 from kgrel.kg.formats import format_for_path
 from kgrel.kg.store import KnowledgeStore
+from kgrel.kg.xml_entities import check_entities
+
+EXAMPLES_SHOWN = 5
+
+
+class LiteralsRewritten(KGError):
+    """Strict ingest refused typed literals that the store would store in another form."""
 
 
 @dataclass
@@ -22,6 +34,9 @@ class IngestReport:
     parsed: int
     added: int
     prefixes: dict[str, str] = field(default_factory=dict)
+    # Typed literals the store keeps in canonical form ("0042"^^xsd:int is read back as "42"^^xsd:integer).
+    rewritten: int = 0
+    rewritten_examples: list[tuple[str, str]] = field(default_factory=list)
 
 
 def parse_rdf(source: bytes | IO[bytes], rdf_format: ox.RdfFormat, *, base_iri: str | None = None,
@@ -32,7 +47,13 @@ def parse_rdf(source: bytes | IO[bytes], rdf_format: ox.RdfFormat, *, base_iri: 
     (and column where the parser reports one) of the first error.
     """
     target = ox.NamedNode(graph) if graph else None
-    parser = ox.parse(source, format=rdf_format, base_iri=base_iri, rename_blank_nodes=True)
+    if rdf_format == ox.RdfFormat.RDF_XML:
+        source = source if isinstance(source, bytes) else source.read()
+        check_entities(source)
+    try:
+        parser = ox.parse(source, format=rdf_format, base_iri=base_iri, rename_blank_nodes=True)
+    except ValueError as e:
+        raise InvalidIdentifier(f"invalid base IRI {base_iri!r}: {e}") from None
     quads: list[ox.Quad] = []
     try:
         for quad in parser:
@@ -48,6 +69,9 @@ def parse_rdf(source: bytes | IO[bytes], rdf_format: ox.RdfFormat, *, base_iri: 
         raise RDFSyntaxError(f"{rdf_format.name} syntax error: {message}", e.lineno, e.offset) from None
     except (ValueError, UnicodeDecodeError) as e:
         raise RDFSyntaxError(f"{rdf_format.name} input is invalid: {e}") from None
+    except MemoryError as e:  # the parser's own cap on one token: a literal or IRI over 16 MiB
+        raise InputTooLarge(f"{rdf_format.name} input has a term (literal or IRI) longer than the parser "
+                            f"accepts ({e}); store large text outside the graph and link to it") from None
     prefixes: dict[str, str] = {}
     with contextlib.suppress(AttributeError, ValueError):  # formats without prefix declarations
         prefixes = dict(parser.prefixes)
@@ -63,8 +87,19 @@ def ingest_file(store: KnowledgeStore, path: Path, rdf_format: ox.RdfFormat | No
 
 
 def ingest(store: KnowledgeStore, source: bytes | IO[bytes], rdf_format: ox.RdfFormat, *,
-           base_iri: str | None = None, graph: str | None = None) -> IngestReport:
-    """Parse everything, then insert in one transaction: a syntax error anywhere inserts nothing."""
+           base_iri: str | None = None, graph: str | None = None, strict_literals: bool = False) -> IngestReport:
+    """Parse everything, then insert in one transaction: a syntax error anywhere inserts nothing.
+
+    Typed literals the store rewrites are counted in the report; with `strict_literals` they are
+    refused instead, and nothing is inserted."""
     quads, prefixes = parse_rdf(source, rdf_format, base_iri=base_iri, graph=graph)
+    rewrites = store.rewritten_literals(q.object for q in quads if isinstance(q.object, ox.Literal))
+    examples = [(str(given), str(stored)) for given, stored in list(rewrites.items())[:EXAMPLES_SHOWN]]
+    if rewrites and strict_literals:
+        shown = "; ".join(f"{given} would be stored as {stored}" for given, stored in examples)
+        raise LiteralsRewritten(f"{len(rewrites)} typed literal(s) would not be stored as written (strict "
+                                f"literals are on): {shown}. Write them in canonical form, or use a store "
+                                "that keeps lexical forms")
     added = store.insert(quads)
-    return IngestReport(parsed=len(quads), added=added, prefixes=prefixes)
+    return IngestReport(parsed=len(quads), added=added, prefixes=prefixes, rewritten=len(rewrites),
+                        rewritten_examples=examples)

@@ -24,6 +24,9 @@ from kgrel.kg.errors import SparqlError, StoreUnavailable
 Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
 QueryResult = ox.QuerySolutions | ox.QueryBoolean | list[ox.Triple]
 
+# Datatypes stored as written: plain strings and language-tagged strings.
+_KEPT_DATATYPES = {"http://www.w3.org/2001/XMLSchema#string", "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"}
+
 # On an endpoint whose default graph is the union, this counts distinct triples of all graphs.
 _COUNT_QUADS = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
 
@@ -46,6 +49,11 @@ class KnowledgeStore(ABC):
     @abstractmethod
     def update(self, sparql_update: str) -> None:
         """Run a SPARQL update in one transaction. For kgrel's own writes, never for client text."""
+
+    def rewritten_literals(self, literals: Iterable[ox.Literal]) -> dict[ox.Literal, ox.Literal]:
+        """Literals this store would not give back as written, each with the form it keeps.
+        A remote endpoint's behaviour is not known here: it reports none."""
+        return {}
 
     @abstractmethod
     def count(self) -> int:
@@ -150,6 +158,23 @@ class EmbeddedStore(KnowledgeStore):
 
     def count(self):
         return len(self._ox)
+
+    def rewritten_literals(self, literals):
+        # Oxigraph encodes numbers, booleans and dates by value (upstream issue 526): what comes back is
+        # the canonical form, sometimes of another datatype. Ask a scratch store what it keeps.
+        typed = [lit for lit in dict.fromkeys(literals)
+                 if lit.language is None and lit.datatype.value not in _KEPT_DATATYPES]
+        if not typed:
+            return {}
+        scratch = ox.Store()
+        subject = ox.NamedNode("urn:kgrel:scratch")
+        scratch.extend(ox.Quad(subject, ox.NamedNode(f"urn:kgrel:scratch:{i}"), lit) for i, lit in enumerate(typed))
+        rewritten = {}
+        for quad in scratch:
+            given = typed[int(quad.predicate.value.rsplit(":", 1)[1])]
+            if quad.object != given:
+                rewritten[given] = quad.object
+        return rewritten
 
     def close(self):
         if getattr(self, "_ox", None) is not None:

@@ -50,13 +50,16 @@ def run(args) -> int:
     graph = prefixes.expand(args.graph) if args.graph else None
     try:
         with _progress_reader(path) as source:
-            report = ingest(store, source, rdf_format, graph=graph, base_iri=path.resolve().as_uri())
+            report = ingest(store, source, rdf_format, graph=graph, base_iri=path.resolve().as_uri(),
+                            strict_literals=settings.strict_literals)
     except KGError as e:
         return fail(f"{path}: {e} (nothing was inserted)")
     finally:
         store.close()
     prefixes.add(report.prefixes)
-    print(json.dumps({"file": str(path), "added": report.added, "parsed": report.parsed, "graph": graph}))
+    print(json.dumps({"file": str(path), "added": report.added, "parsed": report.parsed, "graph": graph,
+                      "rewritten": report.rewritten,
+                      "rewritten_examples": [{"given": g, "stored": s} for g, s in report.rewritten_examples]}))
     return 0
 
 

@@ -8,13 +8,14 @@ from fastapi.responses import Response
 
 from kgrel.app.deps import ServiceDep
 from kgrel.app.schemas import ErrorOut
-from kgrel.app.schemas.graph import EdgeOut, EntityOut, IngestOut, NodeOut
+from kgrel.app.schemas.graph import EdgeOut, EntityOut, IngestOut, NodeOut, RewrittenLiteral
 from kgrel.kg.errors import SparqlError, UnsupportedFormat
 from kgrel.kg.formats import SUPPORTED_MEDIA_TYPES, format_for_media_type
 from kgrel.kg.sparql import GRAPH_FORMATS, SOLUTION_FORMATS
 
 router = APIRouter(prefix="/graph", tags=["graph"])
-ERRORS = {400: {"model": ErrorOut}, 406: {"model": ErrorOut}, 415: {"model": ErrorOut}}
+ERRORS = {400: {"model": ErrorOut}, 406: {"model": ErrorOut}, 413: {"model": ErrorOut}, 415: {"model": ErrorOut},
+          422: {"model": ErrorOut}}
 # SELECT/ASK results and CONSTRUCT/DESCRIBE graphs, chosen by Accept.
 SPARQL_RESULTS = {200: {"content": {media: {} for media in [*SOLUTION_FORMATS, *GRAPH_FORMATS]}}, **ERRORS}
 
@@ -29,7 +30,9 @@ async def add_triples(request: Request, service: ServiceDep,
     rdf_format = format_for_media_type(request.headers.get("content-type"))
     body = await request.body()
     report = await run_in_threadpool(service.graph.ingest, body, rdf_format, graph=graph, base_iri=base)
-    return IngestOut(added=report.added, parsed=report.parsed, graph=service.graph.iri(graph) if graph else None)
+    return IngestOut(added=report.added, parsed=report.parsed, graph=service.graph.iri(graph) if graph else None,
+                     rewritten=report.rewritten,
+                     rewritten_examples=[RewrittenLiteral(given=g, stored=s) for g, s in report.rewritten_examples])
 
 
 def _sparql_response(service: ServiceDep, query: str, accept: str | None, default_graphs, named_graphs):

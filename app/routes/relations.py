@@ -8,13 +8,14 @@ from kgrel.app.schemas import ErrorOut
 from kgrel.app.schemas.instances import InstanceIn
 from kgrel.app.schemas.relations import ExampleOut, ExamplesAdded, MentionOut, QualityOut, RelationIn, RelationOut
 from kgrel.app.services import KgrelService
+from kgrel.kg.errors import InputTooLarge
 from kgrel.kg.examples import ExampleRecord
 from kgrel.kg.ontology import RelationInfo
 from kgrel.kg.relations import RelationSpec
 from kgrel.models.relation.instances import InvalidInstance
 
 router = APIRouter(prefix="/relations", tags=["relations"])
-ERRORS = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+ERRORS = {404: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut}}
 
 
 def relation_out(service: KgrelService, info: RelationInfo, n_examples: int) -> RelationOut:
@@ -64,6 +65,9 @@ def add_examples(relation_id: str, service: ServiceDep,
     items = body if isinstance(body, list) else [body]
     if not items:
         raise InvalidInstance("no examples given")
+    if len(items) > service.settings.max_examples:
+        raise InputTooLarge(f"{len(items)} examples in one request; at most {service.settings.max_examples} "
+                            "(KGREL_MAX_EXAMPLES): send them in several requests")
     instances = []
     for i, item in enumerate(items):
         try:

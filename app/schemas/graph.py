@@ -5,10 +5,19 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 
+class RewrittenLiteral(BaseModel):
+    given: str = Field(description="The literal as sent, in N-Triples syntax.")
+    stored: str = Field(description="What the store keeps and will return instead.")
+
+
 class IngestOut(BaseModel):
     added: int = Field(description="Triples that were not in the store before.")
     parsed: int = Field(description="Triples read from the body.")
     graph: str | None = None
+    rewritten: int = Field(0, description="Typed literals the store keeps in another (canonical) form, "
+                                          "e.g. \"0042\"^^xsd:int as \"42\"^^xsd:integer. KGREL_STRICT_LITERALS "
+                                          "refuses them instead.")
+    rewritten_examples: list[RewrittenLiteral] = Field(default_factory=list, description="Up to five of them.")
 
 
 class NodeOut(BaseModel):

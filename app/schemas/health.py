@@ -12,11 +12,12 @@ class EmbeddingsSummary(BaseModel):
 
 class HealthOut(BaseModel):
     status: str
-    store: str
     store_reachable: bool
     model_loaded: bool
-    model: str
-    encoder: str
     device: str
     precision: str
+    # Locations: only for callers with a key.
+    store: str | None = None
+    model: str | None = None
+    encoder: str | None = None
     kg_embeddings: EmbeddingsSummary | None = None

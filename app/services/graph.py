@@ -61,7 +61,8 @@ class GraphService:
 
     def ingest(self, source: bytes | IO[bytes], rdf_format, *, graph: str | None = None,
                base_iri: str | None = None) -> IngestReport:
-        report = ingest(self.store, source, rdf_format, base_iri=base_iri, graph=self.iri(graph) if graph else None)
+        report = ingest(self.store, source, rdf_format, base_iri=base_iri, graph=self.iri(graph) if graph else None,
+                        strict_literals=self.settings.strict_literals)
         self._ingested(report)
         return report
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import threading
 import uuid
@@ -16,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from kgrel.kg.errors import NotFound
+
+SESSION_ID = re.compile(r"[0-9a-f]{12}")
 
 
 @dataclass
@@ -95,8 +98,10 @@ class SessionStore:
         with self._lock:
             if session_id in self._cache:
                 return self._cache[session_id]
+            if not SESSION_ID.fullmatch(session_id):
+                raise NotFound(f"no labelling session {session_id[:40]}: session ids are 12 hex digits")
             path = self.folder / f"{session_id}.json"
-            if not session_id.isalnum() or not path.exists():
+            if not path.exists():
                 raise NotFound(f"no labelling session {session_id}")
             session = _from_dict(json.loads(path.read_text(encoding="utf-8")))
             self._cache[session_id] = session

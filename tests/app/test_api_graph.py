@@ -37,7 +37,8 @@ def test_ingest_into_named_graph_with_curie(client):
     r = client.post("/graph/triples", params={"graph": "ex:mygraph"}, content=DOCS["application/n-triples"],
                     headers={"Content-Type": "application/n-triples"})
     assert r.status_code == 200
-    assert r.json() == {"added": 2, "parsed": 2, "graph": "http://example.org/mygraph"}
+    assert r.json() == {"added": 2, "parsed": 2, "graph": "http://example.org/mygraph", "rewritten": 0,
+                        "rewritten_examples": []}
     ask = client.get("/graph/sparql", params={"query": "ASK { GRAPH ex:mygraph { ex:a ex:knows ex:b } }"})
     assert ask.json()["boolean"] is True
 
