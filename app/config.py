@@ -40,6 +40,16 @@ class Settings(BaseSettings):
         False, description="Refuse an ingest with typed literals the embedded store would rewrite to canonical "
                            "form (\"0042\"^^xsd:int is kept as \"42\"^^xsd:integer); by default they are stored "
                            "and counted in the ingest report.")
+    sparql_timeout_s: float = Field(30.0, gt=0, description="A client's SPARQL query is stopped after this long "
+                                                             "(503).")
+    sparql_max_rows: int = Field(10_000, ge=1, description="Most rows (or triples) a client's query may return; "
+                                                           "more is a 422 asking for LIMIT.")
+    sparql_memory_mb: int = Field(2048, ge=64, description="Memory one client query may use before it is stopped.")
+    sparql_concurrency: int = Field(4, ge=1, description="Client SPARQL queries run at once; more get 503 with "
+                                                         "Retry-After, so queries cannot take every worker.")
+    sparql_service_allow: list[str] = Field(
+        default_factory=list, description="Endpoint URL prefixes that SERVICE (federated) queries may call; empty "
+                                          "turns SERVICE off. Loopback, private and file: targets are never called.")
     max_batch: int = Field(1024, ge=1, description="Most instances in one /predict request.")
     max_examples: int = Field(256, ge=1, description="Most examples added in one request (each one is encoded "
                                                      "again whenever the relation's prototype is rebuilt).")

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from kgrel.app.services.embeddings import NoEmbeddings
+from kgrel.app.services.graph import QueriesBusy
 from kgrel.app.services.jobs import JobBusy
 from kgrel.kg.errors import (
     InputTooLarge,
@@ -21,9 +22,11 @@ from kgrel.kg.errors import (
     UnsafeInput,
     UnsupportedFormat,
 )
+from kgrel.kg.federation import ServiceRefused
 from kgrel.kg.ingest import LiteralsRewritten
+from kgrel.kg.isolation import Cancelled, OutOfMemory, TimedOut
 from kgrel.kg.relations import RelationExists
-from kgrel.kg.sparql import NotAcceptable
+from kgrel.kg.sparql import NotAcceptable, ResultTooLarge
 from kgrel.models.relation.adaptation import CannotAdapt
 from kgrel.models.relation.instances import InvalidInstance
 
@@ -37,6 +40,12 @@ STATUS = [
     (LiteralsRewritten, 422),
     (UnsupportedFormat, 415),
     (NotAcceptable, 406),
+    (ServiceRefused, 403),
+    (ResultTooLarge, 422),
+    (TimedOut, 503),
+    (OutOfMemory, 422),
+    (Cancelled, 499),
+    (QueriesBusy, 503),
     (SparqlError, 400),
     (InvalidIdentifier, 422),
     (NotFound, 404),
@@ -72,9 +81,11 @@ def install(app: FastAPI) -> None:
         body: dict = {"detail": str(exc)}
         if isinstance(inner, RDFSyntaxError):
             body.update(line=inner.line, column=inner.column)
-        return JSONResponse(status_code=status_for(inner), content=body)
+        retry = getattr(inner, "retry_after_s", None)
+        return JSONResponse(status_code=status_for(inner), content=body,
+                            headers={"Retry-After": str(retry)} if retry else None)
 
-    for cls in (KGError, InvalidInstance, BatchItemError, JobBusy, CannotAdapt):
+    for cls in (KGError, InvalidInstance, BatchItemError, JobBusy, CannotAdapt, QueriesBusy):
         app.add_exception_handler(cls, known_error)
 
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

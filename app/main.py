@@ -13,8 +13,8 @@ from fastapi.staticfiles import StaticFiles
 from kgrel.app import errors
 from kgrel.app.config import Settings
 from kgrel.app.limits import BodySizeLimit
-from kgrel.app.security import ApiKeys
 from kgrel.app.routes import embeddings, extract, graph, health, models, predict, relations, sessions
+from kgrel.app.security import ApiKeys
 from kgrel.app.services import KgrelService
 from kgrel.models.relation.model import RelationModel
 

@@ -1,14 +1,22 @@
-"""The read-only SPARQL 1.1 protocol: run a query, pick the result format from Accept, refuse updates."""
+"""The read-only SPARQL 1.1 protocol for clients: run a query within limits, pick the result format
+from Accept, refuse updates and unallowed SERVICE calls."""
 
 from __future__ import annotations
 
+import itertools
+import json
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pyoxigraph as ox
 
+from kgrel.kg import isolation
 from kgrel.kg.errors import SparqlError
+from kgrel.kg.federation import check_services
 from kgrel.kg.store import KnowledgeStore
+
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 
 # Media types offered for SELECT/ASK results and for CONSTRUCT/DESCRIBE graphs, first is the default.
 SOLUTION_FORMATS: dict[str, ox.QueryResultsFormat] = {
@@ -78,27 +86,101 @@ def is_update(text: str) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class QueryLimits:
+    """What one client query may take. The time and memory limits hold where queries run in a child
+    process (the embedded store on Linux); the row cap and the SERVICE rule hold everywhere."""
+
+    timeout_s: float = 30.0
+    max_rows: int = 10_000
+    memory_mb: int | None = 2048
+    allowed_services: tuple[str, ...] = ()
+
+
+class ResultTooLarge(SparqlError):
+    """More result rows (or triples) than the row cap."""
+
+
 def run_query(store: KnowledgeStore, query: str, accept: str | None, *, prefixes: dict[str, str] | None = None,
-              default_graphs: Sequence[str] | None = None,
-              named_graphs: Sequence[str] | None = None) -> SparqlResponse:
-    """Execute a read-only query and serialise the result in the best format the client accepts."""
+              default_graphs: Sequence[str] | None = None, named_graphs: Sequence[str] | None = None,
+              limits: QueryLimits | None = None, cancelled: threading.Event | None = None) -> SparqlResponse:
+    """Execute a client's read-only query within `limits` and serialise the result in the best format
+    the client accepts. `cancelled`, once set, stops the query (the client went away)."""
+    limits = limits or QueryLimits()
     if not query or not query.strip():
         raise SparqlError("empty SPARQL query: pass it as ?query=... or as the request body")
+    check_services(query, limits.allowed_services)
+
+    def evaluate() -> SparqlResponse:
+        return _evaluate(store, query, accept, prefixes, default_graphs, named_graphs, limits.max_rows)
+
+    if store.can_fork_queries and isolation.available():
+        return isolation.run(evaluate, timeout_s=limits.timeout_s, memory_mb=limits.memory_mb, cancelled=cancelled)
+    return evaluate()
+
+
+def _evaluate(store: KnowledgeStore, query: str, accept: str | None, prefixes, default_graphs, named_graphs,
+              max_rows: int) -> SparqlResponse:
     try:
         result = store.query(query, prefixes=prefixes, default_graphs=default_graphs, named_graphs=named_graphs)
     except SparqlError:
         if is_update(query):
             raise SparqlError("SPARQL update operations are not accepted on /graph/sparql; "
-                              "add data with POST /graph/triples") from None
+                              "use /graph/update or add data with POST /graph/triples") from None
         raise
-    solutions = isinstance(result, ox.QuerySolutions | ox.QueryBoolean)
-    try:
-        media = _choose(parse_accept(accept), SOLUTION_FORMATS if solutions else GRAPH_FORMATS,
-                        "SELECT and ASK" if solutions else "CONSTRUCT and DESCRIBE")
-    except NotAcceptable:
-        # pyoxigraph results must be freed on the thread that made them, not via the traceback elsewhere.
-        del result
-        raise
-    if solutions:
+    accepted = parse_accept(accept)
+    if isinstance(result, ox.QueryBoolean):
+        media = _choose(accepted, SOLUTION_FORMATS, "ASK")
         return SparqlResponse(result.serialize(format=SOLUTION_FORMATS[media]), media)
-    return SparqlResponse(ox.serialize(result, format=GRAPH_FORMATS[media], prefixes=prefixes or None), media)
+    if isinstance(result, ox.QuerySolutions):
+        media = _choose(accepted, SOLUTION_FORMATS, "SELECT")
+        variables = [v.value for v in result.variables]
+        rows = _capped(result, max_rows, "rows")
+        body = solutions_json(variables, rows)
+        if SOLUTION_FORMATS[media] != ox.QueryResultsFormat.JSON:
+            body = ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON).serialize(
+                format=SOLUTION_FORMATS[media])
+        return SparqlResponse(body, media)
+    triples = _capped(iter(result), max_rows, "triples")
+    # A client that asked for a results format (say JSON) gets the graph in Turtle, not a 406.
+    media = _choose(accepted + ["text/turtle"], GRAPH_FORMATS, "CONSTRUCT and DESCRIBE")
+    return SparqlResponse(ox.serialize(triples, format=GRAPH_FORMATS[media], prefixes=prefixes or None), media)
+
+
+def _capped(items, max_rows: int, what: str) -> list:
+    kept = list(itertools.islice(items, max_rows + 1))
+    if len(kept) > max_rows:
+        raise ResultTooLarge(f"the result has more than {max_rows:,} {what} (KGREL_SPARQL_MAX_ROWS); "
+                             "add LIMIT and OFFSET to page through it, or aggregate with COUNT")
+    return kept
+
+
+def solutions_json(variables: list[str], rows: list[ox.QuerySolution]) -> bytes:
+    """SELECT results in the SPARQL 1.1 JSON results format (from rows already held in memory)."""
+    bindings = []
+    for row in rows:
+        binding = {}
+        for name in variables:
+            term = row[name]
+            if term is not None:
+                binding[name] = _term_json(term)
+        bindings.append(binding)
+    return json.dumps({"head": {"vars": variables}, "results": {"bindings": bindings}},
+                      ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _term_json(term) -> dict:
+    if isinstance(term, ox.NamedNode):
+        return {"type": "uri", "value": term.value}
+    if isinstance(term, ox.BlankNode):
+        return {"type": "bnode", "value": term.value}
+    if isinstance(term, ox.Triple):
+        return {"type": "triple", "value": {"subject": _term_json(term.subject),
+                                            "predicate": _term_json(term.predicate),
+                                            "object": _term_json(term.object)}}
+    out = {"type": "literal", "value": term.value}
+    if term.language:
+        out["xml:lang"] = term.language
+    elif term.datatype.value != XSD_STRING:
+        out["datatype"] = term.datatype.value
+    return out

@@ -34,6 +34,10 @@ _COUNT_QUADS = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
 class KnowledgeStore(ABC):
     """An RDF dataset kgrel reads with SPARQL and writes atomically."""
 
+    # Whether a client query may run in a forked child (`kg.isolation`): true of the embedded store,
+    # whose data a child can read; a remote endpoint is bounded by its request timeout instead.
+    can_fork_queries = False
+
     @abstractmethod
     def query(self, sparql: str, *, default_graphs: Sequence[str] | None = None,
               named_graphs: Sequence[str] | None = None, prefixes: dict[str, str] | None = None) -> QueryResult:
@@ -106,6 +110,8 @@ class KnowledgeStore(ABC):
 
 class EmbeddedStore(KnowledgeStore):
     """Oxigraph (RocksDB) in a directory of its own, persistent and transactional; one process at a time."""
+
+    can_fork_queries = True
 
     def __init__(self, path: Path | None):
         self.path = path

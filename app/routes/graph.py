@@ -1,7 +1,9 @@
 """Ingest RDF and query the graph with SPARQL 1.1 (read-only)."""
 
+import threading
 from urllib.parse import parse_qs
 
+import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
@@ -14,8 +16,8 @@ from kgrel.kg.formats import SUPPORTED_MEDIA_TYPES, format_for_media_type
 from kgrel.kg.sparql import GRAPH_FORMATS, SOLUTION_FORMATS
 
 router = APIRouter(prefix="/graph", tags=["graph"])
-ERRORS = {400: {"model": ErrorOut}, 406: {"model": ErrorOut}, 413: {"model": ErrorOut}, 415: {"model": ErrorOut},
-          422: {"model": ErrorOut}}
+ERRORS = {400: {"model": ErrorOut}, 403: {"model": ErrorOut}, 406: {"model": ErrorOut}, 413: {"model": ErrorOut},
+          415: {"model": ErrorOut}, 422: {"model": ErrorOut}, 503: {"model": ErrorOut}}
 # SELECT/ASK results and CONSTRUCT/DESCRIBE graphs, chosen by Accept.
 SPARQL_RESULTS = {200: {"content": {media: {} for media in [*SOLUTION_FORMATS, *GRAPH_FORMATS]}}, **ERRORS}
 
@@ -35,18 +37,46 @@ async def add_triples(request: Request, service: ServiceDep,
                      rewritten_examples=[RewrittenLiteral(given=g, stored=s) for g, s in report.rewritten_examples])
 
 
-def _sparql_response(service: ServiceDep, query: str, accept: str | None, default_graphs, named_graphs):
-    result = service.graph.sparql(query, accept, default_graphs, named_graphs)
+async def _sparql_response(request: Request, service: ServiceDep, query: str, default_graphs,
+                           named_graphs) -> Response:
+    """Run the query on a worker thread while watching the connection: a client that goes away stops it."""
+    cancelled = threading.Event()
+    outcome = {}
+
+    async def run() -> None:
+        try:
+            outcome["result"] = await run_in_threadpool(service.graph.sparql, query, request.headers.get("accept"),
+                                                        default_graphs, named_graphs, cancelled)
+        except Exception as e:  # raised below, outside the task group, for the error handlers
+            outcome["error"] = e
+        finally:
+            tasks.cancel_scope.cancel()
+
+    async def watch() -> None:
+        while not cancelled.is_set():
+            if await request.is_disconnected():
+                cancelled.set()
+            await anyio.sleep(0.25)
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(run)
+        tasks.start_soon(watch)
+    if "error" in outcome:
+        raise outcome["error"]
+    result = outcome["result"]
     return Response(content=result.body, media_type=result.media_type)
 
 
 @router.get("/sparql", responses=SPARQL_RESULTS)
-def sparql_get(request: Request, service: ServiceDep,
-               query: str = Query(..., description="SPARQL 1.1 query")) -> Response:
-    """SELECT, ASK, CONSTRUCT or DESCRIBE; JSON, CSV, TSV or XML results (Turtle etc. for graphs) by Accept."""
+async def sparql_get(request: Request, service: ServiceDep,
+                     query: str = Query(..., description="SPARQL 1.1 query")) -> Response:
+    """SELECT, ASK, CONSTRUCT or DESCRIBE; JSON, CSV, TSV or XML results (Turtle etc. for graphs) by Accept.
+
+    Runs within the server's limits: a time limit (503), a row cap (422), a few queries at once (503 with
+    Retry-After), and no SERVICE calls unless allow-listed (403). A client that disconnects stops its query."""
     params = request.query_params
-    return _sparql_response(service, query, request.headers.get("accept"),
-                            params.getlist("default-graph-uri"), params.getlist("named-graph-uri"))
+    return await _sparql_response(request, service, query, params.getlist("default-graph-uri"),
+                                  params.getlist("named-graph-uri"))
 
 
 @router.post("/sparql", responses=SPARQL_RESULTS, openapi_extra={"requestBody": {"content": {
@@ -73,8 +103,7 @@ async def sparql_post(request: Request, service: ServiceDep) -> Response:
     else:
         raise UnsupportedFormat(f"unsupported Content-Type {media!r} for a SPARQL query; use application/sparql-query "
                           "or application/x-www-form-urlencoded")
-    return await run_in_threadpool(_sparql_response, service, query, request.headers.get("accept"),
-                                   default_graphs, named_graphs)
+    return await _sparql_response(request, service, query, default_graphs, named_graphs)
 
 
 @router.get("/entities/{entity_id:path}", response_model=EntityOut, responses={404: {"model": ErrorOut}})

@@ -20,11 +20,17 @@ from kgrel.kg.ingest import IngestReport, ingest, ingest_file
 from kgrel.kg.linking import LabelIndex
 from kgrel.kg.ontology import EntityInfo, OntologyView, RelationInfo
 from kgrel.kg.prefixes import PrefixMap
-from kgrel.kg.sparql import SparqlResponse, run_query
+from kgrel.kg.sparql import QueryLimits, SparqlResponse, run_query
 from kgrel.kg.store import KnowledgeStore, open_store
 from kgrel.models.relation.instances import RelationInstance
 
 log = logging.getLogger(__name__)
+
+
+class QueriesBusy(Exception):
+    """Every slot for client SPARQL queries is taken: answered 503 with Retry-After."""
+
+    retry_after_s = 1
 
 
 class GraphService:
@@ -37,6 +43,10 @@ class GraphService:
         self._lock = threading.Lock()
         self._version = 0
         self._labels: tuple[int, LabelIndex] | None = None
+        self._queries = threading.BoundedSemaphore(settings.sparql_concurrency)
+        self.query_limits = QueryLimits(timeout_s=settings.sparql_timeout_s, max_rows=settings.sparql_max_rows,
+                                        memory_mb=settings.sparql_memory_mb,
+                                        allowed_services=tuple(settings.sparql_service_allow))
 
     def close(self) -> None:
         self.store.close()
@@ -84,10 +94,19 @@ class GraphService:
         log.info("loaded demo graph %s: %d triples", self.settings.demo_graph, report.added)
         return report
 
-    def sparql(self, query: str, accept: str | None, default_graphs=None, named_graphs=None) -> SparqlResponse:
-        return run_query(self.store, query, accept, prefixes=self.prefixes.as_dict(),
-                         default_graphs=[self.iri(g) for g in default_graphs or []],
-                         named_graphs=[self.iri(g) for g in named_graphs or []])
+    def sparql(self, query: str, accept: str | None, default_graphs=None, named_graphs=None,
+               cancelled: threading.Event | None = None) -> SparqlResponse:
+        """A client's query, within the configured limits; at most `sparql_concurrency` run at once."""
+        if not self._queries.acquire(blocking=False):
+            raise QueriesBusy(f"{self.settings.sparql_concurrency} SPARQL queries are running "
+                              "(KGREL_SPARQL_CONCURRENCY); try again shortly")
+        try:
+            return run_query(self.store, query, accept, prefixes=self.prefixes.as_dict(),
+                             default_graphs=[g if g == "default" else self.iri(g) for g in default_graphs or []],
+                             named_graphs=[self.iri(g) for g in named_graphs or []],
+                             limits=self.query_limits, cancelled=cancelled)
+        finally:
+            self._queries.release()
 
     # Relations and examples -------------------------------------------------------------------
 
