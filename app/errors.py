@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from kgrel.app.services.embeddings import NoEmbeddings
 from kgrel.app.services.graph import QueriesBusy
+from kgrel.app.services.sessions import DecisionConflict
 from kgrel.app.services.jobs import JobBusy
 from kgrel.kg.errors import (
     InputTooLarge,
@@ -51,6 +52,7 @@ STATUS = [
     (NotFound, 404),
     (RelationExists, 409),
     (JobBusy, 409),
+    (DecisionConflict, 409),
     (CannotAdapt, 409),
     (NoEmbeddings, 409),
     (StoreUnavailable, 503),
@@ -85,7 +87,7 @@ def install(app: FastAPI) -> None:
         return JSONResponse(status_code=status_for(inner), content=body,
                             headers={"Retry-After": str(retry)} if retry else None)
 
-    for cls in (KGError, InvalidInstance, BatchItemError, JobBusy, CannotAdapt, QueriesBusy):
+    for cls in (KGError, InvalidInstance, BatchItemError, JobBusy, CannotAdapt, QueriesBusy, DecisionConflict):
         app.add_exception_handler(cls, known_error)
 
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

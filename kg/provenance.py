@@ -13,7 +13,14 @@ using W3C PROV-O plus the RDF reification vocabulary (rdf:subject/predicate/obje
           kgrel:score 0.87 ; kgrel:headStart 0 ; kgrel:headEnd 5 ; kgrel:tailStart 20 ; kgrel:tailEnd 27 .
       <urn:kgrel:sentence:H> a kgrel:Sentence ; kgrel:text "..." .
       <urn:kgrel:session:S> a prov:Activity ; kgrel:relation <relation> ; prov:startedAtTime "..." .
+      <urn:kgrel:decision:S-C> a kgrel:Decision ; kgrel:candidate "C" ; kgrel:outcome "accepted" ;
+          kgrel:relation <relation> ; kgrel:example <urn:kgrel:example:S-C> ; kgrel:statement <urn:kgrel:assertion:S-C> ;
+          prov:wasAttributedTo <urn:kgrel:agent:alice> ; prov:generatedAtTime "..."^^xsd:dateTime .
     }
+
+A decision on a labelling candidate (accept, reject, correct) is written with its example and fact
+in one transaction, under IRIs derived from the session and candidate: doing it twice writes nothing
+new, and the decision node is the record a session's state is rebuilt from after a crash.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import pyoxigraph as ox
 
@@ -71,10 +78,11 @@ def session_quads(session_id: str, relation: str, name: str, started: str) -> li
             ox.Quad(s, ox.NamedNode(PROV + "startedAtTime"), ox.Literal(started, datatype=_DATETIME), g)]
 
 
-def fact_quads(fact: AcceptedFact, when: str | None = None) -> tuple[str, list[ox.Quad]]:
-    """The asserted triple and its provenance; returns the statement node's IRI too."""
+def fact_quads(fact: AcceptedFact, when: str | None = None,
+               statement: str | None = None) -> tuple[str, list[ox.Quad]]:
+    """The asserted triple and its provenance; returns the statement node's IRI too (a fresh one unless given)."""
     g = ox.NamedNode(session_graph(fact.session_id))
-    statement = "urn:kgrel:assertion:" + uuid.uuid4().hex
+    statement = statement or "urn:kgrel:assertion:" + uuid.uuid4().hex
     a = ox.NamedNode(statement)
     sentence = ox.NamedNode("urn:kgrel:sentence:" + hashlib.sha1(fact.sentence.encode()).hexdigest())
     head, relation, tail = ox.NamedNode(fact.head), ox.NamedNode(fact.relation), ox.NamedNode(fact.tail)
@@ -104,11 +112,59 @@ def fact_quads(fact: AcceptedFact, when: str | None = None) -> tuple[str, list[o
     return statement, quads
 
 
-def add_fact(store: KnowledgeStore, fact: AcceptedFact) -> str:
-    """Write a fact and its provenance in one transaction; returns the statement IRI."""
-    statement, quads = fact_quads(fact)
-    store.insert(quads)
-    return statement
+@dataclass
+class Decision:
+    """What a labeller decided about one candidate of a session, as recorded in the session's graph."""
+
+    session_id: str
+    candidate_id: str
+    outcome: str  # accepted | rejected | corrected
+    relation: str | None
+    user: str
+    when: str
+    example: str | None = None
+    statement: str | None = None
+
+
+def decision_node(session_id: str, candidate_id: str) -> str:
+    return f"urn:kgrel:decision:{session_id}-{candidate_id}"
+
+
+def statement_node(session_id: str, candidate_id: str) -> str:
+    return f"urn:kgrel:assertion:{session_id}-{candidate_id}"
+
+
+def decision_quads(decision: Decision) -> list[ox.Quad]:
+    g = ox.NamedNode(session_graph(decision.session_id))
+    d = ox.NamedNode(decision_node(decision.session_id, decision.candidate_id))
+    quads = [ox.Quad(d, ox.NamedNode(RDF + "type"), ox.NamedNode(KGREL + "Decision"), g),
+             ox.Quad(d, ox.NamedNode(KGREL + "candidate"), ox.Literal(decision.candidate_id), g),
+             ox.Quad(d, ox.NamedNode(KGREL + "outcome"), ox.Literal(decision.outcome), g),
+             ox.Quad(d, ox.NamedNode(PROV + "wasAttributedTo"), ox.NamedNode(agent_node(decision.user)), g),
+             ox.Quad(d, ox.NamedNode(PROV + "generatedAtTime"), ox.Literal(decision.when, datatype=_DATETIME), g)]
+    for prop, value in (("relation", decision.relation), ("example", decision.example),
+                        ("statement", decision.statement)):
+        if value:
+            quads.append(ox.Quad(d, ox.NamedNode(KGREL + prop), ox.NamedNode(value), g))
+    return quads
+
+
+def decisions(store: KnowledgeStore, session_id: str) -> dict[str, Decision]:
+    """The decisions recorded in a session's graph, by candidate id."""
+    g = session_graph(session_id)
+    rows = store.select(
+        f"SELECT ?c ?outcome ?who ?when ?relation ?example ?statement WHERE {{ GRAPH <{g}> {{ "
+        f"?d a <{KGREL}Decision> ; <{KGREL}candidate> ?c ; <{KGREL}outcome> ?outcome ; "
+        f"<{PROV}wasAttributedTo> ?who ; <{PROV}generatedAtTime> ?when . "
+        f"OPTIONAL {{ ?d <{KGREL}relation> ?relation }} OPTIONAL {{ ?d <{KGREL}example> ?example }} "
+        f"OPTIONAL {{ ?d <{KGREL}statement> ?statement }} }} }}")
+    out = {}
+    for row in rows:
+        value = {k: v.value for k, v in row.items()}
+        out[value["c"]] = Decision(session_id, value["c"], value["outcome"], value.get("relation"),
+                                   unquote(value["who"].removeprefix("urn:kgrel:agent:")), value["when"],
+                                   value.get("example"), value.get("statement"))
+    return out
 
 
 def remove_statement(store: KnowledgeStore, session_id: str, statement: str) -> None:

@@ -45,12 +45,12 @@ def create_session(body: SessionIn, service: ServiceDep) -> SessionOut:
 
 @router.get("", response_model=list[SessionOut])
 def list_sessions(service: ServiceDep) -> list[SessionOut]:
-    return [session_out(service, s) for s in service.labelling.sessions.all()]
+    return [session_out(service, service.labelling.session(s.id)) for s in service.labelling.sessions.all()]
 
 
 @router.get("/{session_id}", response_model=SessionOut, responses=ERRORS)
 def get_session(session_id: str, service: ServiceDep) -> SessionOut:
-    return session_out(service, service.labelling.sessions.get(session_id))
+    return session_out(service, service.labelling.session(session_id))
 
 
 @router.post("/{session_id}/texts", response_model=TextsAdded, responses=ERRORS)
@@ -69,7 +69,9 @@ def suggestions(session_id: str, service: ServiceDep, n: int = Query(10, ge=1, l
 
 @router.post("/{session_id}/suggestions/{candidate_id}", response_model=CandidateOut, responses=ERRORS)
 def decide(session_id: str, candidate_id: str, body: DecisionIn, service: ServiceDep) -> CandidateOut:
-    """Accept, reject or correct a suggestion; accepted sentences become examples at once."""
+    """Accept, reject or correct a suggestion; accepted sentences become examples at once.
+
+    Sending the same decision again changes nothing (a retry is safe); a different one is 409."""
     return CandidateOut(**candidate_out(service.labelling.decide(session_id, candidate_id, body.decision,
                                                                  body.relation, body.user, body.score)))
 

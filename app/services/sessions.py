@@ -7,7 +7,9 @@ the session files and connects the two.
 
 from __future__ import annotations
 
+import threading
 import uuid
+from dataclasses import dataclass
 
 import pyoxigraph as ox
 
@@ -28,6 +30,24 @@ from kgrel.models.relation.instances import (
 )
 from kgrel.models.relation.quality import example_quality
 
+OUTCOMES = {"accept": "accepted", "reject": "rejected", "correct": "corrected"}
+
+
+class DecisionConflict(Exception):
+    """A decision on a suggestion already decided otherwise (409)."""
+
+
+@dataclass
+class _DecisionWrite:
+    decision: provenance.Decision
+    quads: list[ox.Quad]
+
+
+def apply_decision(candidate: Candidate, decision: provenance.Decision) -> None:
+    candidate.status, candidate.relation = decision.outcome, decision.relation
+    candidate.example, candidate.statement = decision.example, decision.statement
+    candidate.user, candidate.decided = decision.user, decision.when
+
 
 class LabellingService:
     def __init__(self, graph: GraphService, predictions: PredictionService, extraction: ExtractionService):
@@ -35,6 +55,9 @@ class LabellingService:
         self.predictions = predictions
         self.extraction = extraction
         self.sessions = SessionStore(graph.settings.data_dir / "sessions")
+        self._locks: dict[str, threading.RLock] = {}
+        self._locks_guard = threading.Lock()
+        self._reconciled: set[str] = set()
 
     def create_session(self, relation: str, name: str | None, user: str) -> Session:
         info, _ = self.graph.relation(relation)
@@ -45,7 +68,10 @@ class LabellingService:
         return session
 
     def add_texts(self, session_id: str, documents: list[str], mentions=None) -> dict:
-        session = self.sessions.get(session_id)
+        with self._session_lock(session_id):
+            return self._add_texts(self.session(session_id), documents, mentions)
+
+    def _add_texts(self, session: Session, documents: list[str], mentions=None) -> dict:
         pairs = self.extraction.find_pairs(documents, mentions)
         seen = {(c.sentence, c.head.start, c.head.end, c.tail.start, c.tail.end) for c in session.candidates}
         added = []
@@ -70,7 +96,10 @@ class LabellingService:
 
         Each pair is shown in the direction the model finds the relation in (head and tail swapped
         when it reads the fact the other way round), so one pair is never offered both ways."""
-        session = self.sessions.get(session_id)
+        with self._session_lock(session_id):
+            return self._suggestions(self.session(session_id), n, diversity)
+
+    def _suggestions(self, session: Session, n: int, diversity: float) -> list[tuple[Candidate, float]]:
         pending = [c for c in session.candidates if c.status == "pending"]
         if not pending:
             return []
@@ -93,37 +122,78 @@ class LabellingService:
         """accept (the session's relation), reject (not it), or correct (another relation, or none when null).
 
         An accepted or corrected-to-a-relation sentence becomes an example of that relation at once, and
-        its fact goes into the session's graph with provenance when both mentions are linked.
+        its fact goes into the session's graph with provenance when both mentions are linked. The example,
+        the fact and the decision are one transaction, under IRIs derived from the candidate; one decision
+        at a time per session, and the same decision twice changes nothing.
         """
-        session = self.sessions.get(session_id)
-        candidate = session.candidate(candidate_id)
-        if candidate.status != "pending":
-            raise InvalidInstance(f"suggestion {candidate_id} was already {candidate.status}")
-        if decision == "accept":
-            target = session.relation
-        elif decision == "reject":
-            target = None
-        elif decision == "correct":
-            target = self.graph.relation(relation)[0].iri if relation else None
-        else:
+        if decision not in OUTCOMES:
             raise InvalidInstance(f"unknown decision {decision!r}: use accept, reject or correct")
-        user = user or session.user
+        with self._session_lock(session_id):
+            session = self.session(session_id)
+            candidate = session.candidate(candidate_id)
+            if decision == "accept":
+                target = session.relation
+            elif decision == "correct":
+                target = self.graph.relation(relation)[0].iri if relation else None
+            else:
+                target = None
+            outcome = OUTCOMES[decision]
+            if candidate.status != "pending":
+                if (candidate.status, candidate.relation) == (outcome, target):
+                    return candidate  # a retried request: already done
+                raise DecisionConflict(f"suggestion {candidate_id} was already {candidate.status}"
+                                       + (f" as {self.graph.curie(candidate.relation)}" if candidate.relation else ""))
+            record = self._decision(session, candidate, outcome, target, user or session.user, score)
+            self.graph.store.insert(record.quads)
+            if target is not None:
+                self.graph.changed()
+            apply_decision(candidate, record.decision)
+            self.sessions.save(session)
+            return candidate
+
+    def _decision(self, session: Session, candidate: Candidate, outcome: str, target: str | None, user: str,
+                  score: float | None) -> _DecisionWrite:
+        when = provenance.now()
+        quads: list[ox.Quad] = []
+        example = statement = None
         if target is not None:
-            [record] = self.graph.add_examples(target, [candidate_instance(candidate)],
-                                               source=provenance.session_node(session.id))
-            candidate.example = record.id
+            example = kg_examples.EXAMPLE_PREFIX + f"{session.id}-{candidate.id}"
+            quads += kg_examples.example_quads(kg_examples.ExampleRecord(
+                relation=target, text=candidate.sentence, head_start=candidate.head.start,
+                head_end=candidate.head.end, tail_start=candidate.tail.start, tail_end=candidate.tail.end,
+                head_entity=candidate.head.entity, tail_entity=candidate.tail.entity,
+                source=provenance.session_node(session.id), id=example, created=when))
             if candidate.head.entity and candidate.tail.entity:
-                candidate.statement = provenance.add_fact(self.graph.store, provenance.AcceptedFact(
+                statement, fact = provenance.fact_quads(provenance.AcceptedFact(
                     candidate.head.entity, target, candidate.tail.entity, candidate.sentence,
                     (candidate.head.start, candidate.head.end), (candidate.tail.start, candidate.tail.end),
-                    score, user, session.id))
-        candidate.status = {"accept": "accepted", "reject": "rejected", "correct": "corrected"}[decision]
-        candidate.relation, candidate.user, candidate.decided = target, user, provenance.now()
-        self.sessions.save(session)
-        return candidate
+                    score, user, session.id), when=when, statement=provenance.statement_node(session.id, candidate.id))
+                quads += fact
+        decision = provenance.Decision(session.id, candidate.id, outcome, target, user, when, example, statement)
+        return _DecisionWrite(decision, quads + provenance.decision_quads(decision))
+
+    def session(self, session_id: str) -> Session:
+        """A session, its state brought in line with the decisions in the graph when first read from disk
+        (a crash between the graph's transaction and the session file loses nothing)."""
+        session = self.sessions.get(session_id)
+        if session.id not in self._reconciled:
+            with self._session_lock(session.id):
+                if session.id not in self._reconciled:
+                    recorded = provenance.decisions(self.graph.store, session.id)
+                    stale = [c for c in session.candidates if c.status == "pending" and c.id in recorded]
+                    for c in stale:
+                        apply_decision(c, recorded[c.id])
+                    if stale:
+                        self.sessions.save(session)
+                    self._reconciled.add(session.id)
+        return session
+
+    def _session_lock(self, session_id: str) -> threading.RLock:
+        with self._locks_guard:
+            return self._locks.setdefault(session_id, threading.RLock())
 
     def export_facts(self, session_id: str, rdf_format: ox.RdfFormat) -> bytes:
-        self.sessions.get(session_id)  # 404 for an unknown session
+        self.session(session_id)  # 404 for an unknown session
         triples = provenance.session_triples(self.graph.store, session_id)
         if rdf_format == ox.RdfFormat.N_QUADS:
             graph = ox.NamedNode(provenance.session_graph(session_id))

@@ -95,7 +95,11 @@ def test_a_whole_labelling_session(music):
     r = music.post(f"/sessions/{sid}/suggestions/{swan['id']}",
                    json={"decision": "correct", "relation": "ex:composer", "user": "bob"})
     assert r.json()["status"] == "corrected" and r.json()["relation"] == "http://example.org/composer"
-    assert music.post(f"/sessions/{sid}/suggestions/{swan['id']}", json={"decision": "accept"}).status_code == 422
+    assert music.post(f"/sessions/{sid}/suggestions/{swan['id']}", json={"decision": "accept"}).status_code == 409
+    # The same decision again (a retried request) is answered as before and stores nothing new.
+    again = music.post(f"/sessions/{sid}/suggestions/{swan['id']}",
+                       json={"decision": "correct", "relation": "ex:composer", "user": "bob"})
+    assert again.status_code == 200 and again.json() == r.json()
     assert music.get("/relations/ex:composer").json()["examples"] == 2
     # The next suggestions already use the new examples and leave out what was decided.
     left = music.get(f"/sessions/{sid}/suggestions", params={"n": 20}).json()
