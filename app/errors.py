@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 
 from kgrel.app.services.embeddings import NoEmbeddings
 from kgrel.app.services.graph import QueriesBusy
-from kgrel.app.services.sessions import DecisionConflict
 from kgrel.app.services.jobs import JobBusy
+from kgrel.app.services.sessions import DecisionConflict
 from kgrel.kg.errors import (
     InputTooLarge,
     InvalidIdentifier,

@@ -14,7 +14,8 @@ using W3C PROV-O plus the RDF reification vocabulary (rdf:subject/predicate/obje
       <urn:kgrel:sentence:H> a kgrel:Sentence ; kgrel:text "..." .
       <urn:kgrel:session:S> a prov:Activity ; kgrel:relation <relation> ; prov:startedAtTime "..." .
       <urn:kgrel:decision:S-C> a kgrel:Decision ; kgrel:candidate "C" ; kgrel:outcome "accepted" ;
-          kgrel:relation <relation> ; kgrel:example <urn:kgrel:example:S-C> ; kgrel:statement <urn:kgrel:assertion:S-C> ;
+          kgrel:relation <relation> ; kgrel:example <urn:kgrel:example:S-C> ;
+          kgrel:statement <urn:kgrel:assertion:S-C> ;
           prov:wasAttributedTo <urn:kgrel:agent:alice> ; prov:generatedAtTime "..."^^xsd:dateTime .
     }
 

@@ -121,10 +121,10 @@ def test_kill_9_during_accepts_leaves_each_decision_whole(server):
     assert len(suggestions) >= 12
     rng = random.Random(0)
     pending = [s["id"] for s in suggestions]
-    for trial in range(3):
+    for _ in range(3):
         stop = threading.Event()
 
-        def accept_all():
+        def accept_all(pending=pending, stop=stop):
             for cid in pending:
                 if stop.is_set():
                     return
