@@ -130,16 +130,23 @@ async function loadSuggestions() {
   renderSuggestions();
 }
 
+// The API counts offsets in code points (Python str); JavaScript strings index UTF-16 units, which
+// differ after an emoji or any character outside the BMP. Slice an array of code points instead.
+function codePointSlice(chars, start, end) {
+  return chars.slice(start, end).join("");
+}
+
 function highlighted(s) {
   const parts = [];
+  const chars = Array.from(s.sentence);
   const spans = [[s.head, "head"], [s.tail, "tail"]].sort((a, b) => a[0].start - b[0].start);
   let cursor = 0;
   for (const [m, cls] of spans) {
-    parts.push(s.sentence.slice(cursor, m.start));
-    parts.push(el("mark", { class: cls, title: m.entity || "" }, s.sentence.slice(m.start, m.end)));
+    parts.push(codePointSlice(chars, cursor, m.start));
+    parts.push(el("mark", { class: cls, title: m.entity || "" }, codePointSlice(chars, m.start, m.end)));
     cursor = m.end;
   }
-  parts.push(s.sentence.slice(cursor));
+  parts.push(codePointSlice(chars, cursor));
   return el("div", { class: "sentence" }, ...parts);
 }
 
