@@ -15,8 +15,10 @@ from typing import IO
 
 import pyoxigraph as ox
 
+from kgrel.kg.changes import aspects_changed
 from kgrel.kg.errors import InputTooLarge, InvalidIdentifier, KGError, RDFSyntaxError
 from kgrel.kg.formats import format_for_path
+from kgrel.kg.ontology import OntologyView
 from kgrel.kg.store import KnowledgeStore
 from kgrel.kg.xml_entities import check_entities
 
@@ -37,6 +39,8 @@ class IngestReport:
     # Typed literals the store keeps in canonical form ("0042"^^xsd:int is read back as "42"^^xsd:integer).
     rewritten: int = 0
     rewritten_examples: list[tuple[str, str]] = field(default_factory=list)
+    # What the new triples change (`kg.changes`), so that only that is rebuilt.
+    changes: frozenset[str] = frozenset()
 
 
 def parse_rdf(source: bytes | IO[bytes], rdf_format: ox.RdfFormat, *, base_iri: str | None = None,
@@ -101,5 +105,6 @@ def ingest(store: KnowledgeStore, source: bytes | IO[bytes], rdf_format: ox.RdfF
                                 f"literals are on): {shown}. Write them in canonical form, or use a store "
                                 "that keeps lexical forms")
     added = store.insert(quads)
+    changes = aspects_changed(OntologyView(store), quads) if added else frozenset()
     return IngestReport(parsed=len(quads), added=added, prefixes=prefixes, rewritten=len(rewrites),
-                        rewritten_examples=examples)
+                        rewritten_examples=examples, changes=changes)

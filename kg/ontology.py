@@ -79,6 +79,16 @@ class OntologyView:
             f"SELECT DISTINCT ?r WHERE {{ VALUES ?t {{ {_values(RELATION_TYPES)} }} ?r a ?t FILTER(isIRI(?r)) }}")
         return sorted(r["r"].value for r in rows if not r["r"].value.startswith(_BUILTIN_NAMESPACES))
 
+    def relations_among(self, iris: list[str]) -> set[str]:
+        """Those of `iris` that the graph declares as relations."""
+        found: set[str] = set()
+        for start in range(0, len(iris), 500):
+            rows = self.store.select(
+                f"SELECT DISTINCT ?r WHERE {{ VALUES ?r {{ {_values(tuple(iris[start:start + 500]))} }} "
+                f"VALUES ?t {{ {_values(RELATION_TYPES)} }} ?r a ?t }}")
+            found.update(r["r"].value for r in rows)
+        return found
+
     def relations(self, iris: list[str] | None = None) -> list[RelationInfo]:
         """Side information of the given relations (all relations of the graph when None), sorted by IRI."""
         if iris is None:
@@ -189,12 +199,13 @@ class OntologyView:
         """Give relations without a declared domain/range the commonest classes of their facts' subjects
         and objects (`argument_classes`). `iris` names each relation in the graph when its record uses
         another id (FewRel's P26 for wdt:P26)."""
+        apply_observed(relations, self.observed_arguments(relations, iris), iris)
+
+    def observed_arguments(self, relations: list[RelationInfo], iris: list[str] | None = None) -> dict:
+        """{relation: (domain labels, range labels)} observed in the facts, for relations that declare neither."""
         iris = [r.iri for r in relations] if iris is None else iris
-        bare = [(r, iri) for r, iri in zip(relations, iris, strict=True) if not (r.domain or r.range)]
-        observed = self.argument_classes([iri for _, iri in bare]) if bare else {}
-        for r, iri in bare:
-            if iri in observed:
-                r.domain, r.range = observed[iri]
+        bare = [iri for r, iri in zip(relations, iris, strict=True) if not (r.domain or r.range)]
+        return self.argument_classes(bare) if bare else {}
 
     def argument_classes(self, relation_iris: list[str], top: int = 2, min_share: float = 0.2) -> dict:
         """Observed domain and range: the commonest classes of each relation's subjects and objects in the facts.
@@ -222,3 +233,11 @@ class OntologyView:
                 if domain or range_:
                     out[r] = (domain, range_)
         return out
+
+
+def apply_observed(relations: list[RelationInfo], observed: dict, iris: list[str] | None = None) -> None:
+    """Fill in observed domain/range (from `observed_arguments`) where a relation declares neither."""
+    iris = [r.iri for r in relations] if iris is None else iris
+    for r, iri in zip(relations, iris, strict=True):
+        if not (r.domain or r.range) and iri in observed:
+            r.domain, r.range = observed[iri]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from kgrel.app.services.graph import GraphService
 from kgrel.app.services.predictions import PredictionService
-from kgrel.kg import provenance
+from kgrel.kg import changes, provenance
 from kgrel.kg.linking import FoundMention
 from kgrel.models.relation.instances import Mention, RelationInstance, make_instance
 from kgrel.models.relation.prototypes import best_relations, none_of_the_above
@@ -108,5 +108,5 @@ class ExtractionService:
                 (f.pair.head.start, f.pair.head.end), (f.pair.tail.start, f.pair.tail.end), f.score, user, run_id))
             quads += fq
         self.graph.store.insert(quads)
-        self.graph.changed()
+        self.graph.changed({changes.FACTS})
         return provenance.session_graph(run_id)

@@ -1,7 +1,7 @@
 """The graph as the API sees it: ingest, SPARQL, relations and their examples, entities, identifiers.
 
-Every write that can change relations or examples bumps `version`, so what other services build from
-the graph (prototypes, the label index) knows when to rebuild.
+Every write bumps the version of each aspect it changes (`kg.changes`: relations, labels, facts), so
+what other services build from the graph (prototypes, the label index) rebuilds only when it must.
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import IO
 
 from kgrel.app.config import Settings
+from kgrel.kg import changes
 from kgrel.kg import entities as kg_entities
 from kgrel.kg import examples as kg_examples
 from kgrel.kg import relations as kg_relations
 from kgrel.kg.errors import NotFound
 from kgrel.kg.ingest import IngestReport, ingest, ingest_file
 from kgrel.kg.linking import LabelIndex
-from kgrel.kg.ontology import EntityInfo, OntologyView, RelationInfo
+from kgrel.kg.ontology import EntityInfo, OntologyView, RelationInfo, apply_observed
 from kgrel.kg.prefixes import PrefixMap
 from kgrel.kg.sparql import QueryLimits, SparqlResponse, run_query
 from kgrel.kg.store import KnowledgeStore, open_store
@@ -41,7 +42,7 @@ class GraphService:
         self.prefixes = PrefixMap(settings.data_dir / "prefixes.json")
         self.ontology = OntologyView(self.store, lang=settings.lang)
         self._lock = threading.Lock()
-        self._version = 0
+        self._versions = dict.fromkeys(changes.ALL, 0)
         self._labels: tuple[int, LabelIndex] | None = None
         self._queries = threading.BoundedSemaphore(settings.sparql_concurrency)
         self.query_limits = QueryLimits(timeout_s=settings.sparql_timeout_s, max_rows=settings.sparql_max_rows,
@@ -51,13 +52,13 @@ class GraphService:
     def close(self) -> None:
         self.store.close()
 
-    @property
-    def version(self) -> int:
-        return self._version
+    def version(self, aspect: str) -> int:
+        return self._versions[aspect]
 
-    def changed(self) -> None:
+    def changed(self, aspects=changes.ALL) -> None:
         with self._lock:
-            self._version += 1
+            for aspect in aspects:
+                self._versions[aspect] += 1
 
     # Identifiers ------------------------------------------------------------------------------
 
@@ -78,8 +79,8 @@ class GraphService:
 
     def _ingested(self, report: IngestReport) -> None:
         self.prefixes.add(report.prefixes)
-        if report.added:
-            self.changed()
+        if report.changes:
+            self.changed(report.changes)
 
     def ingest_file(self, path: Path, rdf_format=None, graph: str | None = None) -> IngestReport:
         report = ingest_file(self.store, path, rdf_format, graph=self.iri(graph) if graph else None)
@@ -123,12 +124,12 @@ class GraphService:
 
     def register_relation(self, spec: kg_relations.RelationSpec) -> RelationInfo:
         kg_relations.register_relation(self.store, spec)
-        self.changed()
+        self.changed({changes.RELATIONS})
         return self.relation(spec.iri)[0]
 
     def delete_relation(self, identifier: str) -> None:
         kg_relations.delete_relation(self.store, self.iri(identifier))
-        self.changed()
+        self.changed({changes.RELATIONS})
 
     def add_examples(self, identifier: str, instances: list[RelationInstance],
                      source: str | None = None) -> list[kg_examples.ExampleRecord]:
@@ -138,28 +139,33 @@ class GraphService:
             tail_end=x.tail.end, head_entity=x.head.entity, tail_entity=x.tail.entity, source=source)
             for x in instances]
         kg_examples.add_examples(self.store, records)
-        self.changed()
+        self.changed({changes.RELATIONS})
         return records
 
     def examples(self, identifier: str) -> list[kg_examples.ExampleRecord]:
         return kg_examples.list_examples(self.store, self.relation(identifier)[0].iri)
 
-    def scoring_relations(self) -> list[RelationInfo]:
+    def scoring_relations(self, observed: dict | None = None) -> tuple[list[RelationInfo], dict]:
         """Every relation with its side information; those without a declared domain/range get the
-        classes their facts have in the graph (when the settings say so)."""
+        classes their facts have in the graph (when the settings say so): those given in `observed`, or
+        computed afresh when it is None (a statistic over all facts: about a second on a large graph).
+        Returns the relations and the observed classes used."""
         relations = self.ontology.relations()
-        if self.settings.observed_domain_range:
-            self.ontology.add_observed_arguments(relations)
-        return relations
+        if not self.settings.observed_domain_range:
+            return relations, {}
+        if observed is None:
+            observed = self.ontology.observed_arguments(relations)
+        apply_observed(relations, observed)
+        return relations, observed
 
     # Entities ---------------------------------------------------------------------------------
 
     def label_index(self) -> LabelIndex:
         """Names of the graph's entities for linking mentions, rebuilt after writes."""
         with self._lock:
-            if self._labels is not None and self._labels[0] == self._version:
+            version = self._versions[changes.LABELS]
+            if self._labels is not None and self._labels[0] == version:
                 return self._labels[1]
-            version = self._version
         index = LabelIndex.build(self.store)
         with self._lock:
             self._labels = (version, index)

@@ -3,6 +3,7 @@ and the graph context of each mention."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import defaultdict
 from collections.abc import Sequence
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from kgrel.app.config import Settings
 from kgrel.app.services.embeddings import EmbeddingService
 from kgrel.app.services.graph import GraphService
+from kgrel.kg import changes
 from kgrel.kg import examples as kg_examples
 from kgrel.kg.errors import InvalidIdentifier
 from kgrel.models.fusion import GraphAwareClassifier, GraphContext, ScoringState, link_contexts
@@ -20,6 +22,21 @@ from kgrel.models.relation.model import RelationModel
 from kgrel.models.relation.prototypes import InstancePrediction, InstanceViewCache, PrototypeSet, embed_both_ways
 
 REVERSED_KEY = "~reversed"  # suffix of the view-cache key of an instance asked the other way round
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Built:
+    """A scoring state and what it was built from."""
+
+    state: ScoringState
+    relations: int  # graph versions (`kg.changes`)
+    facts: int
+    embeddings: KGEmbeddings | None
+    observed: dict  # the observed domain/range used, reused until the facts are re-read
+
+    def current(self, graph: GraphService, embeddings: KGEmbeddings | None) -> bool:
+        return self.relations == graph.version(changes.RELATIONS) and self.embeddings is embeddings
 
 
 @dataclass
@@ -38,9 +55,10 @@ class PredictionService:
         self.model = model
         self.classifier = GraphAwareClassifier(model, use_graph=settings.use_graph)
         self.views = InstanceViewCache(model)
-        self._lock = threading.Lock()
-        # (graph version, embeddings it was built with, state): rebuilt when either changes.
-        self._built: tuple[int, KGEmbeddings | None, ScoringState] | None = None
+        self._lock = threading.Lock()  # guards the fields below; never held while building
+        self._build_lock = threading.Lock()  # one build at a time
+        self._built: _Built | None = None
+        self._refreshing = False
 
     def switch_model(self, model: RelationModel) -> None:
         """Serve with `model` from the next request on; its prototypes are built afresh."""
@@ -50,18 +68,60 @@ class PredictionService:
             self.model, self.classifier, self.views, self._built = model, classifier, views, None
 
     def state(self) -> ScoringState:
-        """Prototypes, the relations' graph profile and encoded domain/range, rebuilt after writes to the
-        graph and when new graph embeddings are switched in."""
+        """Prototypes, the relations' graph profile and encoded domain/range.
+
+        A write to relations or examples, or new graph embeddings, is seen by the next request: it is
+        rebuilt then (re-encoding only what changed). Facts only move the relations' observed domain/range,
+        a statistic over the whole graph: that is refreshed in the background while requests go on with
+        the current state, so an ingest does not stall the next /predict."""
+        built = self._built
+        if built is not None and built.current(self.graph, self.embeddings.current):
+            if built.facts != self.graph.version(changes.FACTS):
+                self._refresh_in_background()
+            return built.state
+        with self._build_lock:
+            built = self._built
+            if built is None or not built.current(self.graph, self.embeddings.current):
+                built = self._build(fresh_observed=built is None)
+            return built.state
+
+    def refresh(self) -> ScoringState:
+        """Rebuild now, observed domain/range included (what the background refresh does)."""
+        with self._build_lock:
+            return self._build(fresh_observed=True).state
+
+    def _refresh_in_background(self) -> None:
         with self._lock:
-            version, current = self.graph.version, self.embeddings.current
-            if self._built is not None and self._built[0] == version and self._built[1] is current:
-                return self._built[2]
-            examples = defaultdict(list)
-            for rec in kg_examples.list_examples(self.graph.store):
-                examples[rec.relation].append((rec.id, instance_from_record(rec)))
-            state = self.classifier.prepare(self.graph.scoring_relations(), examples, current)
-            self._built = (version, current, state)
-            return state
+            if self._refreshing:
+                return
+            self._refreshing = True
+
+        def run() -> None:
+            try:
+                self.refresh()
+            except Exception:  # noqa: BLE001 - a failed refresh leaves the current state serving
+                log.exception("background refresh of the relation state failed")
+            finally:
+                with self._lock:
+                    self._refreshing = False
+
+        threading.Thread(target=run, name="kgrel-state-refresh", daemon=True).start()
+
+    def _build(self, fresh_observed: bool) -> _Built:
+        # Versions are read before the graph, so a write during the build leaves the result stale, not wrong.
+        relations_version, facts_version = self.graph.version(changes.RELATIONS), self.graph.version(changes.FACTS)
+        current, classifier, previous = self.embeddings.current, self.classifier, self._built
+        reuse = None if fresh_observed or previous is None else previous.observed
+        relations, observed = self.graph.scoring_relations(reuse)
+        examples = defaultdict(list)
+        for rec in kg_examples.list_examples(self.graph.store):
+            examples[rec.relation].append((rec.id, instance_from_record(rec)))
+        state = classifier.prepare(relations, examples, current)
+        built = _Built(state, relations_version, facts_version if reuse is None else previous.facts, current, observed)
+        with self._lock:
+            if classifier is self.classifier:  # not switched to another model meanwhile
+                self._built = built
+        return built
 
     def prototypes(self) -> PrototypeSet:
         return self.state().prototypes

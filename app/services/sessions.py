@@ -17,8 +17,8 @@ from kgrel.app.services.extraction import ExtractionService
 from kgrel.app.services.graph import GraphService
 from kgrel.app.services.predictions import PredictionService
 from kgrel.app.services.session_store import Candidate, CandidateMention, Session, SessionStore
+from kgrel.kg import changes, provenance
 from kgrel.kg import examples as kg_examples
-from kgrel.kg import provenance
 from kgrel.models.relation.active_learning import rank_for_labelling
 from kgrel.models.relation.instances import (
     InvalidInstance,
@@ -145,8 +145,8 @@ class LabellingService:
                                        + (f" as {self.graph.curie(candidate.relation)}" if candidate.relation else ""))
             record = self._decision(session, candidate, outcome, target, user or session.user, score)
             self.graph.store.insert(record.quads)
-            if target is not None:
-                self.graph.changed()
+            if target is not None:  # a new example, and a fact when the mentions are linked
+                self.graph.changed({changes.RELATIONS, changes.FACTS})
             apply_decision(candidate, record.decision)
             self.sessions.save(session)
             return candidate

@@ -1,0 +1,56 @@
+"""What a write to the graph changes, so that what is built from the graph is rebuilt only when needed.
+
+Three aspects, from the most to the least urgent for the user who just wrote:
+
+    relations   a relation's side information, algebra or examples: the prototypes must follow at once
+    labels      names of entities: mention linking must follow at once
+    facts       anything else: only the relations' observed domain/range (a statistic over all facts)
+                can move, and it may follow in the background
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pyoxigraph as ox
+
+from kgrel.kg.namespaces import EXAMPLES_GRAPH, RDF, RDFS, RELATION_TYPES
+from kgrel.kg.ontology import (
+    ALIAS_PROPERTIES,
+    DESCRIPTION_PROPERTIES,
+    DOMAIN_PROPERTIES,
+    INVERSE_OF,
+    LABEL_PROPERTIES,
+    RANGE_PROPERTIES,
+    SYMMETRIC,
+    OntologyView,
+)
+
+RELATIONS, LABELS, FACTS = "relations", "labels", "facts"
+ALL = frozenset({RELATIONS, LABELS, FACTS})
+
+_RELATION_PROPERTIES = {*DOMAIN_PROPERTIES, *RANGE_PROPERTIES, INVERSE_OF, RDFS + "subPropertyOf"}
+_RELATION_CLASSES = {*RELATION_TYPES, SYMMETRIC}
+_NAME_PROPERTIES = {*LABEL_PROPERTIES, *ALIAS_PROPERTIES, RDF + "type", RDFS + "subClassOf"}
+_SIDE_INFORMATION = {*LABEL_PROPERTIES, *ALIAS_PROPERTIES, *DESCRIPTION_PROPERTIES}
+_TYPE = RDF + "type"
+
+
+def aspects_changed(ontology: OntologyView, quads: Iterable[ox.Quad]) -> frozenset[str]:
+    """The aspects that inserting (or deleting) `quads` changes; call after the write, so that relations
+    declared in the same write are known."""
+    aspects = {FACTS}
+    subjects: set[str] = set()
+    for q in quads:
+        predicate = q.predicate.value
+        in_examples = isinstance(q.graph_name, ox.NamedNode) and q.graph_name.value == EXAMPLES_GRAPH
+        declares = predicate in _RELATION_PROPERTIES or (predicate == _TYPE and q.object.value in _RELATION_CLASSES)
+        if in_examples or declares:
+            aspects.add(RELATIONS)
+        if predicate in _NAME_PROPERTIES:
+            aspects.add(LABELS)
+        if predicate in _SIDE_INFORMATION and isinstance(q.subject, ox.NamedNode):
+            subjects.add(q.subject.value)
+    if RELATIONS not in aspects and subjects and ontology.relations_among(sorted(subjects)):
+        aspects.add(RELATIONS)  # a label, alias or description of an existing relation
+    return frozenset(aspects)
