@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     sparql_service_allow: list[str] = Field(
         default_factory=list, description="Endpoint URL prefixes that SERVICE (federated) queries may call; empty "
                                           "turns SERVICE off. Loopback, private and file: targets are never called.")
+    refresh_interval_s: float = Field(
+        10.0, ge=0, description="Least time between background refreshes of the relations' observed domain/range "
+                                "after facts are written (relations and examples are seen at once).")
     max_batch: int = Field(1024, ge=1, description="Most instances in one /predict request.")
     max_examples: int = Field(256, ge=1, description="Most examples added in one request (each one is encoded "
                                                      "again whenever the relation's prototype is rebuilt).")

@@ -37,7 +37,7 @@ class IngestReport:
     added: int
     prefixes: dict[str, str] = field(default_factory=dict)
     # Typed literals the store keeps in canonical form ("0042"^^xsd:int is read back as "42"^^xsd:integer).
-    rewritten: int = 0
+    rewritten: int | None = 0  # None: the store cannot tell
     rewritten_examples: list[tuple[str, str]] = field(default_factory=list)
     # What the new triples change (`kg.changes`), so that only that is rebuilt.
     changes: frozenset[str] = frozenset()
@@ -98,6 +98,8 @@ def ingest(store: KnowledgeStore, source: bytes | IO[bytes], rdf_format: ox.RdfF
     refused instead, and nothing is inserted."""
     quads, prefixes = parse_rdf(source, rdf_format, base_iri=base_iri, graph=graph)
     rewrites = store.rewritten_literals(q.object for q in quads if isinstance(q.object, ox.Literal))
+    known = rewrites is not None
+    rewrites = rewrites or {}
     examples = [(str(given), str(stored)) for given, stored in list(rewrites.items())[:EXAMPLES_SHOWN]]
     if rewrites and strict_literals:
         shown = "; ".join(f"{given} would be stored as {stored}" for given, stored in examples)
@@ -106,5 +108,5 @@ def ingest(store: KnowledgeStore, source: bytes | IO[bytes], rdf_format: ox.RdfF
                                 "that keeps lexical forms")
     added = store.insert(quads)
     changes = aspects_changed(OntologyView(store), quads) if added else frozenset()
-    return IngestReport(parsed=len(quads), added=added, prefixes=prefixes, rewritten=len(rewrites),
-                        rewritten_examples=examples, changes=changes)
+    return IngestReport(parsed=len(quads), added=added, prefixes=prefixes,
+                        rewritten=len(rewrites) if known else None, rewritten_examples=examples, changes=changes)

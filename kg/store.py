@@ -54,10 +54,10 @@ class KnowledgeStore(ABC):
     def update(self, sparql_update: str) -> None:
         """Run a SPARQL update in one transaction. For kgrel's own writes, never for client text."""
 
-    def rewritten_literals(self, literals: Iterable[ox.Literal]) -> dict[ox.Literal, ox.Literal]:
-        """Literals this store would not give back as written, each with the form it keeps.
-        A remote endpoint's behaviour is not known here: it reports none."""
-        return {}
+    def rewritten_literals(self, literals: Iterable[ox.Literal]) -> dict[ox.Literal, ox.Literal] | None:
+        """Literals this store would not give back as written, each with the form it keeps; None when
+        the store cannot tell (a remote endpoint: what it keeps depends on its engine)."""
+        return None
 
     @abstractmethod
     def count(self) -> int:

@@ -14,9 +14,10 @@ class IngestOut(BaseModel):
     added: int = Field(description="Triples that were not in the store before.")
     parsed: int = Field(description="Triples read from the body.")
     graph: str | None = None
-    rewritten: int = Field(0, description="Typed literals the store keeps in another (canonical) form, "
-                                          "e.g. \"0042\"^^xsd:int as \"42\"^^xsd:integer. KGREL_STRICT_LITERALS "
-                                          "refuses them instead.")
+    rewritten: int | None = Field(0, description="Typed literals the store keeps in another (canonical) form, "
+                                                 "e.g. \"0042\"^^xsd:int as \"42\"^^xsd:integer; null when the "
+                                                 "store cannot tell (a remote endpoint). KGREL_STRICT_LITERALS "
+                                                 "refuses them instead.")
     rewritten_examples: list[RewrittenLiteral] = Field(default_factory=list, description="Up to five of them.")
 
 

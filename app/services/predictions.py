@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ class PredictionService:
         self._build_lock = threading.Lock()  # one build at a time
         self._built: _Built | None = None
         self._refreshing = False
+        self._last_refresh = -float("inf")
 
     def switch_model(self, model: RelationModel) -> None:
         """Serve with `model` from the next request on; its prototypes are built afresh."""
@@ -91,10 +93,12 @@ class PredictionService:
             return self._build(fresh_observed=True).state
 
     def _refresh_in_background(self) -> None:
+        # At most one refresh at a time, and one per interval: under a stream of small ingests the
+        # statistic would otherwise be recomputed back to back, taking a core from the requests.
         with self._lock:
-            if self._refreshing:
+            if self._refreshing or time.monotonic() - self._last_refresh < self.settings.refresh_interval_s:
                 return
-            self._refreshing = True
+            self._refreshing, self._last_refresh = True, time.monotonic()
 
         def run() -> None:
             try:

@@ -136,3 +136,16 @@ def test_demo_graph_loads_on_first_start_only(tmp_path, model):
         c.post("/graph/triples", content=DOCS["text/turtle"], headers={"Content-Type": "text/turtle"})
     with make_client(settings, model) as c:  # the store is not empty: nothing is loaded again
         assert count(c) == facts + 2
+
+
+def test_strict_literals_refuse_what_the_store_would_rewrite(tmp_path, model):
+    doc = b'<http://example.org/n> <http://example.org/v> "0042"^^<http://www.w3.org/2001/XMLSchema#int> .'
+    with make_client(Settings(data_dir=tmp_path / "var", strict_literals=True), model) as c:
+        r = c.post("/graph/triples", content=doc, headers={"Content-Type": "application/n-triples"})
+        assert r.status_code == 422
+        assert '"42"^^<http://www.w3.org/2001/XMLSchema#integer>' in r.json()["detail"]
+        ask = c.get("/graph/sparql", params={"query": "ASK { <http://example.org/n> ?p ?o }"}).json()
+        assert ask["boolean"] is False
+        canonical = doc.replace(b'"0042"', b'"42"').replace(b"#int>", b"#integer>")
+        r = c.post("/graph/triples", content=canonical, headers={"Content-Type": "application/n-triples"})
+        assert r.status_code == 200 and r.json()["rewritten"] == 0
