@@ -7,12 +7,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from kgrel.app import errors
 from kgrel.app.config import Settings
 from kgrel.app.limits import BodySizeLimit
+from kgrel.app.observability import Metrics, RequestLog
 from kgrel.app.routes import embeddings, extract, graph, health, models, predict, relations, sessions
 from kgrel.app.security import ApiKeys
 from kgrel.app.services import KgrelService
@@ -25,10 +26,11 @@ STATIC = Path(__file__).resolve().parent / "static"
 def create_app(settings: Settings | None = None, model: RelationModel | None = None) -> FastAPI:
     """An app over `settings`; a loaded `model` can be shared between apps (tests, notebooks)."""
     settings = settings or Settings()
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        service = KgrelService(settings, model=model)
+        service = KgrelService(settings, model=model, metrics=metrics)
         if settings.load_demo:
             service.graph.load_demo_if_empty()
         service.predictions.state()  # encode relation side information once, before the first request
@@ -46,9 +48,17 @@ def create_app(settings: Settings | None = None, model: RelationModel | None = N
     app.include_router(health.router)
     for module in (graph, relations, predict, extract, sessions, embeddings, models):
         app.include_router(module.router)
-    # The last added runs first: keys are checked before a byte of the body is read.
+    # The last added runs first: keys are checked before a byte of the body is read, and every request,
+    # refused ones included, is counted and logged with its id.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(ApiKeys, write_key=settings.api_key, read_key=settings.read_key)
+    app.add_middleware(RequestLog, metrics=metrics)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        """Prometheus text format: requests per route and status, latencies, in flight, model and store time."""
+        body, media_type = metrics.exposition()
+        return Response(body, media_type=media_type)
 
     # The labelling page: static files, no build step; its API calls carry the key, the page needs none.
     app.mount("/ui", StaticFiles(directory=STATIC, html=True), name="ui")

@@ -25,5 +25,6 @@ def run(args) -> int:
     if args.load_demo:
         settings.load_demo = True
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    # kgrel logs each request itself (kgrel.access: JSON with the request id), so uvicorn's access log is off.
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", access_log=False)
     return 0

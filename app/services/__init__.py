@@ -13,6 +13,7 @@ They hold no ML maths and no SPARQL of their own: they call `kg` and `models`.
 from __future__ import annotations
 
 from kgrel.app.config import Settings
+from kgrel.app.observability import Metrics
 from kgrel.app.services.embeddings import EmbeddingService, NoEmbeddings
 from kgrel.app.services.extraction import ExtractionService
 from kgrel.app.services.graph import GraphService
@@ -27,10 +28,12 @@ __all__ = ["KgrelService", "NoEmbeddings", "PredictRequest"]
 
 
 class KgrelService:
-    def __init__(self, settings: Settings, store: KnowledgeStore | None = None, model: RelationModel | None = None):
+    def __init__(self, settings: Settings, store: KnowledgeStore | None = None, model: RelationModel | None = None,
+                 metrics: Metrics | None = None):
         self.settings = settings
+        self.metrics = metrics or Metrics()
         self.jobs = JobRunner()
-        self.graph = GraphService(settings, store)
+        self.graph = GraphService(settings, store, metrics=self.metrics)
         # An adapted model chosen before a restart serves again (`ModelService.select`).
         active = ModelService.saved_choice(settings) if model is None else BASE
         model = model or RelationModel.load(ModelService.location_of(settings, active), encoder_dir=settings.encoder,
@@ -38,7 +41,7 @@ class KgrelService:
                                             precision=settings.precision)
         # Graph embeddings train where the relation model runs.
         self.embeddings = EmbeddingService(self.graph, self.jobs, device=str(model.device))
-        self.predictions = PredictionService(settings, self.graph, self.embeddings, model)
+        self.predictions = PredictionService(settings, self.graph, self.embeddings, model, metrics=self.metrics)
         self.extraction = ExtractionService(self.graph, self.predictions)
         self.labelling = LabellingService(self.graph, self.predictions, self.extraction)
         self.models = ModelService(settings, self.graph, self.predictions, self.jobs, active)

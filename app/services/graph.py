@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO
 
 from kgrel.app.config import Settings
+from kgrel.app.observability import Metrics
 from kgrel.kg import changes
 from kgrel.kg import entities as kg_entities
 from kgrel.kg import examples as kg_examples
@@ -35,8 +36,9 @@ class QueriesBusy(Exception):
 
 
 class GraphService:
-    def __init__(self, settings: Settings, store: KnowledgeStore | None = None):
+    def __init__(self, settings: Settings, store: KnowledgeStore | None = None, metrics: Metrics | None = None):
         self.settings = settings
+        self.metrics = metrics or Metrics()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = store or open_store(settings.store_location(), settings.store_update_url)
         self.prefixes = PrefixMap(settings.data_dir / "prefixes.json")
@@ -72,8 +74,9 @@ class GraphService:
 
     def ingest(self, source: bytes | IO[bytes], rdf_format, *, graph: str | None = None,
                base_iri: str | None = None) -> IngestReport:
-        report = ingest(self.store, source, rdf_format, base_iri=base_iri, graph=self.iri(graph) if graph else None,
-                        strict_literals=self.settings.strict_literals)
+        with self.metrics.time_store("ingest"):
+            report = ingest(self.store, source, rdf_format, base_iri=base_iri,
+                            graph=self.iri(graph) if graph else None, strict_literals=self.settings.strict_literals)
         self._ingested(report)
         return report
 
@@ -101,12 +104,15 @@ class GraphService:
         if not self._queries.acquire(blocking=False):
             raise QueriesBusy(f"{self.settings.sparql_concurrency} SPARQL queries are running "
                               "(KGREL_SPARQL_CONCURRENCY); try again shortly")
+        self.metrics.queries_running.inc()
         try:
-            return run_query(self.store, query, accept, prefixes=self.prefixes.as_dict(),
-                             default_graphs=[g if g == "default" else self.iri(g) for g in default_graphs or []],
-                             named_graphs=[self.iri(g) for g in named_graphs or []],
-                             limits=self.query_limits, cancelled=cancelled)
+            with self.metrics.time_store("sparql"):
+                return run_query(self.store, query, accept, prefixes=self.prefixes.as_dict(),
+                                 default_graphs=[g if g == "default" else self.iri(g) for g in default_graphs or []],
+                                 named_graphs=[self.iri(g) for g in named_graphs or []],
+                                 limits=self.query_limits, cancelled=cancelled)
         finally:
+            self.metrics.queries_running.dec()
             self._queries.release()
 
     # Relations and examples -------------------------------------------------------------------

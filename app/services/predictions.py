@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kgrel.app.config import Settings
+from kgrel.app.observability import Metrics
 from kgrel.app.services.embeddings import EmbeddingService
 from kgrel.app.services.graph import GraphService
 from kgrel.kg import changes
@@ -49,8 +50,10 @@ class PredictRequest:
 
 
 class PredictionService:
-    def __init__(self, settings: Settings, graph: GraphService, embeddings: EmbeddingService, model: RelationModel):
+    def __init__(self, settings: Settings, graph: GraphService, embeddings: EmbeddingService, model: RelationModel,
+                 metrics: Metrics | None = None):
         self.settings = settings
+        self.metrics = metrics or Metrics()
         self.graph = graph
         self.embeddings = embeddings
         self.model = model
@@ -89,7 +92,7 @@ class PredictionService:
 
     def refresh(self) -> ScoringState:
         """Rebuild now, observed domain/range included (what the background refresh does)."""
-        with self._build_lock:
+        with self._build_lock, self.metrics.time_model("rebuild"):
             return self._build(fresh_observed=True).state
 
     def _refresh_in_background(self) -> None:
@@ -160,8 +163,9 @@ class PredictionService:
             candidates.append(idx)
         instances = [r.instance for r in requests]
         contexts = self.contexts(instances) if len(protos) else None
-        return self.classifier.predict(state, instances, contexts, candidates, top_k=[r.top_k for r in requests],
-                                       threshold=[r.threshold for r in requests])
+        with self.metrics.time_model("predict"):
+            return self.classifier.predict(state, instances, contexts, candidates, top_k=[r.top_k for r in requests],
+                                           threshold=[r.threshold for r in requests])
 
     def oriented(self, instances: Sequence[RelationInstance], keys: Sequence[str] | None = None):
         """Calibrated probabilities of the facts (head r tail) and (tail r head) for every relation, one
