@@ -26,10 +26,22 @@ class ServiceRefused(SparqlError):
 _LEXICAL = re.compile(r'''"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^'\\]|\\.|'(?!''))*\'\'\'|"(?:[^"\\\n]|\\.)*"'''
                       r'''|'(?:[^'\\\n]|\\.)*'|<[^<>"{}|^`\\\s]*>|\#[^\n]*''', re.S)
 _SERVICE = re.compile(r"(?<![\w?$:.-])SERVICE(?![\w:.-])\s*(?:SILENT\s*)?(?P<target>\S*)", re.I)
+_LOAD = re.compile(r"(?<![\w?$:.-])LOAD(?![\w:.-])\s*(?:SILENT\s*)?(?P<target>\S*)", re.I)
 
 
 def service_targets(query: str) -> list[str]:
     """The endpoint of every SERVICE clause, as written (an <IRI>, a prefixed name or a ?variable)."""
+    return _targets(query, _SERVICE)
+
+
+def check_no_load(update: str) -> None:
+    """SPARQL Update's LOAD fetches a document from a URL: the same request forgery as SERVICE, refused."""
+    for target in _targets(update, _LOAD):
+        raise ServiceRefused(f"LOAD {target} is refused: kgrel never fetches URLs for a client; send the data "
+                             "to POST /graph/triples or PUT /graph/store")
+
+
+def _targets(query: str, keyword: re.Pattern) -> list[str]:
     iris: list[str] = []
 
     def blank(match: re.Match) -> str:
@@ -41,7 +53,7 @@ def service_targets(query: str) -> list[str]:
 
     masked = _LEXICAL.sub(blank, query)
     targets = []
-    for match in _SERVICE.finditer(masked):
+    for match in keyword.finditer(masked):
         target = match["target"]
         found = re.match(r"<(\d+)>", target)
         targets.append(iris[int(found[1])] if found else target)

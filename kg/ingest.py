@@ -15,7 +15,8 @@ from typing import IO
 
 import pyoxigraph as ox
 
-from kgrel.kg.changes import aspects_changed
+from kgrel.kg import graph_store
+from kgrel.kg.changes import ALL, aspects_changed
 from kgrel.kg.errors import InputTooLarge, InvalidIdentifier, KGError, RDFSyntaxError
 from kgrel.kg.formats import format_for_path
 from kgrel.kg.ontology import OntologyView
@@ -97,16 +98,37 @@ def ingest(store: KnowledgeStore, source: bytes | IO[bytes], rdf_format: ox.RdfF
     Typed literals the store rewrites are counted in the report; with `strict_literals` they are
     refused instead, and nothing is inserted."""
     quads, prefixes = parse_rdf(source, rdf_format, base_iri=base_iri, graph=graph)
+    rewritten, examples = _literal_report(store, quads, strict_literals)
+    added = store.insert(quads)
+    changes = aspects_changed(OntologyView(store), quads) if added else frozenset()
+    return IngestReport(parsed=len(quads), added=added, prefixes=prefixes, rewritten=rewritten,
+                        rewritten_examples=examples, changes=changes)
+
+
+def replace_graph(store: KnowledgeStore, source: bytes | IO[bytes], rdf_format: ox.RdfFormat, graph: str | None, *,
+                  base_iri: str | None = None, strict_literals: bool = False) -> tuple[IngestReport, bool]:
+    """Make one graph (None: the default graph) hold exactly the input's triples, in one transaction.
+    Returns the report and whether the graph is new."""
+    quads, prefixes = parse_rdf(source, rdf_format, base_iri=base_iri)
+    quads = graph_store.in_graph(quads, graph)
+    rewritten, examples = _literal_report(store, quads, strict_literals)
+    created = graph_store.replace(store, graph, quads)
+    report = IngestReport(parsed=len(quads), added=len(set(quads)), prefixes=prefixes, rewritten=rewritten,
+                          rewritten_examples=examples, changes=ALL)
+    return report, created
+
+
+def _literal_report(store: KnowledgeStore, quads: list[ox.Quad],
+                    strict: bool) -> tuple[int | None, list[tuple[str, str]]]:
+    """How many typed literals the store would rewrite (None: it cannot tell), with a few examples;
+    in strict mode, any of them refuses the whole input."""
     rewrites = store.rewritten_literals(q.object for q in quads if isinstance(q.object, ox.Literal))
-    known = rewrites is not None
-    rewrites = rewrites or {}
+    if rewrites is None:
+        return None, []
     examples = [(str(given), str(stored)) for given, stored in list(rewrites.items())[:EXAMPLES_SHOWN]]
-    if rewrites and strict_literals:
+    if rewrites and strict:
         shown = "; ".join(f"{given} would be stored as {stored}" for given, stored in examples)
         raise LiteralsRewritten(f"{len(rewrites)} typed literal(s) would not be stored as written (strict "
                                 f"literals are on): {shown}. Write them in canonical form, or use a store "
                                 "that keeps lexical forms")
-    added = store.insert(quads)
-    changes = aspects_changed(OntologyView(store), quads) if added else frozenset()
-    return IngestReport(parsed=len(quads), added=added, prefixes=prefixes,
-                        rewritten=len(rewrites) if known else None, rewritten_examples=examples, changes=changes)
+    return len(rewrites), examples

@@ -1,5 +1,5 @@
-"""The read-only SPARQL 1.1 protocol for clients: run a query within limits, pick the result format
-from Accept, refuse updates and unallowed SERVICE calls."""
+"""The SPARQL 1.1 protocol for clients: run a query within limits, pick the result format from
+Accept, refuse unallowed SERVICE calls; run an update in one transaction."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pyoxigraph as ox
 
 from kgrel.kg import isolation
 from kgrel.kg.errors import SparqlError
-from kgrel.kg.federation import check_services
+from kgrel.kg.federation import check_no_load, check_services
 from kgrel.kg.store import KnowledgeStore
 
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
@@ -117,6 +117,35 @@ def run_query(store: KnowledgeStore, query: str, accept: str | None, *, prefixes
     if store.can_fork_queries and isolation.available():
         return isolation.run(evaluate, timeout_s=limits.timeout_s, memory_mb=limits.memory_mb, cancelled=cancelled)
     return evaluate()
+
+
+def run_update(store: KnowledgeStore, update: str, *, prefixes: dict[str, str] | None = None,
+               limits: QueryLimits | None = None) -> None:
+    """Execute a client's SPARQL 1.1 Update in one transaction: all of it, or nothing on any error.
+
+    SERVICE calls are held to the same allow-list as queries. An update runs in the server process
+    (a child process cannot write to the store), so the time limit does not apply to it."""
+    limits = limits or QueryLimits()
+    if not update or not update.strip():
+        raise SparqlError("empty SPARQL update: send it as an application/sparql-update body or as update=...")
+    check_services(update, limits.allowed_services)
+    check_no_load(update)
+    try:
+        store.update(update, prefixes=prefixes)
+    except SparqlError:
+        if not is_update(update) and _is_query(update):
+            raise SparqlError("this is a SPARQL query, not an update: send it to /graph/sparql") from None
+        raise
+
+
+def _is_query(text: str) -> bool:
+    from rdflib.plugins.sparql.parser import parseQuery
+
+    try:
+        parseQuery(text)
+    except Exception:  # pyparsing raises a variety of errors for non-queries
+        return False
+    return True
 
 
 def _evaluate(store: KnowledgeStore, query: str, accept: str | None, prefixes, default_graphs, named_graphs,

@@ -51,8 +51,8 @@ class KnowledgeStore(ABC):
         """Add quads in one transaction (all or nothing); returns how many were not already there."""
 
     @abstractmethod
-    def update(self, sparql_update: str) -> None:
-        """Run a SPARQL update in one transaction. For kgrel's own writes, never for client text."""
+    def update(self, sparql_update: str, prefixes: dict[str, str] | None = None) -> None:
+        """Run a SPARQL update in one transaction. Client text goes through `kg.sparql.run_update`."""
 
     def rewritten_literals(self, literals: Iterable[ox.Literal]) -> dict[ox.Literal, ox.Literal] | None:
         """Literals this store would not give back as written, each with the form it keeps; None when
@@ -155,12 +155,14 @@ class EmbeddedStore(KnowledgeStore):
                 self._ox.extend(new)  # one transaction
             return len(new)
 
-    def update(self, sparql_update):
+    def update(self, sparql_update, prefixes=None):
         with self._write_lock:
             try:
-                self._ox.update(sparql_update)
+                self._ox.update(sparql_update, prefixes=prefixes or None)
             except SyntaxError as e:
                 raise SparqlError(f"SPARQL update syntax error: {e.msg}") from None
+            except (RuntimeError, ValueError, OSError) as e:  # e.g. DROP GRAPH of a graph that does not exist
+                raise SparqlError(f"SPARQL update failed, nothing was changed: {e}") from None
 
     def count(self):
         return len(self._ox)
@@ -244,7 +246,7 @@ class SparqlEndpointStore(KnowledgeStore):
         with self._write_lock:
             new = self._not_present(list(dict.fromkeys(quads)))
             for start in range(0, len(new), 20000):  # one request per chunk keeps bodies reasonable
-                self.update(_insert_data(new[start:start + 20000]))
+                self.update(insert_data(new[start:start + 20000]))
             return len(new)
 
     def _not_present(self, quads: list[ox.Quad], chunk: int = 500) -> list[ox.Quad]:
@@ -265,7 +267,9 @@ class SparqlEndpointStore(KnowledgeStore):
                 present.update(int(r["i"].value) for r in self.select(f"SELECT DISTINCT ?i WHERE {{ {where} }}"))
         return [q for i, q in enumerate(quads) if i not in present]
 
-    def update(self, sparql_update):
+    def update(self, sparql_update, prefixes=None):
+        if prefixes:
+            sparql_update = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in prefixes.items()) + sparql_update
         self._post(self.update_url, content=sparql_update.encode("utf-8"),
                    headers={"Content-Type": "application/sparql-update"})
 
@@ -312,7 +316,7 @@ def _guess_update_url(query_url: str) -> str:
     return query_url
 
 
-def _insert_data(quads: Sequence[ox.Quad]) -> str:
+def insert_data(quads: Sequence[ox.Quad]) -> str:
     """One INSERT DATA request for quads of any graphs (N-Triples term syntax is valid SPARQL)."""
     by_graph: dict[str, list[str]] = {}
     for q in quads:

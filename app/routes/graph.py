@@ -1,9 +1,10 @@
-"""Ingest RDF and query the graph with SPARQL 1.1 (read-only)."""
+"""Ingest RDF, query the graph with SPARQL 1.1, correct it with SPARQL Update and the Graph Store Protocol."""
 
 import threading
 from urllib.parse import parse_qs
 
 import anyio
+import pyoxigraph as ox
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
@@ -13,7 +14,7 @@ from kgrel.app.schemas import ErrorOut
 from kgrel.app.schemas.graph import EdgeOut, EntityOut, IngestOut, NodeOut, RewrittenLiteral
 from kgrel.kg.errors import SparqlError, UnsupportedFormat
 from kgrel.kg.formats import SUPPORTED_MEDIA_TYPES, format_for_media_type
-from kgrel.kg.sparql import GRAPH_FORMATS, SOLUTION_FORMATS
+from kgrel.kg.sparql import GRAPH_FORMATS, SOLUTION_FORMATS, parse_accept
 
 router = APIRouter(prefix="/graph", tags=["graph"])
 ERRORS = {400: {"model": ErrorOut}, 403: {"model": ErrorOut}, 406: {"model": ErrorOut}, 413: {"model": ErrorOut},
@@ -32,9 +33,7 @@ async def add_triples(request: Request, service: ServiceDep,
     rdf_format = format_for_media_type(request.headers.get("content-type"))
     body = await request.body()
     report = await run_in_threadpool(service.graph.ingest, body, rdf_format, graph=graph, base_iri=base)
-    return IngestOut(added=report.added, parsed=report.parsed, graph=service.graph.iri(graph) if graph else None,
-                     rewritten=report.rewritten,
-                     rewritten_examples=[RewrittenLiteral(given=g, stored=s) for g, s in report.rewritten_examples])
+    return ingest_out(service, report, graph)
 
 
 async def _sparql_response(request: Request, service: ServiceDep, query: str, default_graphs,
@@ -89,12 +88,11 @@ async def sparql_post(request: Request, service: ServiceDep) -> Response:
     params = request.query_params
     default_graphs, named_graphs = params.getlist("default-graph-uri"), params.getlist("named-graph-uri")
     if media == "application/sparql-update":
-        raise SparqlError("SPARQL update operations are not accepted on /graph/sparql; "
-                          "add data with POST /graph/triples")
+        raise SparqlError("SPARQL updates go to POST /graph/update, not /graph/sparql")
     if media == "application/x-www-form-urlencoded":
         form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
         if "update" in form:
-            raise SparqlError("SPARQL update operations are not accepted on /graph/sparql")
+            raise SparqlError("SPARQL updates go to POST /graph/update, not /graph/sparql")
         query = (form.get("query") or [""])[0]
         default_graphs += form.get("default-graph-uri", [])
         named_graphs += form.get("named-graph-uri", [])
@@ -104,6 +102,97 @@ async def sparql_post(request: Request, service: ServiceDep) -> Response:
         raise UnsupportedFormat(f"unsupported Content-Type {media!r} for a SPARQL query; use application/sparql-query "
                           "or application/x-www-form-urlencoded")
     return await _sparql_response(request, service, query, default_graphs, named_graphs)
+
+
+@router.post("/update", status_code=204, responses={**ERRORS, 204: {"description": "the update was applied"}},
+             openapi_extra={"requestBody": {"content": {
+                 "application/sparql-update": {"schema": {"type": "string"}},
+                 "application/x-www-form-urlencoded": {"schema": {"type": "object",
+                                                                  "properties": {"update": {"type": "string"}}}},
+             }, "required": True}})
+async def sparql_update(request: Request, service: ServiceDep) -> Response:
+    """SPARQL 1.1 Update (INSERT/DELETE DATA, DELETE/INSERT WHERE, LOAD is refused, CLEAR, DROP, ADD, MOVE,
+    COPY), as an application/sparql-update body or a form with `update`. One transaction: an error anywhere
+    changes nothing. Needs the write key."""
+    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    body = (await request.body()).decode("utf-8", errors="replace")
+    if media == "application/x-www-form-urlencoded":
+        text = (parse_qs(body).get("update") or [""])[0]
+    elif media == "application/sparql-update":
+        text = body
+    else:
+        raise UnsupportedFormat(f"unsupported Content-Type {media or '(none)'!r} for a SPARQL update; use "
+                                "application/sparql-update or application/x-www-form-urlencoded")
+    await run_in_threadpool(service.graph.update, text)
+    return Response(status_code=204)
+
+
+def _one_graph(request: Request, graph: str | None) -> str | None:
+    """The Graph Store Protocol's target: ?graph=IRI (or CURIE) or ?default, exactly one of them."""
+    default = "default" in request.query_params
+    if default == (graph is not None):
+        raise SparqlError("name one graph: ?graph=IRI (or a CURIE) or ?default")
+    return graph
+
+
+GRAPH_PARAM = Query(None, description="the named graph (IRI or CURIE); or pass ?default for the default graph")
+
+
+@router.get("/store", responses={200: {"content": {media: {} for media in GRAPH_FORMATS}}, 404: {"model": ErrorOut},
+                                 **ERRORS})
+def graph_store_get(request: Request, service: ServiceDep, graph: str | None = GRAPH_PARAM) -> Response:
+    """Graph Store Protocol: one graph's triples, in the format chosen by Accept (Turtle by default)."""
+    target = _one_graph(request, graph)
+    triples = service.graph.read_graph(target)
+    media = choose_graph_format(request.headers.get("accept"))
+    return Response(ox.serialize(triples, format=GRAPH_FORMATS[media], prefixes=service.graph.prefixes.as_dict()),
+                    media_type=media)
+
+
+@router.put("/store", response_model=IngestOut, responses={201: {"model": IngestOut}, **ERRORS},
+            openapi_extra={"requestBody": {"content": {m: {"schema": {"type": "string"}}
+                                                       for m in SUPPORTED_MEDIA_TYPES}, "required": True}})
+async def graph_store_put(request: Request, response: Response, service: ServiceDep,
+                          graph: str | None = GRAPH_PARAM) -> IngestOut:
+    """Graph Store Protocol: replace the graph with the body's triples, in one transaction (201 when new)."""
+    target = _one_graph(request, graph)
+    rdf_format = format_for_media_type(request.headers.get("content-type"))
+    body = await request.body()
+    report, created = await run_in_threadpool(service.graph.replace_graph, target, body, rdf_format)
+    response.status_code = 201 if created else 200
+    return ingest_out(service, report, target)
+
+
+@router.post("/store", response_model=IngestOut, responses=ERRORS, openapi_extra={
+    "requestBody": {"content": {m: {"schema": {"type": "string"}} for m in SUPPORTED_MEDIA_TYPES}, "required": True}})
+async def graph_store_post(request: Request, service: ServiceDep, graph: str | None = GRAPH_PARAM) -> IngestOut:
+    """Graph Store Protocol: add the body's triples to the graph (as POST /graph/triples does)."""
+    target = _one_graph(request, graph)
+    rdf_format = format_for_media_type(request.headers.get("content-type"))
+    body = await request.body()
+    report = await run_in_threadpool(service.graph.ingest, body, rdf_format, graph=target)
+    return ingest_out(service, report, target)
+
+
+@router.delete("/store", status_code=204, responses={404: {"model": ErrorOut}, **ERRORS})
+def graph_store_delete(request: Request, service: ServiceDep, graph: str | None = GRAPH_PARAM) -> Response:
+    """Graph Store Protocol: drop the graph (404 when it holds nothing)."""
+    service.graph.drop_graph(_one_graph(request, graph))
+    return Response(status_code=204)
+
+
+def choose_graph_format(accept: str | None) -> str:
+    accepted = [m for m in parse_accept(accept) if m in GRAPH_FORMATS or m.endswith("*")]
+    for media in accepted:
+        if media in GRAPH_FORMATS:
+            return media
+    return "text/turtle"
+
+
+def ingest_out(service: ServiceDep, report, graph: str | None) -> IngestOut:
+    return IngestOut(added=report.added, parsed=report.parsed, graph=service.graph.iri(graph) if graph else None,
+                     rewritten=report.rewritten,
+                     rewritten_examples=[RewrittenLiteral(given=g, stored=s) for g, s in report.rewritten_examples])
 
 
 @router.get("/entities/{entity_id:path}", response_model=EntityOut, responses={404: {"model": ErrorOut}})

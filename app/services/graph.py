@@ -13,16 +13,16 @@ from typing import IO
 
 from kgrel.app.config import Settings
 from kgrel.app.observability import Metrics
-from kgrel.kg import changes
+from kgrel.kg import changes, graph_store
 from kgrel.kg import entities as kg_entities
 from kgrel.kg import examples as kg_examples
 from kgrel.kg import relations as kg_relations
 from kgrel.kg.errors import NotFound
-from kgrel.kg.ingest import IngestReport, ingest, ingest_file
+from kgrel.kg.ingest import IngestReport, ingest, ingest_file, replace_graph
 from kgrel.kg.linking import LabelIndex
 from kgrel.kg.ontology import EntityInfo, OntologyView, RelationInfo, apply_observed
 from kgrel.kg.prefixes import PrefixMap
-from kgrel.kg.sparql import QueryLimits, SparqlResponse, run_query
+from kgrel.kg.sparql import QueryLimits, SparqlResponse, run_query, run_update
 from kgrel.kg.store import KnowledgeStore, open_store
 from kgrel.models.relation.instances import RelationInstance
 
@@ -47,6 +47,7 @@ class GraphService:
         self._versions = dict.fromkeys(changes.ALL, 0)
         self._labels: tuple[int, LabelIndex] | None = None
         self._queries = threading.BoundedSemaphore(settings.sparql_concurrency)
+        self._updates = threading.Lock()
         self.query_limits = QueryLimits(timeout_s=settings.sparql_timeout_s, max_rows=settings.sparql_max_rows,
                                         memory_mb=settings.sparql_memory_mb,
                                         allowed_services=tuple(settings.sparql_service_allow))
@@ -114,6 +115,31 @@ class GraphService:
         finally:
             self.metrics.queries_running.dec()
             self._queries.release()
+
+    def update(self, text: str) -> None:
+        """A client's SPARQL Update, in one transaction. What it changed is not known, so everything built
+        from the graph is rebuilt. One update at a time, as writes are serialised by the store anyway."""
+        with self._updates, self.metrics.time_store("update"):
+            run_update(self.store, text, prefixes=self.prefixes.as_dict(), limits=self.query_limits)
+        self.changed()
+
+    # The Graph Store HTTP Protocol: one graph at a time, None for the default graph.
+
+    def read_graph(self, graph: str | None) -> list:
+        return graph_store.read(self.store, self.iri(graph) if graph else None, self.settings.sparql_max_rows)
+
+    def replace_graph(self, graph: str | None, source: bytes, rdf_format, base_iri: str | None = None):
+        with self._updates, self.metrics.time_store("update"):
+            report, created = replace_graph(self.store, source, rdf_format, self.iri(graph) if graph else None,
+                                            base_iri=base_iri, strict_literals=self.settings.strict_literals)
+        self.prefixes.add(report.prefixes)
+        self.changed()
+        return report, created
+
+    def drop_graph(self, graph: str | None) -> None:
+        with self._updates, self.metrics.time_store("update"):
+            graph_store.drop(self.store, self.iri(graph) if graph else None)
+        self.changed()
 
     # Relations and examples -------------------------------------------------------------------
 
