@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kgrel import data
@@ -62,6 +62,12 @@ class Settings(BaseSettings):
         True, description="Give relations without rdfs:domain/range the classes their facts have in the graph.")
     demo_graph: Path = Field(SHIPPED / "demo_graph.nt.gz", description="Graph loaded by --load-demo.")
     load_demo: bool = Field(False, description="Load the demo graph into an empty store at start-up.")
+
+    @field_validator("api_key", "read_key", mode="before")
+    @classmethod
+    def _empty_key_is_none(cls, value):
+        # KGREL_API_KEY= (set but empty) means no key, not a key nobody can send.
+        return None if value in ("", None) else value
 
     def store_location(self) -> str:
         return self.store or str(self.data_dir / "store")

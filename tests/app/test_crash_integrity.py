@@ -1,12 +1,15 @@
-"""Labelling decisions under concurrency and crashes, against the real server.
+"""Writes under concurrency and crashes, against the real server.
 
-An accept writes the example, the fact with its provenance and the decision in one transaction:
-concurrent accepts of one suggestion store one example, and a server killed with -9 at any moment
-restarts with every decision either wholly there (and shown as decided) or wholly absent.
+An ingest is one transaction: a server killed with -9 during a large ingest restarts with the old
+graph or the old graph plus the whole file. An accept writes the example, the fact with its
+provenance and the decision in one transaction: concurrent accepts of one suggestion store one
+example, and a server killed with -9 at any moment restarts with every decision either wholly there
+(and shown as decided) or wholly absent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -71,6 +74,31 @@ def server(tmp_path):
         yield server
     finally:
         server.stop()
+
+
+def count(server: Server) -> int:
+    return int(server.select("SELECT (COUNT(*) AS ?n) { ?s ?p ?o }")[0]["n"]["value"])
+
+
+def test_kill_9_during_a_large_ingest_leaves_all_or_nothing(server):
+    triples = 100_000
+    body = "".join(f"<urn:big:{i}> <urn:big:p> \"{i}\" .\n" for i in range(triples)).encode()
+    rng = random.Random(1)
+    for _ in range(2):
+        before = count(server)
+        sender = threading.Thread(target=lambda: _post_ignoring_errors(server.url + "/graph/triples", body))
+        sender.start()
+        time.sleep(rng.uniform(0.2, 1.5))
+        server.kill()
+        sender.join()
+        server.start()
+        after = count(server)
+        assert after in (before, before + triples), (before, after)
+
+
+def _post_ignoring_errors(url: str, body: bytes) -> None:
+    with contextlib.suppress(httpx.TransportError):  # the server was killed under it
+        httpx.post(url, content=body, headers={"Content-Type": "application/n-triples"}, timeout=120)
 
 
 def new_session(server: Server, copies: int = 1) -> tuple[str, list[dict]]:
