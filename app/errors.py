@@ -25,7 +25,7 @@ from kgrel.kg.errors import (
 )
 from kgrel.kg.federation import ServiceRefused
 from kgrel.kg.ingest import LiteralsRewritten
-from kgrel.kg.isolation import Cancelled, OutOfMemory, TimedOut
+from kgrel.kg.isolation import Cancelled, OutOfMemory, TimedOut, WorkFailed
 from kgrel.kg.relations import RelationExists
 from kgrel.kg.sparql import NotAcceptable, ResultTooLarge
 from kgrel.models.relation.adaptation import CannotAdapt
@@ -44,6 +44,7 @@ STATUS = [
     (ServiceRefused, 403),
     (ResultTooLarge, 422),
     (TimedOut, 503),
+    (WorkFailed, 503),
     (OutOfMemory, 422),
     (Cancelled, 499),
     (QueriesBusy, 503),

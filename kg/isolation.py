@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import math
 import os
 import pickle
@@ -31,6 +32,8 @@ from kgrel.kg.errors import KGError
 
 _PR_SET_PDEATHSIG = 1
 _POLL_S = 0.1
+_OUT_OF_MEMORY = 3  # the child's exit status when the work raised MemoryError
+log = logging.getLogger(__name__)
 
 
 class TimedOut(KGError):
@@ -39,6 +42,10 @@ class TimedOut(KGError):
 
 class OutOfMemory(KGError):
     """The work needed more memory than its limit, and was stopped."""
+
+
+class WorkFailed(KGError):
+    """The child died without an answer, for no reason the caller caused (answered 503)."""
 
 
 class Cancelled(KGError):
@@ -91,11 +98,16 @@ def _collect(pid: int, fd: int, deadline: float, cancelled: threading.Event | No
     _, status = os.waitpid(pid, 0)
     if chunks and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
         return b"".join(chunks)
-    if os.WIFSIGNALED(status) and os.WTERMSIG(status) in (signal.SIGXCPU, signal.SIGKILL) \
-            and time.monotonic() >= deadline - 1:
+    signalled = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+    if signalled in (signal.SIGXCPU, signal.SIGKILL) and time.monotonic() >= deadline - 1:
         raise TimedOut(f"the query did not finish within {timeout_s:g} s and was stopped")
-    raise OutOfMemory("the query needed more memory than its limit and was stopped; add LIMIT, or narrow "
-                      "the patterns")
+    # Python's MemoryError exits with _OUT_OF_MEMORY; Rust aborts (SIGABRT) when an allocation fails.
+    if signalled == signal.SIGABRT or (os.WIFEXITED(status) and os.WEXITSTATUS(status) == _OUT_OF_MEMORY):
+        raise OutOfMemory("the query needed more memory than its limit and was stopped; add LIMIT, or narrow "
+                          "the patterns")
+    how = f"signal {signalled}" if signalled is not None else f"exit status {os.WEXITSTATUS(status)}"
+    log.error("query process %d failed (%s) after sending %d bytes", pid, how, sum(map(len, chunks)))
+    raise WorkFailed(f"the query process failed ({how}); the query was not answered, try it again")
 
 
 def _kill(pid: int) -> None:
@@ -111,7 +123,7 @@ def _child(work: Callable[[], Any], fd: int, timeout_s: float, memory_mb: int | 
         try:
             outcome = ("ok", work())
         except MemoryError:
-            os._exit(3)
+            os._exit(_OUT_OF_MEMORY)
         except Exception as e:  # noqa: BLE001 - every error travels back to be raised in the parent
             outcome = ("error", e)
         try:

@@ -40,6 +40,7 @@ def test_ingest_into_named_graph_with_curie(client):
     assert r.json() == {"added": 2, "parsed": 2, "graph": "http://example.org/mygraph", "rewritten": 0,
                         "rewritten_examples": []}
     ask = client.get("/graph/sparql", params={"query": "ASK { GRAPH ex:mygraph { ex:a ex:knows ex:b } }"})
+    assert ask.status_code == 200, ask.text
     assert ask.json()["boolean"] is True
 
 
