@@ -23,7 +23,7 @@ class ServiceRefused(SparqlError):
 
 
 # Strings, IRIs and comments can contain the word SERVICE; blank them out before looking for the keyword.
-_LEXICAL = re.compile(r'''"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^'\\]|\\.|'(?!''))*\'\'\'|"(?:[^"\\\n]|\\.)*"'''
+LEXICAL = re.compile(r'''"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^'\\]|\\.|'(?!''))*\'\'\'|"(?:[^"\\\n]|\\.)*"'''
                       r'''|'(?:[^'\\\n]|\\.)*'|<[^<>"{}|^`\\\s]*>|\#[^\n]*''', re.S)
 _SERVICE = re.compile(r"(?<![\w?$:.-])SERVICE(?![\w:.-])\s*(?:SILENT\s*)?(?P<target>\S*)", re.I)
 _LOAD = re.compile(r"(?<![\w?$:.-])LOAD(?![\w:.-])\s*(?:SILENT\s*)?(?P<target>\S*)", re.I)
@@ -51,7 +51,7 @@ def _targets(query: str, keyword: re.Pattern) -> list[str]:
             return f"<{len(iris) - 1}>"
         return " " * len(text) if text.startswith("#") else '""'
 
-    masked = _LEXICAL.sub(blank, query)
+    masked = LEXICAL.sub(blank, query)
     targets = []
     for match in keyword.finditer(masked):
         target = match["target"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pyoxigraph as ox
 
-from kgrel.kg import isolation
+from kgrel.kg import isolation, update_guard
 from kgrel.kg.errors import SparqlError
 from kgrel.kg.federation import check_no_load, check_services
 from kgrel.kg.store import KnowledgeStore
@@ -123,19 +123,40 @@ def run_update(store: KnowledgeStore, update: str, *, prefixes: dict[str, str] |
                limits: QueryLimits | None = None) -> None:
     """Execute a client's SPARQL 1.1 Update in one transaction: all of it, or nothing on any error.
 
-    SERVICE calls are held to the same allow-list as queries. An update runs in the server process
-    (a child process cannot write to the store), so the time limit does not apply to it."""
+    SERVICE calls are held to the same allow-list as queries; LOAD is refused. The update itself runs
+    in the server process (a child process must not write to the store), so its WHERE clauses are
+    first run as queries in a child, within the time and memory limits (`kg.update_guard`); in
+    updates, as SPARQL defines, the default graph is the store's own, not the union of its graphs."""
     limits = limits or QueryLimits()
     if not update or not update.strip():
         raise SparqlError("empty SPARQL update: send it as an application/sparql-update body or as update=...")
     check_services(update, limits.allowed_services)
     check_no_load(update)
+    if store.can_fork_queries and isolation.available():
+        _try_where_clauses(store, update, prefixes, limits)
     try:
         store.update(update, prefixes=prefixes)
     except SparqlError:
         if not is_update(update) and _is_query(update):
             raise SparqlError("this is a SPARQL query, not an update: send it to /graph/sparql") from None
         raise
+
+
+def _try_where_clauses(store: KnowledgeStore, update: str, prefixes, limits: QueryLimits) -> None:
+    declared = update_guard.prologue(update)
+    for clause in update_guard.where_clauses(update):
+        query = f"{declared}\nSELECT (COUNT(*) AS ?n) WHERE {clause.pattern}"
+        try:
+            run_query(store, query, None, prefixes=prefixes, default_graphs=clause.default_graphs or ["default"],
+                      named_graphs=clause.named_graphs or None, limits=limits)
+        except isolation.TimedOut:
+            raise isolation.TimedOut(f"the update's WHERE clause did not finish within {limits.timeout_s:g} s; "
+                                     "nothing was changed") from None
+        except isolation.OutOfMemory:
+            raise isolation.OutOfMemory("the update's WHERE clause needed more memory than a query may use; "
+                                        "nothing was changed") from None
+        except SparqlError:
+            return  # a clause we read wrongly, or a syntax error: the store's own parser will say which
 
 
 def _is_query(text: str) -> bool:

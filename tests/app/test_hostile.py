@@ -152,6 +152,17 @@ def test_a_client_that_goes_away_stops_its_query(server):
     assert query_children(proc) == []
 
 
+def test_endless_update_is_stopped_before_it_writes(server):
+    proc, url = server
+    before = count(url)
+    update = f"INSERT {{ <urn:x> <urn:n> ?n }} WHERE {{ {ENDLESS_COUNT} }}"
+    r = httpx.post(url + "/graph/update", content=update, headers={"Content-Type": "application/sparql-update",
+                                                                   **WRITE}, timeout=60)
+    assert r.status_code == 503 and "nothing was changed" in r.json()["detail"]
+    assert count(url) == before
+    assert query_children(proc) == []
+
+
 def test_big_results_are_refused_with_a_hint(server):
     _, url = server
     r = httpx.get(url + "/graph/sparql", params={"query": "SELECT * { ?a ?b ?c . ?d ?e ?f }"}, headers=READ)

@@ -48,3 +48,40 @@ def test_memory_cap_stops_the_child():
 
     with pytest.raises(isolation.OutOfMemory):
         isolation.run(hog, timeout_s=30, memory_mb=200)
+
+
+def test_forked_queries_while_other_threads_read_and_write(tmp_path):
+    """A fork can happen while another thread is inside the store; the child must still answer."""
+    import pyoxigraph as ox
+
+    from kgrel.kg.sparql import QueryLimits, run_query
+    from kgrel.kg.store import EmbeddedStore
+
+    store = EmbeddedStore(tmp_path / "store")
+    store.insert([ox.Quad(ox.NamedNode(f"urn:s{i}"), ox.NamedNode("urn:p"), ox.Literal(str(i)), ox.DefaultGraph())
+                  for i in range(5000)])
+    stop = threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            store.select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
+
+    def writer():
+        for j in range(10**6):
+            if stop.is_set():
+                return
+            store.insert([ox.Quad(ox.NamedNode(f"urn:w{j}:{i}"), ox.NamedNode("urn:q"), ox.Literal(str(i)),
+                                  ox.DefaultGraph()) for i in range(100)])
+
+    threads = [threading.Thread(target=reader), threading.Thread(target=reader), threading.Thread(target=writer)]
+    for t in threads:
+        t.start()
+    try:
+        answers = [run_query(store, "SELECT (COUNT(*) AS ?n) WHERE { ?s <urn:p> ?o }", None,
+                             limits=QueryLimits(timeout_s=5)) for _ in range(150)]
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+        store.close()
+    assert all(b'"5000"' in a.body for a in answers)
