@@ -48,6 +48,7 @@ class GraphService:
         self._labels: tuple[int, LabelIndex] | None = None
         self._queries = threading.BoundedSemaphore(settings.sparql_concurrency)
         self._updates = threading.Lock()
+        self.corrections = 0  # hand corrections (SPARQL Update, Graph Store Protocol) so far
         self.query_limits = QueryLimits(timeout_s=settings.sparql_timeout_s, max_rows=settings.sparql_max_rows,
                                         memory_mb=settings.sparql_memory_mb,
                                         allowed_services=tuple(settings.sparql_service_allow))
@@ -121,7 +122,7 @@ class GraphService:
         from the graph is rebuilt. One update at a time, as writes are serialised by the store anyway."""
         with self._updates, self.metrics.time_store("update"):
             run_update(self.store, text, prefixes=self.prefixes.as_dict(), limits=self.query_limits)
-        self.changed()
+        self._corrected()
 
     # The Graph Store HTTP Protocol: one graph at a time, None for the default graph.
 
@@ -133,12 +134,19 @@ class GraphService:
             report, created = replace_graph(self.store, source, rdf_format, self.iri(graph) if graph else None,
                                             base_iri=base_iri, strict_literals=self.settings.strict_literals)
         self.prefixes.add(report.prefixes)
-        self.changed()
+        self._corrected()
         return report, created
 
     def drop_graph(self, graph: str | None) -> None:
         with self._updates, self.metrics.time_store("update"):
             graph_store.drop(self.store, self.iri(graph) if graph else None)
+        self._corrected()
+
+    def _corrected(self) -> None:
+        """What a hand correction changed is not known: everything built from the graph is rebuilt, and
+        labelling sessions are checked against their decision records again."""
+        with self._lock:
+            self.corrections += 1
         self.changed()
 
     # Relations and examples -------------------------------------------------------------------

@@ -45,6 +45,7 @@ class Candidate:
     statement: str | None = None  # provenance statement of the fact written to the graph
     user: str | None = None
     decided: str | None = None
+    recorded: bool = False  # the decision is recorded in the graph (kgrel:Decision), so the graph is the truth
 
 
 @dataclass

@@ -47,6 +47,22 @@ def apply_decision(candidate: Candidate, decision: provenance.Decision) -> None:
     candidate.status, candidate.relation = decision.outcome, decision.relation
     candidate.example, candidate.statement = decision.example, decision.statement
     candidate.user, candidate.decided = decision.user, decision.when
+    candidate.recorded = True
+
+
+def reconcile(session: Session, recorded: dict[str, provenance.Decision]) -> bool:
+    """Make the session's candidates agree with the decisions in the graph; True when any changed.
+    Decisions made before decision records existed (`recorded` false) are left as they are."""
+    changed = False
+    for c in session.candidates:
+        if c.status == "pending" and c.id in recorded:
+            apply_decision(c, recorded[c.id])
+            changed = True
+        elif c.status != "pending" and c.recorded and c.id not in recorded:
+            c.status, c.relation, c.example, c.statement, c.user, c.decided = "pending", None, None, None, None, None
+            c.recorded = False
+            changed = True
+    return changed
 
 
 class LabellingService:
@@ -57,7 +73,7 @@ class LabellingService:
         self.sessions = SessionStore(graph.settings.data_dir / "sessions")
         self._locks: dict[str, threading.RLock] = {}
         self._locks_guard = threading.Lock()
-        self._reconciled: set[str] = set()
+        self._reconciled: dict[str, int] = {}  # session id -> graph corrections count it was reconciled at
 
     def create_session(self, relation: str, name: str | None, user: str) -> Session:
         info, _ = self.graph.relation(relation)
@@ -173,19 +189,18 @@ class LabellingService:
         return _DecisionWrite(decision, quads + provenance.decision_quads(decision))
 
     def session(self, session_id: str) -> Session:
-        """A session, its state brought in line with the decisions in the graph when first read from disk
-        (a crash between the graph's transaction and the session file loses nothing)."""
+        """A session, its state brought in line with the decisions recorded in the graph: when first read
+        from disk (a crash between the graph's transaction and the session file loses nothing), and after
+        the graph was corrected by hand (SPARQL Update, Graph Store Protocol), where a deleted decision
+        record puts its suggestion back to pending."""
         session = self.sessions.get(session_id)
-        if session.id not in self._reconciled:
+        corrections = self.graph.corrections
+        if self._reconciled.get(session.id) != corrections:
             with self._session_lock(session.id):
-                if session.id not in self._reconciled:
-                    recorded = provenance.decisions(self.graph.store, session.id)
-                    stale = [c for c in session.candidates if c.status == "pending" and c.id in recorded]
-                    for c in stale:
-                        apply_decision(c, recorded[c.id])
-                    if stale:
+                if self._reconciled.get(session.id) != corrections:
+                    if reconcile(session, provenance.decisions(self.graph.store, session.id)):
                         self.sessions.save(session)
-                    self._reconciled.add(session.id)
+                    self._reconciled[session.id] = corrections
         return session
 
     def _session_lock(self, session_id: str) -> threading.RLock:

@@ -114,3 +114,25 @@ def test_corrections_need_the_write_key(tmp_path, model, method, path):
             **kwargs.get("headers", {}), "X-API-Key": "r"}})
         assert read.status_code == 403
         assert c.get("/graph/store", params={"graph": "ex:x"}, headers={"X-API-Key": "r"}).status_code == 404
+
+
+def test_labelling_follows_a_hand_correction(onto_client):
+    from tests.app.test_api_labelling import MUSIC, TEXT
+
+    c = onto_client
+    c.post("/graph/triples", content=MUSIC.encode(), headers=TTL)
+    assert c.post("/relations", json={"id": "ex:composer", "label": "composer"}).status_code == 201
+    sid = c.post("/sessions", json={"relation": "ex:composer"}).json()["id"]
+    c.post(f"/sessions/{sid}/texts", json={"text": TEXT})
+    first = c.get(f"/sessions/{sid}/suggestions").json()[0]
+    accepted = c.post(f"/sessions/{sid}/suggestions/{first['id']}", json={"decision": "accept"}).json()
+    assert c.get(f"/sessions/{sid}").json()["counts"]["accepted"] == 1
+    # A curator withdraws the decision and its example by hand: the session offers the pair again.
+    graph = f"urn:kgrel:graph:session:{sid}"
+    r = c.post("/graph/update", headers=UPDATE, content=(
+        f"DELETE WHERE {{ GRAPH <{graph}> {{ ?d a kgrel:Decision ; ?p ?o }} }} ; "
+        f"DELETE WHERE {{ GRAPH <urn:kgrel:graph:examples> {{ <{accepted['example']}> ?p2 ?o2 }} }}"))
+    assert r.status_code == 204
+    session = c.get(f"/sessions/{sid}").json()
+    assert session["counts"]["accepted"] == 0 and session["examples"] == 0
+    assert first["id"] in {s["id"] for s in c.get(f"/sessions/{sid}/suggestions", params={"n": 20}).json()}
