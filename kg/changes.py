@@ -34,6 +34,7 @@ _RELATION_CLASSES = {*RELATION_TYPES, SYMMETRIC}
 _NAME_PROPERTIES = {*LABEL_PROPERTIES, *ALIAS_PROPERTIES, RDF + "type", RDFS + "subClassOf"}
 _SIDE_INFORMATION = {*LABEL_PROPERTIES, *ALIAS_PROPERTIES, *DESCRIPTION_PROPERTIES}
 _TYPE = RDF + "type"
+_LABEL = RDFS + "label"
 
 
 def aspects_changed(ontology: OntologyView, quads: Iterable[ox.Quad]) -> frozenset[str]:
@@ -54,3 +55,20 @@ def aspects_changed(ontology: OntologyView, quads: Iterable[ox.Quad]) -> frozens
     if RELATIONS not in aspects and subjects and ontology.relations_among(sorted(subjects)):
         aspects.add(RELATIONS)  # a label, alias or description of an existing relation
     return frozenset(aspects)
+
+
+def relations_with_new_facts(ontology: OntologyView, quads: Iterable[ox.Quad]) -> frozenset[str] | None:
+    """The predicates whose observed domain/range (`OntologyView.argument_classes`) the quads can move;
+    None when they can move any relation's: a new rdf:type of an entity, or a new label of a class."""
+    predicates: set[str] = set()
+    labelled: set[str] = set()
+    for q in quads:
+        predicate = q.predicate.value
+        if predicate == _TYPE:
+            return None
+        if predicate == _LABEL and isinstance(q.subject, ox.NamedNode):
+            labelled.add(q.subject.value)
+        predicates.add(predicate)
+    if labelled and ontology.classes_among(sorted(labelled)):
+        return None
+    return frozenset(predicates)

@@ -16,7 +16,7 @@ from typing import IO
 import pyoxigraph as ox
 
 from kgrel.kg import graph_store
-from kgrel.kg.changes import ALL, aspects_changed
+from kgrel.kg.changes import ALL, aspects_changed, relations_with_new_facts
 from kgrel.kg.errors import InputTooLarge, InvalidIdentifier, KGError, RDFSyntaxError
 from kgrel.kg.formats import format_for_path
 from kgrel.kg.ontology import OntologyView
@@ -42,6 +42,8 @@ class IngestReport:
     rewritten_examples: list[tuple[str, str]] = field(default_factory=list)
     # What the new triples change (`kg.changes`), so that only that is rebuilt.
     changes: frozenset[str] = frozenset()
+    # Relations whose observed domain/range the new facts can move; None: possibly any.
+    fact_relations: frozenset[str] | None = None
 
 
 def parse_rdf(source: bytes | IO[bytes], rdf_format: ox.RdfFormat, *, base_iri: str | None = None,
@@ -100,9 +102,11 @@ def ingest(store: KnowledgeStore, source: bytes | IO[bytes], rdf_format: ox.RdfF
     quads, prefixes = parse_rdf(source, rdf_format, base_iri=base_iri, graph=graph)
     rewritten, examples = _literal_report(store, quads, strict_literals)
     added = store.insert(quads)
-    changes = aspects_changed(OntologyView(store), quads) if added else frozenset()
+    ontology = OntologyView(store)
+    changes = aspects_changed(ontology, quads) if added else frozenset()
+    fact_relations = relations_with_new_facts(ontology, quads) if added else frozenset()
     return IngestReport(parsed=len(quads), added=added, prefixes=prefixes, rewritten=rewritten,
-                        rewritten_examples=examples, changes=changes)
+                        rewritten_examples=examples, changes=changes, fact_relations=fact_relations)
 
 
 def replace_graph(store: KnowledgeStore, source: bytes | IO[bytes], rdf_format: ox.RdfFormat, graph: str | None, *,

@@ -89,6 +89,16 @@ class OntologyView:
             found.update(r["r"].value for r in rows)
         return found
 
+    def classes_among(self, iris: list[str]) -> set[str]:
+        """Those of `iris` that some entity has as its rdf:type."""
+        found: set[str] = set()
+        for start in range(0, len(iris), 500):
+            rows = self.store.select(
+                f"SELECT DISTINCT ?c WHERE {{ VALUES ?c {{ {_values(tuple(iris[start:start + 500]))} }} "
+                f"FILTER EXISTS {{ ?x <{RDF}type> ?c }} }}")
+            found.update(r["c"].value for r in rows)
+        return found
+
     def relations(self, iris: list[str] | None = None) -> list[RelationInfo]:
         """Side information of the given relations (all relations of the graph when None), sorted by IRI."""
         if iris is None:

@@ -45,6 +45,7 @@ class GraphService:
         self.ontology = OntologyView(self.store, lang=settings.lang)
         self._lock = threading.Lock()
         self._versions = dict.fromkeys(changes.ALL, 0)
+        self._stale_facts: set[str] | None = set()
         self._labels: tuple[int, LabelIndex] | None = None
         self._queries = threading.BoundedSemaphore(settings.sparql_concurrency)
         self._updates = threading.Lock()
@@ -59,10 +60,23 @@ class GraphService:
     def version(self, aspect: str) -> int:
         return self._versions[aspect]
 
-    def changed(self, aspects=changes.ALL) -> None:
+    def changed(self, aspects=changes.ALL, fact_relations: frozenset[str] | None = None) -> None:
+        """Bump the versions of `aspects`; for facts, `fact_relations` names the relations whose facts
+        changed (None: possibly any), so that only their observed domain/range is recomputed."""
         with self._lock:
             for aspect in aspects:
                 self._versions[aspect] += 1
+            if changes.FACTS in aspects:
+                if fact_relations is None or self._stale_facts is None:
+                    self._stale_facts = None
+                else:
+                    self._stale_facts |= fact_relations
+
+    def take_stale_facts(self) -> set[str] | None:
+        """The relations whose facts changed since the last call (None: possibly all), and forget them."""
+        with self._lock:
+            stale, self._stale_facts = self._stale_facts, set()
+            return stale
 
     # Identifiers ------------------------------------------------------------------------------
 
@@ -85,7 +99,7 @@ class GraphService:
     def _ingested(self, report: IngestReport) -> None:
         self.prefixes.add(report.prefixes)
         if report.changes:
-            self.changed(report.changes)
+            self.changed(report.changes, report.fact_relations)
 
     def ingest_file(self, path: Path, rdf_format=None, graph: str | None = None) -> IngestReport:
         report = ingest_file(self.store, path, rdf_format, graph=self.iri(graph) if graph else None)
@@ -185,16 +199,24 @@ class GraphService:
     def examples(self, identifier: str) -> list[kg_examples.ExampleRecord]:
         return kg_examples.list_examples(self.store, self.relation(identifier)[0].iri)
 
-    def scoring_relations(self, observed: dict | None = None) -> tuple[list[RelationInfo], dict]:
+    def scoring_relations(self, observed: dict | None = None,
+                          stale: set[str] | None = None) -> tuple[list[RelationInfo], dict]:
         """Every relation with its side information; those without a declared domain/range get the
-        classes their facts have in the graph (when the settings say so): those given in `observed`, or
-        computed afresh when it is None (a statistic over all facts: about a second on a large graph).
-        Returns the relations and the observed classes used."""
+        classes their facts have in the graph (when the settings say so). `observed` (from an earlier
+        call) is reused but for the relations in `stale` and those it has not seen; without it, or with
+        `stale` None, all are computed afresh (a statistic over all facts: about a second on a large
+        graph). Returns the relations and the observed classes used, ([], []) for those with none."""
         relations = self.ontology.relations()
         if not self.settings.observed_domain_range:
             return relations, {}
-        if observed is None:
-            observed = self.ontology.observed_arguments(relations)
+        bare = [r for r in relations if not (r.domain or r.range)]
+        if observed is None or stale is None:
+            todo, observed = bare, {}
+        else:
+            todo = [r for r in bare if r.iri in stale or r.iri not in observed]
+        if todo:
+            fresh = self.ontology.observed_arguments(todo)
+            observed = {**observed, **{r.iri: fresh.get(r.iri, ([], [])) for r in todo}}
         apply_observed(relations, observed)
         return relations, observed
 

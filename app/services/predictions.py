@@ -87,13 +87,25 @@ class PredictionService:
         with self._build_lock:
             built = self._built
             if built is None or not built.current(self.graph, self.embeddings.current):
-                built = self._build(fresh_observed=built is None)
+                built = self._build(stale=None if built is None else set())
             return built.state
 
     def refresh(self) -> ScoringState:
-        """Rebuild now, observed domain/range included (what the background refresh does)."""
+        """Bring the observed domain/range up to date with the facts (what the background refresh does):
+        recomputed only for the relations whose facts changed, and nothing rebuilt when none did."""
         with self._build_lock, self.metrics.time_model("rebuild"):
-            return self._build(fresh_observed=True).state
+            facts_version = self.graph.version(changes.FACTS)
+            stale = self.graph.take_stale_facts()
+            built = self._built
+            if stale is not None and built is not None:  # facts of predicates that are no relation do not count
+                stale &= set(built.state.prototypes.iris)
+            if stale is not None and not stale and built is not None \
+                    and built.current(self.graph, self.embeddings.current):
+                with self._lock:  # facts about no relation of the graph: the state stands
+                    if self._built is built:
+                        built.facts = max(built.facts, facts_version)
+                return built.state
+            return self._build(stale=stale, facts_version=facts_version).state
 
     def _refresh_in_background(self) -> None:
         # At most one refresh at a time, and one per interval: under a stream of small ingests the
@@ -114,17 +126,22 @@ class PredictionService:
 
         threading.Thread(target=run, name="kgrel-state-refresh", daemon=True).start()
 
-    def _build(self, fresh_observed: bool) -> _Built:
+    def _build(self, stale: set[str] | None, facts_version: int | None = None) -> _Built:
+        """Build the state; the observed domain/range of the relations in `stale` is recomputed and the
+        rest reused (None: all recomputed; an empty set: all reused, the facts version left as it was)."""
         # Versions are read before the graph, so a write during the build leaves the result stale, not wrong.
-        relations_version, facts_version = self.graph.version(changes.RELATIONS), self.graph.version(changes.FACTS)
+        relations_version = self.graph.version(changes.RELATIONS)
+        if facts_version is None:
+            facts_version = self.graph.version(changes.FACTS)
         current, classifier, previous = self.embeddings.current, self.classifier, self._built
-        reuse = None if fresh_observed or previous is None else previous.observed
-        relations, observed = self.graph.scoring_relations(reuse)
+        reuse = None if previous is None else previous.observed
+        relations, observed = self.graph.scoring_relations(reuse, None if reuse is None else stale)
         examples = defaultdict(list)
         for rec in kg_examples.list_examples(self.graph.store):
             examples[rec.relation].append((rec.id, instance_from_record(rec)))
         state = classifier.prepare(relations, examples, current)
-        built = _Built(state, relations_version, facts_version if reuse is None else previous.facts, current, observed)
+        keeps_facts = reuse is not None and stale is not None and not stale  # nothing re-read from the facts
+        built = _Built(state, relations_version, previous.facts if keeps_facts else facts_version, current, observed)
         with self._lock:
             if classifier is self.classifier:  # not switched to another model meanwhile
                 self._built = built

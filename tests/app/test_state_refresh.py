@@ -46,3 +46,27 @@ def test_new_entity_names_link_at_once(onto_client):
                          headers={"Content-Type": "application/n-triples"})
     assert r.status_code == 200
     assert onto_client.app.state.service.graph.label_index().lookup("Zedland") == ["http://example.org/zed"]
+
+
+def test_facts_of_no_relation_rebuild_nothing(onto_client):
+    predictions = onto_client.app.state.service.predictions
+    before = predictions.refresh()
+    r = onto_client.post("/graph/triples", params={"graph": "urn:load"},
+                         content=b'<urn:load:1> <urn:load:p> "1" .', headers={"Content-Type": "application/n-triples"})
+    assert r.status_code == 200
+    assert predictions.refresh() is before  # urn:load:p is no relation: nothing to recompute
+
+
+def test_new_facts_move_that_relations_observed_classes(onto_client):
+    predictions = onto_client.app.state.service.predictions
+    onto_client.post("/relations", json={"id": "ex:mentor", "label": "mentor"})  # no domain or range declared
+    turtle = ("@prefix ex: <http://example.org/> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> . "
+              'ex:Teacher rdfs:label "teacher" . ex:Pupil rdfs:label "pupil" . '
+              "ex:t1 a ex:Teacher . ex:p1 a ex:Pupil . ex:t2 a ex:Teacher . ex:p2 a ex:Pupil .")
+    onto_client.post("/graph/triples", content=turtle.encode(), headers={"Content-Type": "text/turtle"})
+    predictions.refresh()
+    assert predictions._built.observed["http://example.org/mentor"] == ([], [])  # no facts yet
+    facts = b"@prefix ex: <http://example.org/> . ex:t1 ex:mentor ex:p1 . ex:t2 ex:mentor ex:p2 ."
+    onto_client.post("/graph/triples", content=facts, headers={"Content-Type": "text/turtle"})
+    predictions.refresh()
+    assert predictions._built.observed["http://example.org/mentor"] == (["teacher"], ["pupil"])

@@ -8,6 +8,8 @@ from kgrel.kg.ontology import OntologyView
 from kgrel.kg.store import EmbeddedStore
 from tests.conftest import DATA
 
+EX = "http://example.org/"
+
 
 def changes_of(store, turtle: str) -> frozenset[str]:
     prefixes = ("@prefix ex: <http://example.org/> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> . "
@@ -35,4 +37,22 @@ def test_ingest_reports_its_changes(tmp_path):
     again = ingest(store, b"<http://example.org/a> <http://example.org/p> <http://example.org/b> .",
                    ox.RdfFormat.N_TRIPLES)
     assert again.added == 0 and again.changes == frozenset()
+    store.close()
+
+
+def test_which_relations_new_facts_can_move(tmp_path):
+    from kgrel.kg.changes import relations_with_new_facts
+
+    store = EmbeddedStore(tmp_path / "store")
+    ingest(store, b"<http://example.org/a> a <http://example.org/City> .", ox.RdfFormat.TURTLE)
+
+    def moved(turtle: str):
+        quads, _ = parse_rdf(("@prefix ex: <http://example.org/> . @prefix rdfs: <http://www.w3.org/2000/01/"
+                              "rdf-schema#> . " + turtle).encode(), ox.RdfFormat.TURTLE)
+        return relations_with_new_facts(OntologyView(store), quads)
+
+    assert moved("ex:a ex:spouse ex:b . ex:a ex:author ex:c .") == {EX + "spouse", EX + "author"}
+    assert moved("ex:b a ex:Person .") is None  # a new class of an entity: any relation's classes may move
+    assert moved('ex:City rdfs:label "city" .') is None  # a class's label is what observed classes show
+    assert moved('ex:a rdfs:label "Alpha" .') == {"http://www.w3.org/2000/01/rdf-schema#label"}
     store.close()
