@@ -16,15 +16,13 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from kgrel.kg.errors import SparqlError
+from kgrel.kg.sparql_text import LEXICAL
 
 
 class ServiceRefused(SparqlError):
     """A SERVICE clause to an endpoint the settings do not allow."""
 
 
-# Strings, IRIs and comments can contain the word SERVICE; blank them out before looking for the keyword.
-LEXICAL = re.compile(r'''"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^'\\]|\\.|'(?!''))*\'\'\'|"(?:[^"\\\n]|\\.)*"'''
-                      r'''|'(?:[^'\\\n]|\\.)*'|<[^<>"{}|^`\\\s]*>|\#[^\n]*''', re.S)
 _SERVICE = re.compile(r"(?<![\w?$:.-])SERVICE(?![\w:.-])\s*(?:SILENT\s*)?(?P<target>\S*)", re.I)
 _LOAD = re.compile(r"(?<![\w?$:.-])LOAD(?![\w:.-])\s*(?:SILENT\s*)?(?P<target>\S*)", re.I)
 

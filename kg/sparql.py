@@ -14,6 +14,7 @@ import pyoxigraph as ox
 from kgrel.kg import isolation, update_guard
 from kgrel.kg.errors import SparqlError
 from kgrel.kg.federation import check_no_load, check_services
+from kgrel.kg.query_cost import one_scan
 from kgrel.kg.store import KnowledgeStore
 
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
@@ -114,7 +115,8 @@ def run_query(store: KnowledgeStore, query: str, accept: str | None, *, prefixes
     def evaluate() -> SparqlResponse:
         return _evaluate(store, query, accept, prefixes, default_graphs, named_graphs, limits.max_rows)
 
-    if store.can_fork_queries and isolation.available():
+    # A query of one triple pattern costs one scan at most: the child would cost more than it protects.
+    if store.can_fork_queries and isolation.available() and not one_scan(query):
         return isolation.run(evaluate, timeout_s=limits.timeout_s, memory_mb=limits.memory_mb, cancelled=cancelled)
     return evaluate()
 
@@ -178,15 +180,23 @@ def _evaluate(store: KnowledgeStore, query: str, accept: str | None, prefixes, d
             raise SparqlError("SPARQL update operations are not accepted on /graph/sparql; "
                               "use /graph/update or add data with POST /graph/triples") from None
         raise
-    accepted = parse_accept(accept)
+    try:
+        return _serialize(result, parse_accept(accept), prefixes, max_rows)
+    except SparqlError as e:  # no acceptable format, too many rows
+        error = e.with_traceback(None)
+    # pyoxigraph results must be freed on the thread that made them, not later through a traceback.
+    del result
+    raise error
+
+
+def _serialize(result, accepted: list[str], prefixes, max_rows: int) -> SparqlResponse:
     if isinstance(result, ox.QueryBoolean):
         media = _choose(accepted, SOLUTION_FORMATS, "ASK")
         return SparqlResponse(result.serialize(format=SOLUTION_FORMATS[media]), media)
     if isinstance(result, ox.QuerySolutions):
         media = _choose(accepted, SOLUTION_FORMATS, "SELECT")
         variables = [v.value for v in result.variables]
-        rows = _capped(result, max_rows, "rows")
-        body = solutions_json(variables, rows)
+        body = solutions_json(variables, _capped(result, max_rows, "rows"))
         if SOLUTION_FORMATS[media] != ox.QueryResultsFormat.JSON:
             body = ox.parse_query_results(body, format=ox.QueryResultsFormat.JSON).serialize(
                 format=SOLUTION_FORMATS[media])

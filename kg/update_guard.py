@@ -12,13 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from kgrel.kg.federation import LEXICAL
+from kgrel.kg.sparql_text import keyword, masked
 
-_KEYWORD = r"(?<![\w?$:.-]){}(?![\w:.-])"
-_WHERE = re.compile(_KEYWORD.format("WHERE"), re.I)
-_WITH = re.compile(_KEYWORD.format("WITH") + r"\s*(<[^>]*>)", re.I)
-_USING = re.compile(_KEYWORD.format("USING") + r"\s*(NAMED\s*)?(<[^>]*>)", re.I)
-_PREFIX = re.compile(_KEYWORD.format("(?:PREFIX|BASE)") + r"[^<]*<[^>]*>", re.I)
+_WHERE = re.compile(keyword("WHERE"), re.I)
+_WITH = re.compile(keyword("WITH") + r"\s*(<[^>]*>)", re.I)
+_USING = re.compile(keyword("USING") + r"\s*(NAMED\s*)?(<[^>]*>)", re.I)
+_PREFIX = re.compile(keyword("(?:PREFIX|BASE)") + r"[^<]*<[^>]*>", re.I)
 
 
 @dataclass
@@ -26,17 +25,6 @@ class WhereClause:
     pattern: str  # "{ ... }", as written
     default_graphs: list[str] = field(default_factory=list)
     named_graphs: list[str] = field(default_factory=list)
-
-
-def masked(text: str) -> str:
-    """The text with strings, IRIs and comments blanked out, every character at its place."""
-    def blank(match: re.Match) -> str:
-        token = match.group(0)
-        if token.startswith("#"):
-            return " " * len(token)
-        return token[0] + "_" * (len(token) - 2) + token[-1]
-
-    return LEXICAL.sub(blank, text)
 
 
 def where_clauses(update: str) -> list[WhereClause]:
