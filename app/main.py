@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -34,6 +35,11 @@ def create_app(settings: Settings | None = None, model: RelationModel | None = N
         if settings.load_demo:
             service.graph.load_demo_if_empty()
         service.predictions.state()  # encode relation side information once, before the first request
+        # What start-up built lives as long as the server: keep the garbage collector off it. Client SPARQL
+        # queries run in forked children, and a collection that walks these objects after a fork would
+        # take a copy-on-write fault on every page it touches.
+        gc.collect()
+        gc.freeze()
         app.state.service = service
         log.info("kgrel ready: store %s, device %s", service.graph.store.description,
                  service.predictions.model.device)
