@@ -34,7 +34,16 @@ $(VENV)/.chromium: | $(BIN)/python
 	  || echo "warning: could not install chromium; the browser test will fail"
 	@command -v chromium >/dev/null 2>&1 && touch $@ || true
 
-install-test: $(VENV)/.installed-test $(VENV)/.chromium
+# The remote-store tests start a real Virtuoso (Debian's package; only its binaries, no system service).
+$(VENV)/.virtuoso: | $(BIN)/python
+	@command -v virtuoso-t >/dev/null 2>&1 || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends \
+	    virtuoso-opensource-7-bin; } \
+	  || echo "warning: could not install virtuoso; the Virtuoso store tests will fail"
+	@command -v virtuoso-t >/dev/null 2>&1 && touch $@ || true
+
+install-test: $(VENV)/.installed-test $(VENV)/.chromium $(VENV)/.virtuoso
 
 run: install
 	$(BIN)/kgrel serve --host $(HOST) --port $(PORT) --load-demo

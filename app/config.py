@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     store: str | None = Field(
         None, description="Embedded store directory (default: DATA_DIR/store), or the query URL of a "
                           "SPARQL 1.1 endpoint whose default graph is the union of its graphs.")
+    store_engine: Literal["sparql11", "oxigraph", "fuseki", "virtuoso"] = Field(
+        "sparql11", description="The SPARQL server behind KGREL_STORE when it is a URL: sparql11 (Oxigraph's "
+                                "server, Fuseki; default graph the union of the graphs) or virtuoso.")
     store_update_url: str | None = Field(None, description="Update URL of the SPARQL endpoint, when not "
                                                            "derivable from the query URL.")
     model: str | None = Field(None, description="Relation model folder (default: the shipped model), "

@@ -67,6 +67,6 @@ def delete_relation(store: KnowledgeStore, iri: str) -> None:
     if not is_relation(store, iri):
         raise NotFound(f"relation {iri} not found")
     store.update(
-        f"DELETE WHERE {{ <{iri}> ?p ?o }} ; "
+        f"DELETE WHERE {{ {store.default_pattern(f'<{iri}> ?p ?o')} }} ; "
         f"DELETE WHERE {{ GRAPH ?g {{ <{iri}> ?p ?o }} }} ; "
         f"DELETE WHERE {{ GRAPH <{EXAMPLES_GRAPH}> {{ ?e <{KGREL}relation> <{iri}> ; ?ep ?eo }} }}")

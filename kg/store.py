@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pyoxigraph as ox
 
+from kgrel.kg.dialects import DIALECTS
 from kgrel.kg.errors import SparqlError, StoreUnavailable
 
 Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
@@ -53,6 +54,10 @@ class KnowledgeStore(ABC):
     @abstractmethod
     def update(self, sparql_update: str, prefixes: dict[str, str] | None = None) -> None:
         """Run a SPARQL update in one transaction. Client text goes through `kg.sparql.run_update`."""
+
+    def default_pattern(self, pattern: str) -> str:
+        """A pattern of an update that means the default graph (a store may keep it as a named graph)."""
+        return pattern
 
     def rewritten_literals(self, literals: Iterable[ox.Literal]) -> dict[ox.Literal, ox.Literal] | None:
         """Literals this store would not give back as written, each with the form it keeps; None when
@@ -207,9 +212,13 @@ class EmbeddedStore(KnowledgeStore):
 class SparqlEndpointStore(KnowledgeStore):
     """A remote SPARQL 1.1 endpoint (query + update); each write is one update request, atomic on the server."""
 
-    def __init__(self, query_url: str, update_url: str | None = None, timeout_s: float = 60.0):
+    def __init__(self, query_url: str, update_url: str | None = None, timeout_s: float = 60.0,
+                 engine: str = "sparql11"):
+        if engine not in DIALECTS:
+            raise StoreUnavailable(f"unknown store engine {engine!r}; use one of " + ", ".join(DIALECTS))
+        self.dialect = DIALECTS[engine]
         self.query_url = query_url
-        self.update_url = update_url or _guess_update_url(query_url)
+        self.update_url = update_url or self.dialect.update_url(query_url)
         self._http = httpx.Client(timeout=timeout_s)
         self._write_lock = threading.Lock()
         self._dataset = None
@@ -226,23 +235,32 @@ class SparqlEndpointStore(KnowledgeStore):
         return response
 
     def query(self, sparql, *, default_graphs=None, named_graphs=None, prefixes=None):
+        accept = self.dialect.accept(sparql)
         if prefixes:
             sparql = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in prefixes.items()) + sparql
-        form: dict[str, Any] = {"query": sparql}
+        form: dict[str, Any] = {"query": self.dialect.prepare(sparql)}
         if default_graphs:
             form["default-graph-uri"] = list(default_graphs)
         if named_graphs:
             form["named-graph-uri"] = list(named_graphs)
-        response = self._post(self.query_url, data=form, headers={
-            "Accept": "application/sparql-results+json, application/n-triples;q=0.9"})
+        response = self._post(self.query_url, data=form, headers={"Accept": accept})
         media = response.headers.get("content-type", "").split(";")[0].strip()
         if media in ("application/n-triples", "text/plain"):
             return [q.triple for q in ox.parse(response.content, format=ox.RdfFormat.N_TRIPLES)]
         if media == "application/sparql-results+json":
-            return ox.parse_query_results(response.content, format=ox.QueryResultsFormat.JSON)
+            return ox.parse_query_results(self.dialect.solutions(response.content), format=ox.QueryResultsFormat.JSON)
         raise StoreUnavailable(f"SPARQL endpoint answered with unexpected media type {media!r}")
 
+    def default_pattern(self, pattern):
+        graph = self.dialect.default_graph
+        return pattern if graph is None else f"GRAPH <{graph}> {{ {pattern} }}"
+
     def insert(self, quads):
+        graph = self.dialect.default_graph
+        if graph is not None:  # this engine keeps the default graph's triples in a named graph
+            target = ox.NamedNode(graph)
+            quads = [ox.Quad(q.subject, q.predicate, q.object, target) if isinstance(q.graph_name, ox.DefaultGraph)
+                     else q for q in quads]
         with self._write_lock:
             new = self._not_present(list(dict.fromkeys(quads)))
             for start in range(0, len(new), 20000):  # one request per chunk keeps bodies reasonable
@@ -294,26 +312,20 @@ class SparqlEndpointStore(KnowledgeStore):
         return self._dataset
 
 
-def open_store(location: str | Path | None, update_url: str | None = None) -> KnowledgeStore:
-    """An http(s) URL opens a remote endpoint; a path opens (or creates) an embedded store; None: in memory."""
+def open_store(location: str | Path | None, update_url: str | None = None,
+               engine: str = "sparql11") -> KnowledgeStore:
+    """An http(s) URL opens a remote endpoint (`engine` names its dialect, `kg.dialects`); a path opens
+    (or creates) an embedded store; None: in memory."""
     if location is None:
         return EmbeddedStore(None)
     text = str(location)
     if text.startswith(("http://", "https://")):
-        return SparqlEndpointStore(text, update_url)
+        return SparqlEndpointStore(text, update_url, engine=engine)
     return EmbeddedStore(Path(text))
 
 
 def _graph_node(iri: str) -> ox.NamedNode | ox.DefaultGraph:
     return ox.DefaultGraph() if iri in ("", "default") else ox.NamedNode(iri)
-
-
-def _guess_update_url(query_url: str) -> str:
-    # Oxigraph serves /query and /update; Fuseki /ds/query (or /ds/sparql) and /ds/update.
-    for suffix in ("/query", "/sparql"):
-        if query_url.endswith(suffix):
-            return query_url[: -len(suffix)] + "/update"
-    return query_url
 
 
 def insert_data(quads: Sequence[ox.Quad]) -> str:

@@ -103,6 +103,62 @@ def oxigraph_server(tmp_path):
         proc.wait(timeout=10)
 
 
+VIRTUOSO_INI = """[Database]
+DatabaseFile = {dir}/virtuoso.db
+ErrorLogFile = {dir}/virtuoso.log
+TransactionFile = {dir}/virtuoso.trx
+xa_persistent_file = {dir}/virtuoso.pxa
+Striping = 0
+TempStorage = TempDatabase
+
+[TempDatabase]
+DatabaseFile = {dir}/virtuoso-temp.db
+TransactionFile = {dir}/virtuoso-temp.trx
+Striping = 0
+
+[Parameters]
+ServerPort = 127.0.0.1:{sql_port}
+NumberOfBuffers = 10000
+MaxDirtyBuffers = 6000
+DirsAllowed = ., {dir}
+
+[HTTPServer]
+ServerPort = 127.0.0.1:{http_port}
+ServerRoot = {dir}
+ServerThreads = 4
+
+[SPARQL]
+ResultSetMaxRows = 1000000
+"""
+
+
+@pytest.fixture
+def virtuoso_server(tmp_path):
+    """A real OpenLink Virtuoso (Debian's virtuoso-opensource, which `make test` installs), started by the
+    test, with SPARQL updates granted to its anonymous endpoint user. Yields the SPARQL endpoint URL."""
+    import shutil
+
+    binary, isql = shutil.which("virtuoso-t"), shutil.which("isql-vt")
+    if binary is None or isql is None:
+        pytest.fail("Virtuoso is not installed: `make test` installs Debian's virtuoso-opensource-7-bin")
+    folder = tmp_path / "virtuoso"
+    folder.mkdir()
+    http_port, sql_port = free_port(), free_port()
+    ini = folder / "virtuoso.ini"
+    ini.write_text(VIRTUOSO_INI.format(dir=folder, sql_port=sql_port, http_port=http_port))
+    proc = subprocess.Popen([binary, "-c", str(ini), "+foreground"], cwd=folder,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{http_port}/sparql"
+    try:
+        wait_http(url + "?query=ASK%7B%7D", timeout=60, proc=proc)
+        subprocess.run([isql, f"127.0.0.1:{sql_port}", "dba", "dba", 'exec=GRANT SPARQL_UPDATE TO "SPARQL";'],
+                       check=True, capture_output=True, timeout=60)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
 # A toy graph for graph export and link prediction -----------------------------------------
 
 EX = "http://example.org/"

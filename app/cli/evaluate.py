@@ -78,7 +78,7 @@ def _evidence(args, model, data: dict, side_info: dict | None):
         store, graph_iri = EmbeddedStore(None), None
         ingest_file(store, path)
     else:
-        store = open_store(settings.store_location(), settings.store_update_url)
+        store = open_store(settings.store_location(), settings.store_update_url, settings.store_engine)
         graph_iri = PrefixMap(settings.data_dir / "prefixes.json").expand(args.kg)
     try:
         return evidence_for_file(

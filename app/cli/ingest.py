@@ -43,7 +43,7 @@ def run(args) -> int:
 
     settings = settings_from(args)
     try:
-        store = open_store(settings.store_location(), settings.store_update_url)
+        store = open_store(settings.store_location(), settings.store_update_url, settings.store_engine)
     except KGError as e:
         return fail(str(e))
     prefixes = PrefixMap(settings.data_dir / "prefixes.json")

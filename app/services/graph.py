@@ -40,7 +40,7 @@ class GraphService:
         self.settings = settings
         self.metrics = metrics or Metrics()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = store or open_store(settings.store_location(), settings.store_update_url)
+        self.store = store or open_store(settings.store_location(), settings.store_update_url, settings.store_engine)
         self.prefixes = PrefixMap(settings.data_dir / "prefixes.json")
         self.ontology = OntologyView(self.store, lang=settings.lang)
         self._lock = threading.Lock()

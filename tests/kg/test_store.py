@@ -156,9 +156,18 @@ def test_formats_from_file_names(tmp_path):
         format_for_path(tmp_path / "x.csv")
 
 
-def test_remote_sparql_endpoint_backend(oxigraph_server):
+@pytest.fixture(params=["oxigraph", "virtuoso"])
+def remote_store(request):
+    """Each real SPARQL server kgrel supports, started by the test, opened as kgrel's store."""
+    if request.param == "oxigraph":
+        yield open_store(request.getfixturevalue("oxigraph_server") + "/query")
+    else:
+        yield open_store(request.getfixturevalue("virtuoso_server"), engine="virtuoso")
+
+
+def test_remote_sparql_endpoint_backend(remote_store):
     """The same operations against a real SPARQL 1.1 server started by the test."""
-    store = open_store(oxigraph_server + "/query")
+    store = remote_store
     try:
         assert store.description.startswith("sparql:")
         assert ingest(store, DOCS["application/trig"], ox.RdfFormat.TRIG).added == 2
