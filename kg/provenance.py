@@ -178,6 +178,58 @@ def remove_statement(store: KnowledgeStore, session_id: str, statement: str) -> 
         f"DELETE WHERE {{ GRAPH <{g}> {{ <{statement}> ?p2 ?o2 }} }}")
 
 
+@dataclass
+class DocumentFact:
+    """A fact found in a document by batch extraction; spans are offsets in the sentence."""
+
+    graph: str
+    document: str
+    head: str
+    relation: str
+    tail: str
+    sentence: str
+    sentence_start: int  # where the sentence starts in the document
+    head_span: tuple[int, int]
+    tail_span: tuple[int, int]
+    score: float
+    model: str
+
+
+def document_node(document: str) -> str:
+    return "urn:kgrel:document:" + quote(document, safe="")
+
+
+def document_fact_quads(fact: DocumentFact) -> list[ox.Quad]:
+    """The fact and its provenance (document and document offsets, model, score), under a statement IRI
+    derived from them: extracting the same document twice gives the same quads."""
+    g = ox.NamedNode(fact.graph)
+    start = fact.sentence_start
+    spans = (start + fact.head_span[0], start + fact.head_span[1], start + fact.tail_span[0], start + fact.tail_span[1])
+    key = "\n".join([fact.document, *map(str, spans), fact.head, fact.relation, fact.tail])
+    a = ox.NamedNode("urn:kgrel:assertion:" + hashlib.sha1(key.encode()).hexdigest())
+    sentence = ox.NamedNode("urn:kgrel:sentence:" + hashlib.sha1(fact.sentence.encode()).hexdigest())
+    head, relation, tail = ox.NamedNode(fact.head), ox.NamedNode(fact.relation), ox.NamedNode(fact.tail)
+
+    def q(s, p: str, o) -> ox.Quad:
+        return ox.Quad(s, ox.NamedNode(p), o, g)
+
+    return [
+        ox.Quad(head, relation, tail, g),
+        q(a, RDF + "type", ox.NamedNode(RDF + "Statement")),
+        q(a, RDF + "subject", head), q(a, RDF + "predicate", relation), q(a, RDF + "object", tail),
+        q(a, PROV + "wasDerivedFrom", ox.NamedNode(document_node(fact.document))),
+        q(a, KGREL + "sentence", sentence),
+        q(a, KGREL + "headStart", ox.Literal(str(spans[0]), datatype=_INT)),
+        q(a, KGREL + "headEnd", ox.Literal(str(spans[1]), datatype=_INT)),
+        q(a, KGREL + "tailStart", ox.Literal(str(spans[2]), datatype=_INT)),
+        q(a, KGREL + "tailEnd", ox.Literal(str(spans[3]), datatype=_INT)),
+        q(a, KGREL + "score", ox.Literal(f"{fact.score:.4f}", datatype=_DECIMAL)),
+        q(a, KGREL + "model", ox.Literal(fact.model)),
+        q(sentence, RDF + "type", ox.NamedNode(KGREL + "Sentence")),
+        q(sentence, KGREL + "text", ox.Literal(fact.sentence)),
+    ]
+
+
 def session_triples(store: KnowledgeStore, session_id: str) -> list[ox.Triple]:
     """Every triple of a labelling session's named graph (its facts and their provenance)."""
     graph = session_graph(session_id)

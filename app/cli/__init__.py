@@ -1,4 +1,4 @@
-"""The `kgrel` command line: serve, ingest, predict, eval, calibrate, train, adapt, kg. One module per command.
+"""The `kgrel` command line: serve, ingest, predict, extract, eval, calibrate, train, adapt, kg. One module per command.
 
 Each command prints JSON on stdout (the last line, for evaluations) and progress on stderr. Commands
 import torch and the models inside `run`, so that `kgrel ingest` or `kgrel predict --url` start fast.
@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kgrel.app.cli import adapt, evaluate, ingest, kg, predict, serve, train
+from kgrel.app.cli import adapt, evaluate, extract, ingest, kg, predict, serve, train
 
-COMMANDS = (serve, ingest, predict, evaluate, train, adapt, kg)
+COMMANDS = (serve, ingest, predict, extract, evaluate, train, adapt, kg)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+import pyoxigraph as ox
+
 from kgrel.app.services.graph import GraphService
 from kgrel.app.services.predictions import PredictionService
 from kgrel.kg import changes, provenance
@@ -40,6 +42,12 @@ class ExtractedFact:
     relation: str
     label: str
     score: float
+
+
+@dataclass
+class DocumentFacts:
+    quads: list[ox.Quad]
+    facts: int
 
 
 class ExtractionService:
@@ -96,6 +104,18 @@ class ExtractionService:
                       for pair, score, rel in zip(oriented_pairs, scores, relations, strict=True)
                       if score > 0 and not none_of_the_above(score, threshold)]
         return sorted(facts, key=lambda f: (f.pair.document, f.pair.offset, min(f.pair.head.start, f.pair.tail.start)))
+
+    def extract_documents(self, documents: list[tuple[str, str]], *, graph: str, model: str,
+                          threshold: float | None = None) -> DocumentFacts:
+        """Facts of (id, text) documents as quads with their provenance (`provenance.document_fact_quads`)."""
+        facts = self.extract([text for _, text in documents], threshold=threshold)
+        quads = []
+        for f in facts:
+            p = f.pair
+            quads += provenance.document_fact_quads(provenance.DocumentFact(
+                graph, documents[p.document][0], p.head.entity, f.relation, p.tail.entity, p.sentence, p.offset,
+                (p.head.start, p.head.end), (p.tail.start, p.tail.end), f.score, model))
+        return DocumentFacts(quads, len(facts))
 
     def ingest_facts(self, facts: list[ExtractedFact], user: str) -> str:
         """Write extracted facts with provenance into a new named graph; returns its IRI."""

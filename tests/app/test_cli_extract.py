@@ -1,0 +1,98 @@
+"""`kgrel extract` as a real subprocess: facts with provenance in N-Quads, exactly once across a kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+
+from kgrel.kg.fact_log import FactLog
+from tests.app.test_api_labelling import MUSIC, TEXT
+from tests.app.test_cli import KGREL, ROOT, last_json, run
+from tests.conftest import DATA
+
+COMPOSER = ("@prefix owl: <http://www.w3.org/2002/07/owl#> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> . "
+            '<http://example.org/composer> a owl:ObjectProperty ; rdfs:label "composer" ; '
+            'rdfs:comment "person who wrote the music of a musical work" .')
+
+
+@pytest.fixture
+def corpus(tmp_path) -> tuple[Path, Path]:
+    """A data dir whose store knows the music entities and a composer relation, and 40 documents."""
+    data_dir = tmp_path / "var"
+    (tmp_path / "music.ttl").write_text(MUSIC + "\n" + COMPOSER)
+    for source in (DATA / "ontology.ttl", tmp_path / "music.ttl"):
+        assert run("ingest", str(source), "--data-dir", str(data_dir)).returncode == 0
+    docs = tmp_path / "docs.jsonl"
+    with open(docs, "w") as f:
+        for i in range(40):  # each document's sentences differ, so each gives its own facts
+            f.write(json.dumps({"id": f"doc-{i}", "text": f"In draft {i}, " + TEXT.replace(". ", f". In draft {i}, ")})
+                    + "\n")
+    return data_dir, docs
+
+
+def test_facts_with_provenance_then_a_rerun_skips_everything(corpus, tmp_path):
+    data_dir, docs = corpus
+    out = tmp_path / "facts.nq"
+    done = run("extract", "--input", str(docs), "--output", str(out), "--data-dir", str(data_dir), "--ingest")
+    assert done.returncode == 0, done.stderr
+    summary = last_json(done.stdout)
+    assert summary["documents"] == 40 and summary["facts"] > 0 and summary["ingested"] > 0
+    quads = list(ox.parse(out.read_bytes(), format=ox.RdfFormat.N_QUADS))
+    texts = {json.loads(line)["id"]: json.loads(line)["text"] for line in docs.read_text().splitlines()}
+    # Provenance: the document and offsets in it, which cover the entities' names; score; model.
+    statements = {}
+    for q in quads:
+        statements.setdefault(q.subject.value, {})[q.predicate.value.rsplit("#", 1)[-1]] = q.object
+    flute = [s for s in statements.values() if s.get("subject") == ox.NamedNode("http://example.org/flute")]
+    assert flute
+    for s in flute:
+        document = s["wasDerivedFrom"].value.removeprefix("urn:kgrel:document:")
+        text = texts[document]
+        assert text[int(s["headStart"].value):int(s["headEnd"].value)] in ("The Magic Flute", "Mozart")
+        assert 0 < float(s["score"].value) <= 1 and s["model"].value
+    again = run("extract", "--input", str(docs), "--output", str(out), "--data-dir", str(data_dir))
+    assert last_json(again.stdout)["skipped"] == 40 and last_json(again.stdout)["documents"] == 0
+    assert list(ox.parse(out.read_bytes(), format=ox.RdfFormat.N_QUADS)) == quads
+
+
+def test_kill_9_halfway_then_a_rerun_gives_the_facts_of_an_uninterrupted_run(corpus, tmp_path):
+    data_dir, docs = corpus
+    whole, resumed = tmp_path / "whole.nq", tmp_path / "resumed.nq"
+    args = ["extract", "--input", str(docs), "--data-dir", str(data_dir), "--batch-size", "2"]
+    assert run(*args, "--output", str(whole)).returncode == 0
+    proc = subprocess.Popen([*KGREL, *args, "--output", str(resumed)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    progress = resumed.with_name(resumed.name + ".progress")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not progress.exists() or len(progress.read_text().splitlines()) < 4):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = len(progress.read_text().splitlines())
+    assert 4 <= finished < 20  # killed halfway
+    rerun = run(*args, "--output", str(resumed))
+    assert rerun.returncode == 0 and last_json(rerun.stdout)["skipped"] >= 8
+    assert sorted(resumed.read_text().splitlines()) == sorted(whole.read_text().splitlines())
+
+
+def test_a_batch_cut_short_is_written_again_whole(tmp_path):
+    out = tmp_path / "facts.nq"
+    quad = ox.Quad(ox.NamedNode("urn:a"), ox.NamedNode("urn:b"), ox.NamedNode("urn:c"), ox.NamedNode("urn:g"))
+    log = FactLog(out)
+    log.write(["d1"], [quad])
+    with open(out, "ab") as f:  # a crash in the middle of the next batch: quads, but no progress record
+        f.write(b"<urn:x> <urn:y> <urn:z> <urn:g> .\n<urn:half")
+    with open(log.progress, "a") as f:
+        f.write('{"bytes": 99')
+    again = FactLog(out)
+    assert again.done == {"d1"}
+    assert list(ox.parse(out.read_bytes(), format=ox.RdfFormat.N_QUADS)) == [quad]
+    again.write(["d2"], [quad])  # the progress log goes on from its last whole line
+    assert FactLog(out).done == {"d1", "d2"}
