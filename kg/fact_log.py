@@ -45,8 +45,11 @@ class FactLog:
 
     def write(self, documents: Iterable[str], quads: list[ox.Quad]) -> None:
         """Append one batch: its quads, then the record that its documents are done."""
+        self.write_serialized(documents, ox.serialize(quads, format=ox.RdfFormat.N_QUADS) if quads else b"")
+
+    def write_serialized(self, documents: Iterable[str], data: bytes) -> None:
+        """The same, for quads already serialised as N-Quads."""
         documents = list(documents)
-        data = ox.serialize(quads, format=ox.RdfFormat.N_QUADS) if quads else b""
         with open(self.path, "ab") as f:
             f.write(data)
             f.flush()

@@ -55,6 +55,11 @@ class KnowledgeStore(ABC):
     def update(self, sparql_update: str, prefixes: dict[str, str] | None = None) -> None:
         """Run a SPARQL update in one transaction. Client text goes through `kg.sparql.run_update`."""
 
+    def dump(self) -> bytes | None:
+        """Every quad as N-Quads, for workers that need their own copy; None where they can reach the
+        store themselves (a remote endpoint)."""
+        return None
+
     def default_pattern(self, pattern: str) -> str:
         """A pattern of an update that means the default graph (a store may keep it as a named graph)."""
         return pattern
@@ -171,6 +176,9 @@ class EmbeddedStore(KnowledgeStore):
 
     def count(self):
         return len(self._ox)
+
+    def dump(self):
+        return self._ox.dump(format=ox.RdfFormat.N_QUADS)
 
     def rewritten_literals(self, literals):
         # Oxigraph encodes numbers, booleans and dates by value (upstream issue 526): what comes back is

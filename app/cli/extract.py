@@ -1,9 +1,11 @@
 """`kgrel extract`: facts from a corpus, written to N-Quads with provenance, resumable after a crash.
 
     kgrel extract --input DOCS --output FACTS.nq [--ingest] [--graph IRI] [--batch-size N] [--threshold T]
+                  [--ray local|ADDRESS] [--actors N]
 
 DOCS is a JSON Lines file of {"id", "text"}, a plain-text file (one document), or a folder of both.
-A rerun with the same output skips the documents already done (`kg.fact_log`).
+A rerun with the same output skips the documents already done (`kg.fact_log`). With --ray the same
+pipeline runs in model actors on Ray Data (`app/services/corpus.py`), on this machine or a cluster.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=int, default=16, help="documents per batch (one progress record each)")
     p.add_argument("--threshold", type=float, default=None, help="none-of-the-above threshold (the model's)")
     p.add_argument("--ingest", action="store_true", help="add the facts to the store when done")
+    p.add_argument("--ray", metavar="ADDRESS", help="run on Ray Data: 'local' starts a Ray instance here, else "
+                                                    "the address of a cluster (ray://host:10001, or auto)")
+    p.add_argument("--actors", type=int, help="model actors on Ray (default: one per GPU, else one per CPU)")
     add_common(p)
     p.set_defaults(func=run)
 
@@ -82,16 +87,26 @@ def run(args) -> int:
             batch.clear()
 
         try:
-            for doc_id, text in documents(args.input):
-                if doc_id in log.done:
-                    skipped += 1
-                    continue
-                batch.append((doc_id, text))
-                done += 1
-                if len(batch) >= args.batch_size:
+            if args.ray:
+                pending = []
+                for doc_id, text in documents(args.input):
+                    if doc_id in log.done:
+                        skipped += 1
+                    else:
+                        pending.append((doc_id, text))
+                done = len(pending)
+                facts = _on_ray(args, service, graph, model, pending, log, bar)
+            else:
+                for doc_id, text in documents(args.input):
+                    if doc_id in log.done:
+                        skipped += 1
+                        continue
+                    batch.append((doc_id, text))
+                    done += 1
+                    if len(batch) >= args.batch_size:
+                        flush()
+                if batch:
                     flush()
-            if batch:
-                flush()
         except ValueError as e:
             return fail(str(e))
         finally:
@@ -104,3 +119,28 @@ def run(args) -> int:
         return 0
     finally:
         service.close()
+
+
+def _on_ray(args, service, graph: str, model: str, pending: list[tuple[str, str]], log, bar) -> int:
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("--ray needs Ray Data: pip install 'kgrel[ray]' (or 'ray[data]')") from None
+
+    from kgrel.app.services.corpus import extract_on_ray
+
+    if not pending:
+        return 0
+    ray.init(address=None if args.ray == "local" else args.ray, include_dashboard=False, log_to_driver=False,
+             logging_level="ERROR")
+    try:
+        facts = 0
+        batches = extract_on_ray(pending, settings=service.settings, graph_dump=service.graph.store.dump(),
+                                 graph=graph, threshold=args.threshold, actors=args.actors, batch_size=args.batch_size)
+        for ids, data, found in batches:
+            log.write_serialized(ids, data)
+            facts += found
+            bar.update(len(ids))
+        return facts
+    finally:
+        ray.shutdown()

@@ -46,8 +46,12 @@ class ExtractedFact:
 
 @dataclass
 class DocumentFacts:
-    quads: list[ox.Quad]
+    by_document: dict[str, list[ox.Quad]]  # each document's facts and their provenance, as quads
     facts: int
+
+    @property
+    def quads(self) -> list[ox.Quad]:
+        return [q for quads in self.by_document.values() for q in quads]
 
 
 class ExtractionService:
@@ -109,13 +113,14 @@ class ExtractionService:
                           threshold: float | None = None) -> DocumentFacts:
         """Facts of (id, text) documents as quads with their provenance (`provenance.document_fact_quads`)."""
         facts = self.extract([text for _, text in documents], threshold=threshold)
-        quads = []
+        by_document: dict[str, list[ox.Quad]] = {doc_id: [] for doc_id, _ in documents}
         for f in facts:
             p = f.pair
-            quads += provenance.document_fact_quads(provenance.DocumentFact(
-                graph, documents[p.document][0], p.head.entity, f.relation, p.tail.entity, p.sentence, p.offset,
+            doc_id = documents[p.document][0]
+            by_document[doc_id] += provenance.document_fact_quads(provenance.DocumentFact(
+                graph, doc_id, p.head.entity, f.relation, p.tail.entity, p.sentence, p.offset,
                 (p.head.start, p.head.end), (p.tail.start, p.tail.end), f.score, model))
-        return DocumentFacts(quads, len(facts))
+        return DocumentFacts(by_document, len(facts))
 
     def ingest_facts(self, facts: list[ExtractedFact], user: str) -> str:
         """Write extracted facts with provenance into a new named graph; returns its IRI."""
