@@ -179,7 +179,7 @@ class OntologyView:
                 info.labels.append(obj.value)
         rows = self.store.select(
             f"SELECT DISTINCT ?c ?l WHERE {{ <{iri}> <{RDF}type>/<{RDFS}subClassOf>* ?c . "
-            f"OPTIONAL {{ ?c <{RDFS}label> ?l }} }} LIMIT {max_hypernyms * 4}")
+            f"OPTIONAL {{ ?c <{RDFS}label> ?l }} }} ORDER BY ?c ?l LIMIT {max_hypernyms * 4}")
         for row in rows:
             label = row.get("l")
             if label is not None and _lang_ok(label, self.lang):
@@ -194,10 +194,12 @@ class OntologyView:
         unique = list(dict.fromkeys(iris))
         for start in range(0, len(unique), 400):
             chunk = " ".join(f"<{i}>" for i in unique[start:start + 400])
-            # Direct classes first: they name the entity most precisely.
-            for query in (f"SELECT ?e ?l WHERE {{ VALUES ?e {{ {chunk} }} ?e <{RDF}type> ?c . ?c <{RDFS}label> ?l }}",
+            # Direct classes first: they name the entity most precisely. Ordered, so that every store (and
+            # every copy of one) gives the same labels in the same order: they are encoded as text.
+            for query in (f"SELECT ?e ?l WHERE {{ VALUES ?e {{ {chunk} }} ?e <{RDF}type> ?c . ?c <{RDFS}label> ?l }} "
+                          "ORDER BY ?e ?l",
                           f"SELECT ?e ?l WHERE {{ VALUES ?e {{ {chunk} }} ?e <{RDF}type>/<{RDFS}subClassOf>+ ?c . "
-                          f"?c <{RDFS}label> ?l }}"):
+                          f"?c <{RDFS}label> ?l }} ORDER BY ?e ?l"):
                 for row in self.store.select(query):
                     if _lang_ok(row["l"], self.lang):
                         labels = out.setdefault(row["e"].value, [])
@@ -231,9 +233,10 @@ class OntologyView:
             sides: dict[str, list[list[str]]] = {}
             for side, var in ((0, "s"), (1, "o")):
                 rows = self.store.select(
-                    f"SELECT ?r ?c (SAMPLE(?label) AS ?l) (COUNT(*) AS ?n) WHERE {{ VALUES ?r {{ {chunk} }} "
+                    f"SELECT ?r ?c (MIN(?label) AS ?l) (COUNT(*) AS ?n) WHERE {{ VALUES ?r {{ {chunk} }} "
                     f"?s ?r ?o . ?{var} <{RDF}type> ?c . ?c <{RDFS}label> ?label }} "
-                    "GROUP BY ?r ?c ORDER BY ?r DESC(?n)")
+                    # MIN and the class IRI break ties, so every store (and every copy of one) agrees.
+                    "GROUP BY ?r ?c ORDER BY ?r DESC(?n) ?c")
                 for row in rows:
                     r, n = row["r"].value, int(row["n"].value)
                     kept = sides.setdefault(r, [[], []])[side]

@@ -8,6 +8,7 @@ into N-Quads per document. The driver writes what comes back through the same ex
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,8 @@ from kgrel.kg.store import open_store
 
 
 class ExtractionActor:
-    """One model and one copy of the graph; called on batches {"id": [...], "text": [...]}."""
+    """One model and one copy of the graph; called on rows that are each one batch of documents, as
+    the in-process run forms them (so the encoder sees the same batches, and scores come out the same)."""
 
     def __init__(self, settings: dict, graph_dump: bytes | None, graph: str, threshold: float | None):
         import ray
@@ -38,13 +40,17 @@ class ExtractionActor:
         self.graph, self.threshold = graph, threshold
         self.model = self.service.models.active
 
-    def __call__(self, batch: dict) -> dict:
-        ids, texts = [str(i) for i in batch["id"]], [str(t) for t in batch["text"]]
-        found = self.service.extraction.extract_documents(list(zip(ids, texts, strict=True)), graph=self.graph,
-                                                          model=self.model, threshold=self.threshold)
-        per_document = [ox.serialize(quads, format=ox.RdfFormat.N_QUADS).decode() if quads else ""
-                        for quads in (found.by_document[doc_id] for doc_id in ids)]
-        return {"id": ids, "nquads": per_document}
+    def __call__(self, rows: dict) -> dict:
+        out = {"ids": [], "nquads": [], "facts": []}
+        for ids, texts in zip(rows["ids"], rows["texts"], strict=True):
+            documents = [(str(i), str(t)) for i, t in zip(ids, texts, strict=True)]
+            found = self.service.extraction.extract_documents(documents, graph=self.graph, model=self.model,
+                                                              threshold=self.threshold)
+            out["ids"].append(json.dumps([doc_id for doc_id, _ in documents]))
+            out["nquads"].append(ox.serialize(found.quads, format=ox.RdfFormat.N_QUADS).decode()
+                                 if found.quads else "")
+            out["facts"].append(found.facts)
+        return out
 
 
 def extract_on_ray(documents: list[tuple[str, str]], *, settings: Settings, graph_dump: bytes | None, graph: str,
@@ -55,16 +61,17 @@ def extract_on_ray(documents: list[tuple[str, str]], *, settings: Settings, grap
     import ray
 
     gpus = int(ray.cluster_resources().get("GPU", 0)) if settings.device != "cpu" else 0
+    cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     if actors is None:
-        actors = gpus or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        actors = gpus or cpus
     dump_ref = ray.put(graph_dump) if graph_dump is not None else None
-    dataset = ray.data.from_items([{"id": doc_id, "text": text} for doc_id, text in documents])
+    batches = [documents[i:i + batch_size] for i in range(0, len(documents), batch_size)]
+    dataset = ray.data.from_items([{"ids": [d for d, _ in b], "texts": [t for _, t in b]} for b in batches])
     results = dataset.map_batches(
-        ExtractionActor, batch_size=batch_size, batch_format="numpy", concurrency=actors,
-        num_gpus=1 if gpus else None, num_cpus=None if gpus else 1,
+        ExtractionActor, batch_size=1, batch_format="numpy", concurrency=actors,
+        # The CPUs shared out: Ray gives an actor as many torch threads as it has CPUs.
+        num_gpus=1 if gpus else None, num_cpus=None if gpus else max(1, cpus // actors),
         fn_constructor_args=(settings.model_dump(mode="json", exclude={"data_dir", "api_key", "read_key"}),
                              dump_ref, graph, threshold))
-    for batch in results.iter_batches(batch_size=None, batch_format="numpy"):
-        text = "".join(str(n) for n in batch["nquads"])
-        facts = sum(1 for line in text.splitlines() if "#Statement>" in line)
-        yield [str(i) for i in batch["id"]], text.encode(), facts
+    for row in results.iter_rows():
+        yield json.loads(row["ids"]), row["nquads"].encode(), int(row["facts"])
