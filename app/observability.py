@@ -37,24 +37,23 @@ class Metrics:
         self.queries_running = Gauge("kgrel_sparql_queries_running", "Client SPARQL queries running",
                                      registry=self.registry)
 
-    @contextmanager
     def time_model(self, operation: str):
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.model.labels(operation).observe(time.perf_counter() - start)
+        return _timed(self.model.labels(operation))
 
-    @contextmanager
     def time_store(self, operation: str):
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.store.labels(operation).observe(time.perf_counter() - start)
+        return _timed(self.store.labels(operation))
 
     def exposition(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+@contextmanager
+def _timed(histogram):
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        histogram.observe(time.perf_counter() - start)
 
 
 class RequestLog:

@@ -24,12 +24,11 @@ import time
 from pathlib import Path
 
 import pyoxigraph as ox
-import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.predict_speed import hardware  # noqa: E402
+from bench.predict_speed import hardware, raw_forward  # noqa: E402
 from kgrel.app.config import Settings  # noqa: E402
 from kgrel.app.services import KgrelService  # noqa: E402
 from kgrel.models.relation.encoder import mark  # noqa: E402
@@ -87,16 +86,9 @@ def main() -> None:
     inputs = [mark(x, encoder.max_chars).text for x in instances + [reverse(x) for x in instances]]
     batches = [[inputs[i] for i in idx] for idx in encoder.batches([len(t) for t in inputs])]
 
-    def raw() -> None:
-        with torch.inference_mode():
-            for batch in batches:
-                enc = encoder.tokenizer(batch, padding=True, truncation=True, max_length=encoder.max_length,
-                                        return_tensors="pt")
-                encoder.model(**{k: v.to(encoder.device) for k, v in enc.items()}).last_hidden_state.cpu()
-
-    raw()  # warm-up
+    raw_forward(encoder, batches)  # warm-up
     start = time.perf_counter()
-    raw()
+    raw_forward(encoder, batches)
     t_raw = time.perf_counter() - start
     start = time.perf_counter()
     found = 0

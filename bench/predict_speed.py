@@ -50,6 +50,15 @@ def hardware() -> dict:
             "torch": torch.__version__}
 
 
+def raw_forward(encoder, batches: list[list[str]]) -> None:
+    """The tokenizer and the encoder's forward pass alone, on batches of marked texts."""
+    with torch.inference_mode():
+        for texts in batches:
+            enc = encoder.tokenizer(texts, padding=True, truncation=True, max_length=encoder.max_length,
+                                    return_tensors="pt")
+            encoder.model(**{k: v.to(encoder.device) for k, v in enc.items()}).last_hidden_state.cpu()
+
+
 def best_of(fn, repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -98,11 +107,7 @@ def main() -> None:
     batches = [[marked[i].text for i in idx] for idx in encoder.batches([len(m.text) for m in marked])]
 
     def raw():
-        with torch.inference_mode():
-            for texts in batches:
-                enc = encoder.tokenizer(texts, padding=True, truncation=True, max_length=encoder.max_length,
-                                        return_tensors="pt")
-                encoder.model(**{k: v.to(encoder.device) for k, v in enc.items()}).last_hidden_state.cpu()
+        raw_forward(encoder, batches)
 
     raw()  # warm-up
     service.predict(requests[: args.batch_size])

@@ -81,22 +81,19 @@ class OntologyView:
 
     def relations_among(self, iris: list[str]) -> set[str]:
         """Those of `iris` that the graph declares as relations."""
-        found: set[str] = set()
-        for start in range(0, len(iris), 500):
-            rows = self.store.select(
-                f"SELECT DISTINCT ?r WHERE {{ VALUES ?r {{ {_values(tuple(iris[start:start + 500]))} }} "
-                f"VALUES ?t {{ {_values(RELATION_TYPES)} }} ?r a ?t }}")
-            found.update(r["r"].value for r in rows)
-        return found
+        return self._those(iris, f"VALUES ?t {{ {_values(RELATION_TYPES)} }} ?x a ?t")
 
     def classes_among(self, iris: list[str]) -> set[str]:
         """Those of `iris` that some entity has as its rdf:type."""
+        return self._those(iris, f"FILTER EXISTS {{ ?e <{RDF}type> ?x }}")
+
+    def _those(self, iris: list[str], condition: str) -> set[str]:
+        """Those of `iris` for which `condition` (a pattern about ?x) holds; asked 500 at a time."""
         found: set[str] = set()
         for start in range(0, len(iris), 500):
             rows = self.store.select(
-                f"SELECT DISTINCT ?c WHERE {{ VALUES ?c {{ {_values(tuple(iris[start:start + 500]))} }} "
-                f"FILTER EXISTS {{ ?x <{RDF}type> ?c }} }}")
-            found.update(r["c"].value for r in rows)
+                f"SELECT DISTINCT ?x WHERE {{ VALUES ?x {{ {_values(tuple(iris[start:start + 500]))} }} {condition} }}")
+            found.update(r["x"].value for r in rows)
         return found
 
     def relations(self, iris: list[str] | None = None) -> list[RelationInfo]:

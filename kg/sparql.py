@@ -80,9 +80,19 @@ def is_update(text: str) -> bool:
     """True when the text parses as a SPARQL update (and so must be refused on the query endpoint)."""
     from rdflib.plugins.sparql.parser import parseUpdate
 
+    return _parses(parseUpdate, text)
+
+
+def _is_query(text: str) -> bool:
+    from rdflib.plugins.sparql.parser import parseQuery
+
+    return _parses(parseQuery, text)
+
+
+def _parses(parse, text: str) -> bool:
     try:
-        parseUpdate(text)
-    except Exception:  # pyparsing raises a variety of errors for non-updates
+        parse(text)
+    except Exception:  # pyparsing raises a variety of errors for text of the other kind
         return False
     return True
 
@@ -159,16 +169,6 @@ def _try_where_clauses(store: KnowledgeStore, update: str, prefixes, limits: Que
                                         "nothing was changed") from None
         except SparqlError:
             return  # a clause we read wrongly, or a syntax error: the store's own parser will say which
-
-
-def _is_query(text: str) -> bool:
-    from rdflib.plugins.sparql.parser import parseQuery
-
-    try:
-        parseQuery(text)
-    except Exception:  # pyparsing raises a variety of errors for non-queries
-        return False
-    return True
 
 
 def _evaluate(store: KnowledgeStore, query: str, accept: str | None, prefixes, default_graphs, named_graphs,
