@@ -76,6 +76,12 @@ def _choose(accepted: list[str], offered: dict, kind: str) -> str:
                         + f"; the Accept header asked for {', '.join(accepted)}")
 
 
+def graph_format(accepted: list[str]) -> str:
+    """The media type for a graph (CONSTRUCT, DESCRIBE, a Graph Store read) from a parsed Accept header.
+    A client that asked for a results format (say JSON) gets Turtle, not a 406."""
+    return _choose(accepted + ["text/turtle"], GRAPH_FORMATS, "CONSTRUCT and DESCRIBE")
+
+
 def is_update(text: str) -> bool:
     """True when the text parses as a SPARQL update (and so must be refused on the query endpoint)."""
     from rdflib.plugins.sparql.parser import parseUpdate
@@ -202,8 +208,7 @@ def _serialize(result, accepted: list[str], prefixes, max_rows: int) -> SparqlRe
                 format=SOLUTION_FORMATS[media])
         return SparqlResponse(body, media)
     triples = _capped(iter(result), max_rows, "triples")
-    # A client that asked for a results format (say JSON) gets the graph in Turtle, not a 406.
-    media = _choose(accepted + ["text/turtle"], GRAPH_FORMATS, "CONSTRUCT and DESCRIBE")
+    media = graph_format(accepted)
     return SparqlResponse(ox.serialize(triples, format=GRAPH_FORMATS[media], prefixes=prefixes or None), media)
 
 

@@ -14,7 +14,7 @@ from kgrel.app.schemas import ErrorOut
 from kgrel.app.schemas.graph import EdgeOut, EntityOut, IngestOut, NodeOut, RewrittenLiteral
 from kgrel.kg.errors import SparqlError, UnsupportedFormat
 from kgrel.kg.formats import SUPPORTED_MEDIA_TYPES, format_for_media_type
-from kgrel.kg.sparql import GRAPH_FORMATS, SOLUTION_FORMATS, parse_accept
+from kgrel.kg.sparql import GRAPH_FORMATS, SOLUTION_FORMATS, graph_format, parse_accept
 
 router = APIRouter(prefix="/graph", tags=["graph"])
 ERRORS = {400: {"model": ErrorOut}, 403: {"model": ErrorOut}, 406: {"model": ErrorOut}, 413: {"model": ErrorOut},
@@ -144,7 +144,7 @@ def graph_store_get(request: Request, service: ServiceDep, graph: str | None = G
     """Graph Store Protocol: one graph's triples, in the format chosen by Accept (Turtle by default)."""
     target = _one_graph(request, graph)
     triples = service.graph.read_graph(target)
-    media = choose_graph_format(request.headers.get("accept"))
+    media = graph_format(parse_accept(request.headers.get("accept")))
     return Response(ox.serialize(triples, format=GRAPH_FORMATS[media], prefixes=service.graph.prefixes.as_dict()),
                     media_type=media)
 
@@ -179,14 +179,6 @@ def graph_store_delete(request: Request, service: ServiceDep, graph: str | None 
     """Graph Store Protocol: drop the graph (404 when it holds nothing)."""
     service.graph.drop_graph(_one_graph(request, graph))
     return Response(status_code=204)
-
-
-def choose_graph_format(accept: str | None) -> str:
-    accepted = [m for m in parse_accept(accept) if m in GRAPH_FORMATS or m.endswith("*")]
-    for media in accepted:
-        if media in GRAPH_FORMATS:
-            return media
-    return "text/turtle"
 
 
 def ingest_out(service: ServiceDep, report, graph: str | None) -> IngestOut:
