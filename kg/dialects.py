@@ -35,9 +35,6 @@ class Dialect:
                 return query_url[: -len(suffix)] + "/update"
         return query_url
 
-    def prepare(self, sparql: str) -> str:
-        return sparql
-
     # The graph that stands for the default graph in writes; None: the store's own default graph.
     default_graph: str | None = None
 

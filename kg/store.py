@@ -244,9 +244,7 @@ class SparqlEndpointStore(KnowledgeStore):
 
     def query(self, sparql, *, default_graphs=None, named_graphs=None, prefixes=None):
         accept = self.dialect.accept(sparql)
-        if prefixes:
-            sparql = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in prefixes.items()) + sparql
-        form: dict[str, Any] = {"query": self.dialect.prepare(sparql)}
+        form: dict[str, Any] = {"query": _with_prefixes(sparql, prefixes)}
         if default_graphs:
             form["default-graph-uri"] = list(default_graphs)
         if named_graphs:
@@ -294,9 +292,7 @@ class SparqlEndpointStore(KnowledgeStore):
         return [q for i, q in enumerate(quads) if i not in present]
 
     def update(self, sparql_update, prefixes=None):
-        if prefixes:
-            sparql_update = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in prefixes.items()) + sparql_update
-        self._post(self.update_url, content=sparql_update.encode("utf-8"),
+        self._post(self.update_url, content=_with_prefixes(sparql_update, prefixes).encode("utf-8"),
                    headers={"Content-Type": "application/sparql-update"})
 
     def count(self):
@@ -334,6 +330,11 @@ def open_store(location: str | Path | None, update_url: str | None = None,
 
 def _graph_node(iri: str) -> ox.NamedNode | ox.DefaultGraph:
     return ox.DefaultGraph() if iri in ("", "default") else ox.NamedNode(iri)
+
+
+def _with_prefixes(text: str, prefixes: dict[str, str] | None) -> str:
+    """A query or update with PREFIX declarations put before it (an endpoint knows no prefixes of ours)."""
+    return "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in (prefixes or {}).items()) + text
 
 
 def insert_data(quads: Sequence[ox.Quad]) -> str:
