@@ -29,6 +29,13 @@ from kgrel.models.relation.instances import RelationInstance
 log = logging.getLogger(__name__)
 
 
+def example_record(relation: str, x: RelationInstance, source: str | None = None, **fixed) -> kg_examples.ExampleRecord:
+    """The stored form of a labelled sentence; `fixed` may set its `id` and `created` time."""
+    return kg_examples.ExampleRecord(
+        relation=relation, text=x.text, head_start=x.head.start, head_end=x.head.end, tail_start=x.tail.start,
+        tail_end=x.tail.end, head_entity=x.head.entity, tail_entity=x.tail.entity, source=source, **fixed)
+
+
 class QueriesBusy(Exception):
     """Every slot for client SPARQL queries is taken: answered 503 with Retry-After."""
 
@@ -188,10 +195,7 @@ class GraphService:
     def add_examples(self, identifier: str, instances: list[RelationInstance],
                      source: str | None = None) -> list[kg_examples.ExampleRecord]:
         iri = self.relation(identifier)[0].iri
-        records = [kg_examples.ExampleRecord(
-            relation=iri, text=x.text, head_start=x.head.start, head_end=x.head.end, tail_start=x.tail.start,
-            tail_end=x.tail.end, head_entity=x.head.entity, tail_entity=x.tail.entity, source=source)
-            for x in instances]
+        records = [example_record(iri, x, source) for x in instances]
         kg_examples.add_examples(self.store, records)
         self.changed({changes.RELATIONS})
         return records

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pyoxigraph as ox
 
 from kgrel.app.services.extraction import ExtractionService
-from kgrel.app.services.graph import GraphService
+from kgrel.app.services.graph import GraphService, example_record
 from kgrel.app.services.predictions import PredictionService
 from kgrel.app.services.session_store import Candidate, CandidateMention, Session, SessionStore
 from kgrel.kg import changes, provenance
@@ -174,11 +174,8 @@ class LabellingService:
         example = statement = None
         if target is not None:
             example = kg_examples.EXAMPLE_PREFIX + f"{session.id}-{candidate.id}"
-            quads += kg_examples.example_quads(kg_examples.ExampleRecord(
-                relation=target, text=candidate.sentence, head_start=candidate.head.start,
-                head_end=candidate.head.end, tail_start=candidate.tail.start, tail_end=candidate.tail.end,
-                head_entity=candidate.head.entity, tail_entity=candidate.tail.entity,
-                source=provenance.session_node(session.id), id=example, created=when))
+            quads += kg_examples.example_quads(example_record(
+                target, candidate_instance(candidate), provenance.session_node(session.id), id=example, created=when))
             if candidate.head.entity and candidate.tail.entity:
                 statement, fact = provenance.fact_quads(provenance.AcceptedFact(
                     candidate.head.entity, target, candidate.tail.entity, candidate.sentence,
