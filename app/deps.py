@@ -10,7 +10,9 @@ from kgrel.app.services import KgrelService
 
 
 def get_service(request: Request) -> KgrelService:
-    return request.app.state.service
+    service = request.app.state.service
+    service.sync()  # over a store other workers share: see their writes (one stamp read; nothing alone)
+    return service
 
 
 ServiceDep = Annotated[KgrelService, Depends(get_service)]

@@ -24,20 +24,28 @@ class PrefixMap:
         self._path = path
         self._lock = threading.Lock()
         self._prefixes: dict[str, str] = dict(DEFAULT_PREFIXES)
-        if path is not None and path.exists():
-            self._prefixes.update(json.loads(path.read_text(encoding="utf-8")))
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the saved prefixes again (another worker sharing the data dir may have added some)."""
+        if self._path is not None and self._path.exists():
+            saved = json.loads(self._path.read_text(encoding="utf-8"))
+            with self._lock:
+                self._prefixes = {**self._prefixes, **saved}
 
     def as_dict(self) -> dict[str, str]:
         return dict(self._prefixes)
 
-    def add(self, prefixes: dict[str, str]) -> None:
-        """Learn prefixes; an existing prefix keeps its namespace (the first declaration wins)."""
+    def add(self, prefixes: dict[str, str]) -> bool:
+        """Learn prefixes; an existing prefix keeps its namespace (the first declaration wins). Returns
+        whether any was new."""
         new = {p: ns for p, ns in prefixes.items() if p not in self._prefixes and _PREFIX_RE.match(p) and ns}
         if not new:
-            return
+            return False
         with self._lock:
             self._prefixes.update(new)
             self._save()
+        return True
 
     def _save(self) -> None:
         if self._path is None:

@@ -38,6 +38,9 @@ class KnowledgeStore(ABC):
     # Whether a client query may run in a forked child (`kg.isolation`): true of the embedded store,
     # whose data a child can read; a remote endpoint is bounded by its request timeout instead.
     can_fork_queries = False
+    # Whether other processes may write to the same data (several kgrel workers over one SPARQL server):
+    # then writes leave a version stamp (`kg.stamp`) and jobs are recorded in the graph (`kg.job_board`).
+    shared = False
 
     @abstractmethod
     def query(self, sparql: str, *, default_graphs: Sequence[str] | None = None,
@@ -219,6 +222,8 @@ class EmbeddedStore(KnowledgeStore):
 
 class SparqlEndpointStore(KnowledgeStore):
     """A remote SPARQL 1.1 endpoint (query + update); each write is one update request, atomic on the server."""
+
+    shared = True
 
     def __init__(self, query_url: str, update_url: str | None = None, timeout_s: float = 60.0,
                  engine: str = "sparql11"):

@@ -40,8 +40,9 @@ def documents(path: Path) -> Iterator[tuple[str, str]]:
     """(id, text) of every document under `path`, in a stable order."""
     if path.is_dir():
         for child in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in (".jsonl", ".txt")):
+            where = child.relative_to(path).as_posix()  # ids unique across subfolders with files of one name
             for doc_id, text in documents(child):
-                yield (f"{child.relative_to(path)}#{doc_id}" if child.suffix == ".jsonl" else doc_id), text
+                yield (f"{where}#{doc_id}" if child.suffix == ".jsonl" else where), text
         return
     if path.suffix == ".jsonl":
         with open(path, encoding="utf-8") as f:
@@ -73,22 +74,10 @@ def run(args) -> int:
         log = FactLog(args.output)
         graph = service.graph.iri(args.graph)
         model = service.models.active
-        skipped = facts = done = 0
-        batch: list[tuple[str, str]] = []
         bar = tqdm(desc="documents", unit="doc", file=sys.stderr)
-
-        def flush() -> None:
-            nonlocal facts
-            found = service.extraction.extract_documents(batch, graph=graph, model=model,
-                                                         threshold=args.threshold)
-            log.write([doc_id for doc_id, _ in batch], found.quads)
-            facts += found.facts
-            bar.update(len(batch))
-            batch.clear()
-
         try:
             if args.ray:
-                pending = []
+                pending, skipped = [], 0
                 for doc_id, text in documents(args.input):
                     if doc_id in log.done:
                         skipped += 1
@@ -97,16 +86,16 @@ def run(args) -> int:
                 done = len(pending)
                 facts = _on_ray(args, service, graph, model, pending, log, bar)
             else:
-                for doc_id, text in documents(args.input):
-                    if doc_id in log.done:
-                        skipped += 1
-                        continue
-                    batch.append((doc_id, text))
-                    done += 1
-                    if len(batch) >= args.batch_size:
-                        flush()
-                if batch:
-                    flush()
+                seen = [0]
+
+                def advance(progress) -> None:
+                    bar.update(progress.documents - seen[0])
+                    seen[0] = progress.documents
+
+                progress = service.extraction.extract_corpus(documents(args.input), log, graph=graph, model=model,
+                                                             threshold=args.threshold, batch_size=args.batch_size,
+                                                             on_batch=advance)
+                done, skipped, facts = progress.documents, progress.skipped, progress.facts
         except ValueError as e:
             return fail(str(e))
         finally:

@@ -3,10 +3,10 @@
 from fastapi import APIRouter, Query, status
 
 from kgrel.app.deps import ServiceDep
+from kgrel.app.routes.jobs import job_status
 from kgrel.app.schemas import ErrorOut
 from kgrel.app.schemas.embeddings import EntityScore, LinkScore, TrainIn
 from kgrel.app.schemas.jobs import JobOut, JobStarted
-from kgrel.kg.errors import NotFound
 
 router = APIRouter(prefix="/kg", tags=["knowledge graph"])
 ERRORS = {404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 422: {"model": ErrorOut}}
@@ -24,10 +24,7 @@ def train(service: ServiceDep, body: TrainIn | None = None) -> JobStarted:
 @router.get("/train/{job_id}", response_model=JobOut, responses=ERRORS)
 def train_status(job_id: str, service: ServiceDep) -> JobOut:
     """Status (queued, running, done, failed), progress (epoch, loss) and, when done, the result."""
-    job = service.jobs.get(job_id)
-    if job is None or job.kind != "kg-train":
-        raise NotFound(f"no training job {job_id}")
-    return JobOut(**job.as_dict())
+    return job_status(service, job_id, "kg-train", "training")
 
 
 def _scores(service: ServiceDep, pairs: list[tuple]) -> list[dict]:

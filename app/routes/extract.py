@@ -1,10 +1,16 @@
 """From raw text to candidate facts, optionally written into the graph with provenance."""
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, status
+from fastapi.responses import FileResponse
 
 from kgrel.app.deps import ServiceDep
+from kgrel.app.routes.jobs import job_status
 from kgrel.app.schemas import ErrorOut
+from kgrel.app.schemas.jobs import ExtractJobIn, JobOut, JobStarted
 from kgrel.app.schemas.labelling import ExtractIn, ExtractOut, FactOut, SpanOut
+from kgrel.app.services.extraction import EXTRACT_JOB
+from kgrel.app.services.jobs import JobBusy
+from kgrel.kg.errors import NotFound
 
 router = APIRouter(tags=["extract"])
 ERRORS = {404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 422: {"model": ErrorOut}}
@@ -35,3 +41,34 @@ def extract(body: ExtractIn, service: ServiceDep,
                            sentence=p.sentence, sentence_start=p.offset, head_span=span_out(p.head, p.offset),
                            tail_span=span_out(p.tail, p.offset)))
     return ExtractOut(facts=out, ingested=graph is not None, graph=graph)
+
+
+@router.post("/extract/jobs", status_code=status.HTTP_202_ACCEPTED, response_model=JobStarted, responses=ERRORS)
+def start_extract_job(body: ExtractJobIn, service: ServiceDep) -> JobStarted:
+    """`kgrel extract` in the background: facts of every document, with provenance (document id, offsets,
+    model, score), written as N-Quads and, with `ingest`, added to the store at the end. One extraction
+    runs at a time (409 while one does, on any worker)."""
+    job = service.extraction.start_corpus_job([(d.id, d.text) for d in body.documents], graph=body.graph,
+                                              model=service.models.active, threshold=body.threshold,
+                                              ingest=body.ingest)
+    return JobStarted(job=job.id, status=job.status, status_url=f"/extract/jobs/{job.id}")
+
+
+@router.get("/extract/jobs/{job_id}", response_model=JobOut, responses=ERRORS)
+def extract_job_status(job_id: str, service: ServiceDep) -> JobOut:
+    """Status, progress (documents done of documents_total, facts so far) and, when done, the result."""
+    return job_status(service, job_id, EXTRACT_JOB, "extraction")
+
+
+@router.get("/extract/jobs/{job_id}/facts", responses={**ERRORS, 200: {"content": {"application/n-quads": {}}}},
+            response_class=FileResponse)
+def extract_job_facts(job_id: str, service: ServiceDep) -> FileResponse:
+    """The facts a finished extraction job found, as N-Quads with their provenance."""
+    job = job_status(service, job_id, EXTRACT_JOB, "extraction")
+    if job.status != "done":
+        raise JobBusy(f"extraction job {job_id} is {job.status}; its facts are served once it is done"
+                      + (f" ({job.error})" if job.error else ""))
+    path = service.extraction.facts_file(job_id)
+    if not path.exists():
+        raise NotFound(f"the facts of job {job_id} are not in this worker's data dir ({path.name})")
+    return FileResponse(path, media_type="application/n-quads", filename=f"{job_id}.nq")

@@ -3,10 +3,10 @@
 from fastapi import APIRouter, status
 
 from kgrel.app.deps import ServiceDep
+from kgrel.app.routes.jobs import job_status
 from kgrel.app.schemas import ErrorOut
 from kgrel.app.schemas.jobs import JobOut, JobStarted
 from kgrel.app.schemas.models import AdaptIn, ModelOut, SelectIn
-from kgrel.kg.errors import NotFound
 from kgrel.models.relation.adaptation import AdaptConfig
 
 router = APIRouter(prefix="/model", tags=["relation model"])
@@ -43,7 +43,4 @@ def adapt(service: ServiceDep, body: AdaptIn | None = None) -> JobStarted:
 @router.get("/adapt/{job_id}", response_model=JobOut, responses=ERRORS)
 def adapt_status(job_id: str, service: ServiceDep) -> JobOut:
     """Status and, when done, validation before and after and whether the adapted model now serves."""
-    job = service.jobs.get(job_id)
-    if job is None or job.kind != "model-adapt":
-        raise NotFound(f"no adapt job {job_id}")
-    return JobOut(**job.as_dict())
+    return job_status(service, job_id, "model-adapt", "adapt")

@@ -16,6 +16,7 @@ class HealthOut(BaseModel):
     model_loaded: bool
     device: str
     precision: str
+    worker: int  # process id of the worker that answered (several serve with `kgrel serve --workers N`)
     # Locations: only for callers with a key.
     store: str | None = None
     model: str | None = None

@@ -12,15 +12,18 @@ They hold no ML maths and no SPARQL of their own: they call `kg` and `models`.
 
 from __future__ import annotations
 
+import os
+
 from kgrel.app.config import Settings
 from kgrel.app.observability import Metrics
 from kgrel.app.services.embeddings import EmbeddingService, NoEmbeddings
 from kgrel.app.services.extraction import ExtractionService
-from kgrel.app.services.graph import GraphService
+from kgrel.app.services.graph import EMBEDDINGS, MODEL, GraphService
 from kgrel.app.services.jobs import JobRunner
 from kgrel.app.services.models import BASE, ModelService
 from kgrel.app.services.predictions import PredictionService, PredictRequest
 from kgrel.app.services.sessions import LabellingService
+from kgrel.kg.job_board import JobBoard
 from kgrel.kg.store import KnowledgeStore
 from kgrel.models.relation.model import RelationModel
 
@@ -32,8 +35,9 @@ class KgrelService:
                  metrics: Metrics | None = None):
         self.settings = settings
         self.metrics = metrics or Metrics()
-        self.jobs = JobRunner()
         self.graph = GraphService(settings, store, metrics=self.metrics)
+        # Over a store other workers share, jobs are recorded in it, so that each kind runs once.
+        self.jobs = JobRunner(JobBoard(self.graph.store) if self.graph.store.shared else None)
         # An adapted model chosen before a restart serves again (`ModelService.select`).
         active = ModelService.saved_choice(settings) if model is None else BASE
         model = model or RelationModel.load(ModelService.location_of(settings, active), encoder_dir=settings.encoder,
@@ -42,12 +46,21 @@ class KgrelService:
         # Graph embeddings train where the relation model runs.
         self.embeddings = EmbeddingService(self.graph, self.jobs, device=str(model.device))
         self.predictions = PredictionService(settings, self.graph, self.embeddings, model, metrics=self.metrics)
-        self.extraction = ExtractionService(self.graph, self.predictions)
+        self.extraction = ExtractionService(self.graph, self.predictions, self.jobs)
         self.labelling = LabellingService(self.graph, self.predictions, self.extraction)
         self.models = ModelService(settings, self.graph, self.predictions, self.jobs, active)
 
     def close(self) -> None:
         self.graph.close()
+
+    def sync(self) -> None:
+        """Catch up with what other workers over a shared store wrote (once per request): the graph's
+        caches follow its version stamp, and new graph embeddings or a switched model are loaded."""
+        others = self.graph.sync()
+        if EMBEDDINGS in others:
+            self.embeddings.reload()
+        if MODEL in others:
+            self.models.reload()
 
     # The two calls the CLI and benchmarks make most, kept short.
     def predict(self, requests: list[PredictRequest]):
@@ -63,4 +76,5 @@ class KgrelService:
                 "store_reachable": reachable, "model_loaded": model is not None,
                 "model": self.models.location(self.models.active) or "untrained",
                 "encoder": str(model.encoder.model_dir), "device": str(model.device),
-                "precision": model.encoder.precision, "kg_embeddings": self.embeddings.summary()}
+                "precision": model.encoder.precision, "kg_embeddings": self.embeddings.summary(),
+                "worker": os.getpid()}

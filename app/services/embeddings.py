@@ -7,7 +7,7 @@ import os
 import time
 import uuid
 
-from kgrel.app.services.graph import GraphService
+from kgrel.app.services.graph import EMBEDDINGS, GraphService
 from kgrel.app.services.jobs import Job, JobRunner
 from kgrel.kg.errors import KGError, NotFound
 from kgrel.kg.export import export_graph
@@ -45,6 +45,10 @@ class EmbeddingService:
             log.warning("cannot load knowledge-graph embeddings from %s: %s", folder, e)
             return None
 
+    def reload(self) -> None:
+        """Serve the embeddings the CURRENT pointer names (another worker sharing the data dir trained them)."""
+        self.current = self._load_current()
+
     def start_training(self, graph: str | None, **options) -> Job:
         """Train graph embeddings in the background; the service switches to them atomically when done.
 
@@ -65,6 +69,7 @@ class EmbeddingService:
             tmp.write_text(name, encoding="utf-8")
             os.replace(tmp, self.folder / "CURRENT")
             self.current = embeddings  # one assignment: readers see the old or the new embeddings, never a mix
+            self.graph.announce({EMBEDDINGS})
             return {"folder": str(self.folder / name), "entities": export.num_nodes,
                     "relations": len(export.relations), "triples": len(export.triples),
                     "seconds": embeddings.report.get("seconds"), "epochs": embeddings.report.get("epochs"),

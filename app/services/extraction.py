@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyoxigraph as ox
 
 from kgrel.app.services.graph import GraphService
+from kgrel.app.services.jobs import Job, JobRunner, new_job_id
 from kgrel.app.services.predictions import PredictionService
 from kgrel.kg import changes, provenance
+from kgrel.kg.fact_log import FactLog
 from kgrel.kg.linking import FoundMention
 from kgrel.models.relation.instances import Mention, RelationInstance, make_instance
 from kgrel.models.relation.prototypes import best_relations, none_of_the_above
@@ -54,8 +58,22 @@ class DocumentFacts:
         return [q for quads in self.by_document.values() for q in quads]
 
 
+@dataclass
+class CorpusProgress:
+    documents: int = 0  # done in this run
+    skipped: int = 0  # done by an earlier run
+    facts: int = 0
+
+    def as_dict(self) -> dict:
+        return {"documents": self.documents, "skipped": self.skipped, "facts": self.facts}
+
+
+EXTRACT_JOB = "extract"
+
+
 class ExtractionService:
-    def __init__(self, graph: GraphService, predictions: PredictionService):
+    def __init__(self, graph: GraphService, predictions: PredictionService, jobs: JobRunner):
+        self.jobs = jobs
         self.graph = graph
         self.predictions = predictions
 
@@ -121,6 +139,65 @@ class ExtractionService:
                 graph, doc_id, p.head.entity, f.relation, p.tail.entity, p.sentence, p.offset,
                 (p.head.start, p.head.end), (p.tail.start, p.tail.end), f.score, model))
         return DocumentFacts(by_document, len(facts))
+
+    def extract_corpus(self, documents: Iterable[tuple[str, str]], log: FactLog, *, graph: str, model: str,
+                       threshold: float | None = None, batch_size: int = 16,
+                       on_batch: Callable[[CorpusProgress], None] | None = None) -> CorpusProgress:
+        """Facts of every (id, text) document into `log`, a batch at a time, skipping the documents the log
+        has done already (a rerun after a crash); `on_batch` hears the progress after each batch."""
+        progress = CorpusProgress()
+        batch: list[tuple[str, str]] = []
+
+        def flush() -> None:
+            found = self.extract_documents(batch, graph=graph, model=model, threshold=threshold)
+            log.write([doc_id for doc_id, _ in batch], found.quads)
+            progress.documents += len(batch)
+            progress.facts += found.facts
+            batch.clear()
+            if on_batch is not None:
+                on_batch(progress)
+
+        for doc_id, text in documents:
+            if doc_id in log.done:
+                progress.skipped += 1
+                continue
+            batch.append((doc_id, text))
+            if len(batch) >= batch_size:
+                flush()
+        if batch:
+            flush()
+        return progress
+
+    def facts_file(self, job_id: str) -> Path:
+        """Where the N-Quads of extraction job `job_id` are written (in the data dir the workers share)."""
+        return self.graph.settings.data_dir / "extractions" / f"{job_id}.nq"
+
+    def start_corpus_job(self, documents: list[tuple[str, str]], *, graph: str, model: str,
+                         threshold: float | None = None, ingest: bool = False, batch_size: int = 16) -> Job:
+        """`kgrel extract` in the background: facts with provenance into the job's N-Quads file, progress
+        after each batch, and with `ingest` the facts added to the store when all documents are done."""
+        graph_iri = self.graph.iri(graph)
+        job_id = new_job_id()
+
+        def work(progress) -> dict:
+            path = self.facts_file(job_id)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            total = len(documents)
+
+            def report(p: CorpusProgress) -> None:
+                progress({"stage": "extracting", "documents_total": total, **p.as_dict()})
+
+            report(CorpusProgress())
+            done = self.extract_corpus(documents, FactLog(path), graph=graph_iri, model=model,
+                                       threshold=threshold, batch_size=batch_size, on_batch=report)
+            result = {**done.as_dict(), "graph": graph_iri, "facts_url": f"/extract/jobs/{job_id}/facts",
+                      "ingested": None}
+            if ingest:
+                progress({"stage": "ingesting", "documents_total": total, **done.as_dict()})
+                result["ingested"] = self.graph.ingest_file(path).added
+            return result
+
+        return self.jobs.start(EXTRACT_JOB, work, job_id)
 
     def ingest_facts(self, facts: list[ExtractedFact], user: str) -> str:
         """Write extracted facts with provenance into a new named graph; returns its IRI."""

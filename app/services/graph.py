@@ -13,11 +13,11 @@ from typing import IO
 
 from kgrel.app.config import Settings
 from kgrel.app.observability import Metrics
-from kgrel.kg import changes, graph_store
+from kgrel.kg import changes, graph_store, stamp
 from kgrel.kg import entities as kg_entities
 from kgrel.kg import examples as kg_examples
 from kgrel.kg import relations as kg_relations
-from kgrel.kg.errors import NotFound
+from kgrel.kg.errors import KGError, NotFound, StoreUnavailable
 from kgrel.kg.ingest import IngestReport, ingest, ingest_file, replace_graph
 from kgrel.kg.linking import LabelIndex
 from kgrel.kg.ontology import EntityInfo, OntologyView, RelationInfo, apply_observed
@@ -34,6 +34,10 @@ def example_record(relation: str, x: RelationInstance, source: str | None = None
     return kg_examples.ExampleRecord(
         relation=relation, text=x.text, head_start=x.head.start, head_end=x.head.end, tail_start=x.tail.start,
         tail_end=x.tail.end, head_entity=x.head.entity, tail_entity=x.tail.entity, source=source, **fixed)
+
+
+# What a worker announces besides the graph's aspects (`kg.changes`), for the other workers over a shared store.
+PREFIXES, CORRECTIONS, EMBEDDINGS, MODEL = "prefixes", "corrections", "embeddings", "model"
 
 
 class QueriesBusy(Exception):
@@ -57,6 +61,8 @@ class GraphService:
         self._queries = threading.BoundedSemaphore(settings.sparql_concurrency)
         self._updates = threading.Lock()
         self.corrections = 0  # hand corrections (SPARQL Update, Graph Store Protocol) so far
+        # Over a store other workers write to, writes leave a version stamp and each request reads it.
+        self.stamp = stamp.StampWatcher(self.store) if self.store.shared else None
         self.query_limits = QueryLimits(timeout_s=settings.sparql_timeout_s, max_rows=settings.sparql_max_rows,
                                         memory_mb=settings.sparql_memory_mb,
                                         allowed_services=tuple(settings.sparql_service_allow))
@@ -70,6 +76,38 @@ class GraphService:
     def changed(self, aspects=changes.ALL, fact_relations: frozenset[str] | None = None) -> None:
         """Bump the versions of `aspects`; for facts, `fact_relations` names the relations whose facts
         changed (None: possibly any), so that only their observed domain/range is recomputed."""
+        self._bump(aspects, fact_relations)
+        self.announce(aspects)
+
+    def announce(self, aspects) -> None:
+        """Tell the other workers over a shared store that `aspects` changed (nothing to do alone)."""
+        if self.stamp is None or not aspects:
+            return
+        try:
+            self.stamp.wrote(aspects)
+        except KGError:  # the write itself landed; the others catch up at the next stamp
+            log.exception("could not leave the version stamp in the store")
+
+    def sync(self) -> set[str]:
+        """What other workers over a shared store changed since the last call (read once per request);
+        the graph's own aspects are bumped here, the rest is for the caller to reload."""
+        if self.stamp is None:
+            return set()
+        try:
+            others = self.stamp.changed_elsewhere()
+        except StoreUnavailable:  # the request meets it itself (or /health reports it)
+            return set()
+        if others & changes.ALL:
+            self._bump(others & changes.ALL, None)
+        if PREFIXES in others:
+            self.prefixes.reload()
+        if CORRECTIONS in others:
+            with self._lock:
+                self.corrections += 1
+        return others
+
+    def _bump(self, aspects, fact_relations: frozenset[str] | None) -> None:
+        aspects = changes.ALL.intersection(aspects)
         with self._lock:
             for aspect in aspects:
                 self._versions[aspect] += 1
@@ -104,7 +142,7 @@ class GraphService:
         return report
 
     def _ingested(self, report: IngestReport) -> None:
-        self.prefixes.add(report.prefixes)
+        self._learn_prefixes(report.prefixes)
         if report.changes:
             self.changed(report.changes, report.fact_relations)
 
@@ -154,7 +192,7 @@ class GraphService:
         with self._updates, self.metrics.time_store("update"):
             report, created = replace_graph(self.store, source, rdf_format, self.iri(graph) if graph else None,
                                             base_iri=base_iri, strict_literals=self.settings.strict_literals)
-        self.prefixes.add(report.prefixes)
+        self._learn_prefixes(report.prefixes)
         self._corrected()
         return report, created
 
@@ -163,12 +201,16 @@ class GraphService:
             graph_store.drop(self.store, self.iri(graph) if graph else None)
         self._corrected()
 
+    def _learn_prefixes(self, prefixes: dict[str, str]) -> None:
+        if self.prefixes.add(prefixes):
+            self.announce({PREFIXES})
+
     def _corrected(self) -> None:
         """What a hand correction changed is not known: everything built from the graph is rebuilt, and
         labelling sessions are checked against their decision records again."""
         with self._lock:
             self.corrections += 1
-        self.changed()
+        self.changed(changes.ALL | {CORRECTIONS})
 
     # Relations and examples -------------------------------------------------------------------
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
 
 from kgrel.app.config import Settings
-from kgrel.app.services.graph import GraphService
+from kgrel.app.services.graph import MODEL, GraphService
 from kgrel.app.services.jobs import Job, JobRunner
 from kgrel.app.services.predictions import PredictionService
 from kgrel.kg import examples as kg_examples
@@ -37,6 +38,7 @@ class ModelService:
         self.jobs = jobs
         self.folder = settings.data_dir / "models"
         self.active = active
+        self._switching = threading.Lock()
 
     # Which model serves ----------------------------------------------------------------------
 
@@ -80,17 +82,28 @@ class ModelService:
         return out
 
     def select(self, name: str) -> dict:
-        """Serve model `name` from now on (and after a restart)."""
-        location = self.location(name)
-        model = RelationModel.load(location, encoder_dir=self.settings.encoder, device=self.settings.device,
-                                   batch_size=self.settings.batch_size, precision=self.settings.precision)
-        self.predictions.switch_model(model)
-        self.active = name
+        """Serve model `name` from now on (and after a restart, and on the other workers)."""
+        self._switch(name)
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = self.folder / (ACTIVE_FILE + ".tmp")
         tmp.write_text(json.dumps({"model": name}) + "\n", encoding="utf-8")
         os.replace(tmp, self.folder / ACTIVE_FILE)
+        self.graph.announce({MODEL})
         return next(m for m in self.models() if m["name"] == name)
+
+    def reload(self) -> None:
+        """Serve the model another worker sharing the data dir chose."""
+        self._switch(self.saved_choice(self.settings))
+
+    def _switch(self, name: str) -> None:
+        with self._switching:
+            if name == self.active and self.predictions.model is not None:
+                return
+            model = RelationModel.load(self.location(name), encoder_dir=self.settings.encoder,
+                                       device=self.settings.device, batch_size=self.settings.batch_size,
+                                       precision=self.settings.precision)
+            self.predictions.switch_model(model)
+            self.active = name
 
     # Adapting --------------------------------------------------------------------------------
 

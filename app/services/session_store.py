@@ -81,7 +81,8 @@ class SessionStore:
     def __init__(self, folder: Path):
         self.folder = folder
         self._lock = threading.RLock()
-        self._cache: dict[str, Session] = {}
+        # session id -> (file modification time, session): a file another worker rewrote is read again
+        self._cache: dict[str, tuple[int, Session]] = {}
 
     def new_id(self) -> str:
         return uuid.uuid4().hex[:12]
@@ -92,20 +93,24 @@ class SessionStore:
             fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".session-")
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 json.dump(asdict(session), f, ensure_ascii=False)
-            os.replace(tmp, self.folder / f"{session.id}.json")
-            self._cache[session.id] = session
+            path = self.folder / f"{session.id}.json"
+            os.replace(tmp, path)
+            self._cache[session.id] = (path.stat().st_mtime_ns, session)
 
     def get(self, session_id: str) -> Session:
         with self._lock:
-            if session_id in self._cache:
-                return self._cache[session_id]
             if not SESSION_ID.fullmatch(session_id):
                 raise NotFound(f"no labelling session {session_id[:40]}: session ids are 12 hex digits")
             path = self.folder / f"{session_id}.json"
-            if not path.exists():
-                raise NotFound(f"no labelling session {session_id}")
+            try:
+                modified = path.stat().st_mtime_ns
+            except FileNotFoundError:
+                raise NotFound(f"no labelling session {session_id}") from None
+            cached = self._cache.get(session_id)
+            if cached is not None and cached[0] == modified:
+                return cached[1]
             session = _from_dict(json.loads(path.read_text(encoding="utf-8")))
-            self._cache[session_id] = session
+            self._cache[session_id] = (modified, session)
             return session
 
     def all(self) -> list[Session]:
