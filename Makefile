@@ -25,25 +25,29 @@ $(VENV)/.installed-test: $(VENV)/.installed
 
 install: $(VENV)/.installed
 
-# The browser test drives Debian's chromium (Playwright downloads no browser). If it cannot be
-# installed here, the rest of the suite still runs and the browser test says what is missing.
-$(VENV)/.chromium: | $(BIN)/python
-	@command -v chromium >/dev/null 2>&1 || { \
+# Debian packages the tests start or drive, installed when missing: $(1) the command, $(2) the package,
+# $(3) what fails without it, $(4) apt options. If one cannot be installed here, the rest of the suite still runs.
+define apt_need
+	@command -v $(1) >/dev/null 2>&1 || { \
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; } \
-	  || echo "warning: could not install chromium; the browser test will fail"
-	@command -v chromium >/dev/null 2>&1 && touch $@ || true
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $(4) $(2); } \
+	  || echo "warning: could not install $(2); $(3) will fail"
+	@command -v $(1) >/dev/null 2>&1 && touch $@ || true
+endef
+
+# The browser test drives Debian's chromium (Playwright downloads no browser).
+$(VENV)/.chromium: | $(BIN)/python
+	$(call apt_need,chromium,chromium,the browser test)
 
 # The remote-store tests start a real Virtuoso (Debian's package; only its binaries, no system service).
 $(VENV)/.virtuoso: | $(BIN)/python
-	@command -v virtuoso-t >/dev/null 2>&1 || { \
-	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends \
-	    virtuoso-opensource-7-bin; } \
-	  || echo "warning: could not install virtuoso; the Virtuoso store tests will fail"
-	@command -v virtuoso-t >/dev/null 2>&1 && touch $@ || true
+	$(call apt_need,virtuoso-t,virtuoso-opensource-7-bin,the Virtuoso store tests,--no-install-recommends)
 
-install-test: $(VENV)/.installed-test $(VENV)/.chromium $(VENV)/.virtuoso
+# docker-compose.yml is checked with Compose itself (`docker-compose config`, no Docker daemon needed).
+$(VENV)/.compose: | $(BIN)/python
+	$(call apt_need,docker-compose,docker-compose,the deployment test,--no-install-recommends)
+
+install-test: $(VENV)/.installed-test $(VENV)/.chromium $(VENV)/.virtuoso $(VENV)/.compose
 
 run: install
 	$(BIN)/kgrel serve --host $(HOST) --port $(PORT) --load-demo

@@ -12,10 +12,11 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
+from kgrel.app.config import Settings
 from kgrel.kg.fact_log import FactLog
 from tests.app.test_api_labelling import MUSIC, TEXT
 from tests.app.test_cli import KGREL, ROOT, last_json, run
-from tests.conftest import DATA
+from tests.conftest import DATA, make_client
 
 COMPOSER = ("@prefix owl: <http://www.w3.org/2002/07/owl#> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> . "
             '<http://example.org/composer> a owl:ObjectProperty ; rdfs:label "composer" ; '
@@ -120,3 +121,40 @@ def test_a_batch_cut_short_is_written_again_whole(tmp_path):
     assert list(ox.parse(out.read_bytes(), format=ox.RdfFormat.N_QUADS)) == [quad]
     again.write(["d2"], [quad])  # the progress log goes on from its last whole line
     assert FactLog(out).done == {"d1", "d2"}
+
+
+def test_the_api_job_finds_the_facts_the_command_finds(corpus, tmp_path, model):
+    data_dir, docs = corpus
+    out = tmp_path / "facts.nq"
+    assert run("extract", "--input", str(docs), "--output", str(out), "--data-dir", str(data_dir)).returncode == 0
+    documents = [json.loads(line) for line in docs.read_text().splitlines()]
+    with make_client(Settings(data_dir=data_dir), model) as c:
+        assert c.post("/extract/jobs", json={"documents": documents[:2] * 2}).status_code == 422  # ids twice
+        assert c.post("/extract/jobs", json={"documents": []}).status_code == 422
+        assert c.get("/extract/jobs/0123456789ab").status_code == 404
+        r = c.post("/extract/jobs", json={"documents": documents, "ingest": True})
+        assert r.status_code == 202, r.text
+        status_url = r.json()["status_url"]
+        deadline = time.time() + 300
+        while (job := c.get(status_url).json())["status"] in ("queued", "running"):
+            assert time.time() < deadline
+            time.sleep(0.2)
+        assert job["status"] == "done", job
+        assert job["progress"]["documents"] == job["progress"]["documents_total"] == 40
+        facts = c.get(job["result"]["facts_url"])
+        assert facts.status_code == 200
+        assert sorted(facts.text.splitlines()) == sorted(out.read_text().splitlines())
+        assert job["result"]["ingested"] > 0
+        ask = "ASK { GRAPH <urn:kgrel:graph:extraction> { ?s <https://w3id.org/kgrel#score> ?score } }"
+        assert c.get("/graph/sparql", params={"query": ask}).json()["boolean"] is True
+
+
+def test_documents_in_subfolders_keep_their_paths_as_ids(tmp_path):
+    from kgrel.app.cli.extract import documents
+
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "note.txt").write_text(f"text of {folder}")
+    (tmp_path / "b" / "more.jsonl").write_text('{"id": "x", "text": "one"}\n\n{"text": "two"}\n')
+    assert list(documents(tmp_path)) == [("a/note.txt", "text of a"), ("b/more.jsonl#x", "one"),
+                                         ("b/more.jsonl#3", "two"), ("b/note.txt", "text of b")]
