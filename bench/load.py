@@ -1,6 +1,6 @@
 """Mixed load on a real `kgrel serve`: predict alone, then predict mixed with small ingests and SPARQL.
 
-    python bench/load.py [--clients 8] [--seconds 30] [--idle 30] [--model DIR]
+    python bench/load.py [--clients 8] [--seconds 30] [--idle 30] [--model DIR] [--store oxigraph] [--workers N]
 
 Starts the server on the demo graph (as `make run` does) and runs, from `--clients` threads:
 - predict-only: single-sentence /predict requests;
@@ -9,6 +9,9 @@ Reports requests/s and /predict p50/p99 for both, the mixed/predict-only ratios 
 0.7 of the throughput, predict p99 under 2x), and the server's resident memory after warm-up, after
 the load and after `--idle` seconds of quiet (target: back within 10% of the post-warm-up level).
 Ratios travel between machines better than absolute figures; the last line is one JSON object.
+
+With `--store oxigraph` the server's store is an Oxigraph SPARQL server this script starts (the `oxigraph`
+binary beside this Python), and `--workers N` serves from N processes over it (memory: all of them).
 """
 
 from __future__ import annotations
@@ -38,10 +41,12 @@ SPARQL = ["SELECT ?s ?l WHERE { ?s rdfs:label ?l } LIMIT 10",
           "SELECT ?p (COUNT(*) AS ?n) WHERE { ?s ?p ?o } GROUP BY ?p ORDER BY DESC(?n) LIMIT 5"]
 
 
-def start_server(data_dir: Path, port: int, model: str | None) -> subprocess.Popen:
+def start_server(data_dir: Path, port: int, model: str | None, store: str | None = None,
+                 workers: int = 1) -> subprocess.Popen:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", **({"KGREL_MODEL": model} if model else {})}
+    where = ["--store", store, "--workers", str(workers)] if store else []
     server = subprocess.Popen([sys.executable, "-m", "kgrel.app.cli", "serve", "--port", str(port), "--data-dir",
-                               str(data_dir), "--load-demo"], cwd=ROOT, env=env,
+                               str(data_dir), "--load-demo", *where], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while True:
@@ -109,8 +114,25 @@ def phase(url: str, bodies: list[dict], clients: int, seconds: float, mixed: boo
     return out
 
 
+def start_oxigraph(folder: Path, port: int) -> subprocess.Popen:
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "oxigraph"), "serve", "--location", str(folder),
+                             "--bind", f"127.0.0.1:{port}", "--union-default-graph"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/query", params={"query": "ASK {}"}, timeout=2)
+            return proc
+        except httpx.HTTPError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.3)
+
+
 def rss_mib(proc: subprocess.Popen) -> float:
-    return round(psutil.Process(proc.pid).memory_info().rss / 2**20, 1)
+    """Resident memory of the server and its worker processes (uvicorn's with --workers)."""
+    root = psutil.Process(proc.pid)
+    return round(sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 2**20, 1)
 
 
 def main() -> None:
@@ -121,6 +143,8 @@ def main() -> None:
     parser.add_argument("--model", help="relation model folder (default: the shipped one)")
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--data", type=Path, default=ROOT / "tests" / "data" / "tiny_fewrel.json")
+    parser.add_argument("--store", choices=["embedded", "oxigraph"], default="embedded")
+    parser.add_argument("--workers", type=int, default=1, help="API worker processes (with --store oxigraph)")
     args = parser.parse_args()
 
     bodies = [{"text": x.text, "head": {"start": x.head.start, "end": x.head.end},
@@ -128,7 +152,11 @@ def main() -> None:
     import tempfile
 
     data_dir = Path(tempfile.mkdtemp(prefix="kgrel-load-")) / "var"
-    server = start_server(data_dir, args.port, args.model)
+    sparql, store = None, None
+    if args.store == "oxigraph":
+        sparql = start_oxigraph(data_dir.parent / "oxigraph", args.port + 1)
+        store = f"http://127.0.0.1:{args.port + 1}/query"
+    server = start_server(data_dir, args.port, args.model, store, args.workers)
     url = f"http://127.0.0.1:{args.port}"
     try:
         phase(url, bodies, args.clients, min(10.0, args.seconds), mixed=True)  # warm-up: every path once
@@ -141,8 +169,12 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=60)
+        if sparql is not None:
+            sparql.terminate()
+            sparql.wait(timeout=60)
     result = {
         "hardware": hardware(), "load_average": os.getloadavg(), "clients": args.clients, "seconds": args.seconds,
+        "store": args.store, "workers": args.workers,
         "predict_only": alone, "mixed": mixed,
         "throughput_ratio": round(mixed["requests_per_s"] / alone["requests_per_s"], 3),
         "predict_p99_ratio": round(mixed["predict"]["p99_ms"] / alone["predict"]["p99_ms"], 3),

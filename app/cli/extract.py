@@ -64,16 +64,21 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from kgrel.app.services import KgrelService
+    from kgrel.app.services.graph import GraphService
+    from kgrel.app.services.models import ModelService
     from kgrel.kg.fact_log import FactLog
 
+    settings = settings_from(args)
     try:
-        service = KgrelService(settings_from(args))
+        # On Ray the actors hold the model: this process needs only the graph (to copy it to them).
+        service = None if args.ray else KgrelService(settings)
+        graph_service = GraphService(settings) if service is None else service.graph
     except KGError as e:
         return fail(str(e))
     try:
         log = FactLog(args.output)
-        graph = service.graph.iri(args.graph)
-        model = service.models.active
+        graph = graph_service.iri(args.graph)
+        model = ModelService.saved_choice(settings) if service is None else service.models.active
         bar = tqdm(desc="documents", unit="doc", file=sys.stderr)
         try:
             if args.ray:
@@ -84,7 +89,7 @@ def run(args) -> int:
                     else:
                         pending.append((doc_id, text))
                 done = len(pending)
-                facts = _on_ray(args, service, graph, model, pending, log, bar)
+                facts = _on_ray(args, settings, graph_service, graph, pending, log, bar)
             else:
                 seen = [0]
 
@@ -103,14 +108,14 @@ def run(args) -> int:
         summary = {"output": str(args.output), "documents": done, "skipped": skipped, "facts": facts,
                    "graph": graph}
         if args.ingest:
-            summary["ingested"] = service.graph.ingest_file(args.output).added
+            summary["ingested"] = graph_service.ingest_file(args.output).added
         print(json.dumps(summary))
         return 0
     finally:
-        service.close()
+        graph_service.close()
 
 
-def _on_ray(args, service, graph: str, model: str, pending: list[tuple[str, str]], log, bar) -> int:
+def _on_ray(args, settings, graph_service, graph: str, pending: list[tuple[str, str]], log, bar) -> int:
     try:
         import ray
     except ImportError:
@@ -124,7 +129,7 @@ def _on_ray(args, service, graph: str, model: str, pending: list[tuple[str, str]
              logging_level="ERROR")
     try:
         facts = 0
-        batches = extract_on_ray(pending, settings=service.settings, graph_dump=service.graph.store.dump(),
+        batches = extract_on_ray(pending, settings=settings, graph_dump=graph_service.store.dump(),
                                  graph=graph, threshold=args.threshold, actors=args.actors, batch_size=args.batch_size)
         for ids, data, found in batches:
             log.write_serialized(ids, data)

@@ -24,7 +24,7 @@ class ExtractionActor:
     """One model and one copy of the graph; called on rows that are each one batch of documents, as
     the in-process run forms them (so the encoder sees the same batches, and scores come out the same)."""
 
-    def __init__(self, settings: dict, graph_dump: bytes | None, graph: str, threshold: float | None):
+    def __init__(self, settings: dict, graph_dump: bytes | None, graph: str, threshold: float | None, model: str):
         import ray
 
         from kgrel.app.services import KgrelService
@@ -38,7 +38,7 @@ class ExtractionActor:
             ingest(store, graph_dump, ox.RdfFormat.N_QUADS)
         self.service = KgrelService(settings, store=store)
         self.graph, self.threshold = graph, threshold
-        self.model = self.service.models.active
+        self.model = model  # the serving model's name, for provenance (its folder is in the settings)
 
     def __call__(self, rows: dict) -> dict:
         out = {"ids": [], "nquads": [], "facts": []}
@@ -57,8 +57,14 @@ def extract_on_ray(documents: list[tuple[str, str]], *, settings: Settings, grap
                    threshold: float | None, actors: int | None,
                    batch_size: int) -> Iterator[tuple[list[str], bytes, int]]:
     """(document ids, their N-Quads, number of facts) per batch, as the actors finish them. One actor per
-    GPU of the Ray cluster when it has GPUs, else one per CPU, unless `actors` says how many."""
+    GPU of the Ray cluster when it has GPUs, else one per CPU, unless `actors` says how many. The actors
+    run the model that serves in `settings`' data dir (an adapted one when chosen), named as it is there."""
     import ray
+
+    from kgrel.app.services.models import ModelService
+
+    model = ModelService.saved_choice(settings)
+    settings = settings.model_copy(update={"model": ModelService.location_of(settings, model) or "untrained"})
 
     gpus = int(ray.cluster_resources().get("GPU", 0)) if settings.device != "cpu" else 0
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
@@ -72,6 +78,6 @@ def extract_on_ray(documents: list[tuple[str, str]], *, settings: Settings, grap
         # The CPUs shared out: Ray gives an actor as many torch threads as it has CPUs.
         num_gpus=1 if gpus else None, num_cpus=None if gpus else max(1, cpus // actors),
         fn_constructor_args=(settings.model_dump(mode="json", exclude={"data_dir", "api_key", "read_key"}),
-                             dump_ref, graph, threshold))
+                             dump_ref, graph, threshold, model))
     for row in results.iter_rows():
         yield json.loads(row["ids"]), row["nquads"].encode(), int(row["facts"])
