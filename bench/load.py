@@ -11,7 +11,8 @@ the load and after `--idle` seconds of quiet (target: back within 10% of the pos
 Ratios travel between machines better than absolute figures; the last line is one JSON object.
 
 With `--store oxigraph` the server's store is an Oxigraph SPARQL server this script starts (the `oxigraph`
-binary beside this Python), and `--workers N` serves from N processes over it (memory: all of them).
+binary beside this Python), and `--workers N` serves from N processes over it (memory: all of them);
+it also reports the median time of one read of the version stamp, which each request pays.
 """
 
 from __future__ import annotations
@@ -129,6 +130,23 @@ def start_oxigraph(folder: Path, port: int) -> subprocess.Popen:
             time.sleep(0.3)
 
 
+def stamp_read_ms(store_url: str, reads: int = 200) -> float:
+    """What each request pays over a shared store to see other workers' writes: one read of the stamp."""
+    from kgrel.kg import stamp
+    from kgrel.kg.store import open_store
+
+    store = open_store(store_url)
+    try:
+        times = []
+        for _ in range(reads):
+            start = time.perf_counter()
+            stamp.read(store)
+            times.append((time.perf_counter() - start) * 1000)
+        return round(statistics.median(times), 2)
+    finally:
+        store.close()
+
+
 def rss_mib(proc: subprocess.Popen) -> float:
     """Resident memory of the server and its worker processes (uvicorn's with --workers)."""
     root = psutil.Process(proc.pid)
@@ -164,6 +182,7 @@ def main() -> None:
         alone = phase(url, bodies, args.clients, args.seconds, mixed=False)
         mixed = phase(url, bodies, args.clients, args.seconds, mixed=True)
         loaded = rss_mib(server)
+        stamp_ms = stamp_read_ms(store) if store else None
         time.sleep(args.idle)
         idle = rss_mib(server)
     finally:
@@ -178,6 +197,7 @@ def main() -> None:
         "predict_only": alone, "mixed": mixed,
         "throughput_ratio": round(mixed["requests_per_s"] / alone["requests_per_s"], 3),
         "predict_p99_ratio": round(mixed["predict"]["p99_ms"] / alone["predict"]["p99_ms"], 3),
+        "stamp_read_p50_ms": stamp_ms,
         "rss_mib": {"after_warm_up": warm, "after_load": loaded, "after_idle": idle,
                     "idle_vs_warm": round(idle / warm, 3)},
     }

@@ -69,7 +69,11 @@ class JobRunner:
             if self.board is not None:
                 if not self.board.claim(kind, job.id):
                     raise busy
-                self.board.heartbeat(job.id, job.as_dict())
+                try:
+                    self.board.heartbeat(job.id, job.as_dict())
+                except Exception:
+                    self.board.release(kind, job.id)  # best effort; else the lease lapses in LEASE_S
+                    raise
             self._jobs[job.id] = job
 
         last_published = [0.0]
