@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     use_graph: bool = Field(True, description="Use graph evidence (hypernyms, graph embeddings) for linked mentions.")
     observed_domain_range: bool = Field(
         True, description="Give relations without rdfs:domain/range the classes their facts have in the graph.")
+    ultra_checkpoint: Path = Field(SHIPPED / "ultra" / "ultra_3g.pt",
+                                   description="ULTRA weights the graph model reasons with (`kgrel kg eval-lp --gnn "
+                                               "ultra`, /kg/predict-links): the shipped ultra_3g by default.")
     demo_graph: Path = Field(SHIPPED / "demo_graph.nt.gz", description="Graph loaded by --load-demo.")
     load_demo: bool = Field(False, description="Load the demo graph into an empty store at start-up.")
 

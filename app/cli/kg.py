@@ -13,8 +13,9 @@ from kgrel.app.cli.common import add_common, fail, settings_from
 def add_model_choice(p) -> None:
     """The link predictor: a decoder (interaction) and an entity encoder (representation)."""
     p.add_argument("--decoder", choices=["complex", "distmult"], default="complex")
-    p.add_argument("--gnn", choices=["none", "rgcn"], default="none",
-                   help="entity encoder: none (shallow embeddings) or rgcn")
+    p.add_argument("--gnn", choices=["none", "rgcn", "ultra"], default="none",
+                   help="entity encoder: none (shallow embeddings), rgcn, or ultra (pre-trained, inductive: "
+                        "no embeddings, reasons over any graph)")
 
 
 def register(sub) -> None:
@@ -34,12 +35,14 @@ def register(sub) -> None:
     lp.add_argument("--test", required=True)
     add_model_choice(lp)
     lp.add_argument("--rank", type=int, default=256)
-    lp.add_argument("--epochs", type=int, default=200)
-    lp.add_argument("--batch-size", type=int, default=1000)
-    lp.add_argument("--lr", type=float, default=0.1)
+    lp.add_argument("--epochs", type=int, help="training epochs (default: 200; ultra: 0 from a checkpoint, "
+                                               "10 from scratch)")
+    lp.add_argument("--batch-size", type=int, help="triples per step (default: 1000; ultra: 16)")
+    lp.add_argument("--lr", type=float, help="learning rate (default: 0.1; ultra: 5e-4)")
     lp.add_argument("--n3", type=float, default=5e-3)
     lp.add_argument("--negatives", type=int, default=0,
-                    help="score each batch against this many sampled entities (plus its answers) instead of all")
+                    help="score each batch against this many sampled entities (plus its answers) instead of all "
+                         "(ultra: negatives per training query, default 128)")
     lp.add_argument("--eval-every", type=int, default=5)
     lp.add_argument("--time-limit", type=float, default=1800, help="seconds of training at most")
     lp.add_argument("--rgcn-layers", type=int, default=1)
@@ -47,15 +50,27 @@ def register(sub) -> None:
     lp.add_argument("--seed", type=int, default=0)
     lp.add_argument("--plot", help="write the loss and validation-MRR curves to this PNG")
     lp.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    lp.add_argument("--checkpoint", help="ultra: weights to start from (default: the shipped ultra_3g), or "
+                                         "'none' to train from scratch")
+    lp.add_argument("--inference-graph", help="ultra: the graph to reason over at test time (GraIL protocol: "
+                                              "X_vN_ind/train.txt), instead of the training graph")
+    lp.add_argument("--filter", nargs="*", default=[], metavar="FILE",
+                    help="more true triples to leave out of the ranking (e.g. X_vN_ind/valid.txt)")
     lp.set_defaults(func=run_eval_lp)
 
 
 def run_eval_lp(args) -> int:
+    if args.gnn == "ultra":
+        return _eval_ultra(args)
+    if args.inference_graph or args.checkpoint:
+        return fail("--inference-graph and --checkpoint need --gnn ultra: the other models embed the entities "
+                    "they trained on, so they cannot reason over another graph")
     from kgrel.app.services.embeddings import training_config
     from kgrel.models.graph.training import benchmark_link_prediction, plot_history
 
-    config = training_config(decoder=args.decoder, encoder=args.gnn, rank=args.rank, epochs=args.epochs,
-                             batch_size=args.batch_size, lr=args.lr, n3=args.n3, time_limit_s=args.time_limit,
+    config = training_config(decoder=args.decoder, encoder=args.gnn, rank=args.rank, epochs=args.epochs or 200,
+                             batch_size=args.batch_size or 1000, lr=args.lr or 0.1, n3=args.n3,
+                             time_limit_s=args.time_limit,
                              eval_every=args.eval_every, rgcn_layers=args.rgcn_layers, rgcn_bases=args.rgcn_bases,
                              negatives=args.negatives or None, seed=args.seed)
     try:
@@ -65,6 +80,26 @@ def run_eval_lp(args) -> int:
     history = result.pop("history")
     if args.plot:
         plot_history(history, Path(args.plot))
+    print(json.dumps(result))
+    return 0
+
+
+def _eval_ultra(args) -> int:
+    from kgrel.app.config import Settings
+    from kgrel.models.graph.ultra_training import UltraTrainConfig, benchmark
+
+    checkpoint = None if args.checkpoint == "none" else (args.checkpoint or str(Settings().ultra_checkpoint))
+    epochs = args.epochs if args.epochs is not None else (0 if checkpoint else 10)
+    if checkpoint is None and epochs == 0:
+        return fail("--checkpoint none trains from scratch: give --epochs N (N > 0)")
+    config = UltraTrainConfig(epochs=epochs, batch_size=args.batch_size or 16, lr=args.lr or 5e-4,
+                              negatives=args.negatives or 128, time_limit_s=args.time_limit, seed=args.seed)
+    try:
+        result = benchmark(args.train, args.valid, args.test, inference_graph=args.inference_graph,
+                           filters=args.filter, checkpoint=checkpoint, config=config, device=args.device or "auto",
+                           progress=lambda r: print(json.dumps(r), file=sys.stderr))
+    except (OSError, ValueError, RuntimeError) as e:
+        return fail(str(e))
     print(json.dumps(result))
     return 0
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
 import math
-from pathlib import Path
 
 import torch
 
@@ -49,24 +49,30 @@ def lp_metrics(ranks: torch.Tensor) -> dict[str, float]:
             **{f"hits@{k}": round((ranks <= k).float().mean().item(), 4) for k in (1, 3, 10)}}
 
 
+def read_triples(path) -> list[tuple[str, str, str]]:
+    """(head, relation, tail) rows of a tab-separated file, or whitespace-separated where no tab is; a
+    `.gz` file is read compressed."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    rows = []
+    with opener(path, "rt", encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            parts = line.rstrip("\n").split("\t") if "\t" in line else line.split()
+            if len(parts) != 3:
+                raise ValueError(f"{path}:{n}: expected 3 tab-separated fields, got {len(parts)}")
+            rows.append(tuple(p.strip() for p in parts))
+    return rows
+
+
 def load_tsv_splits(train_path, valid_path, test_path):
     """Index triples of tab-separated (head, relation, tail) files, ids taken from the training file.
 
     Returns (export, train, valid, test); valid/test triples whose entity or relation never occurs in
     training are dropped (their count is in export.dropped) since no embedding can be learned for them.
     """
-    def read(path) -> list[tuple[str, str, str]]:
-        rows = []
-        for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-            if line.strip():
-                parts = line.split("\t")
-                if len(parts) != 3:
-                    raise ValueError(f"{path}:{n}: expected 3 tab-separated fields, got {len(parts)}")
-                rows.append(tuple(p.strip() for p in parts))
-        return rows
-
     empty = GraphExport([], [], torch.zeros(0, 3, dtype=torch.long), torch.zeros(0, dtype=torch.long))
-    export = empty.extend(read(train_path))
+    export = empty.extend(read_triples(train_path))
     dropped = 0
 
     def index(rows):
@@ -76,6 +82,6 @@ def load_tsv_splits(train_path, valid_path, test_path):
         dropped += len(rows) - len(kept)
         return torch.tensor(kept, dtype=torch.long).reshape(-1, 3)
 
-    valid, test = index(read(valid_path)), index(read(test_path))
+    valid, test = index(read_triples(valid_path)), index(read_triples(test_path))
     export.dropped = dropped
     return export, export.triples, valid, test
