@@ -122,43 +122,32 @@ def train(model: Ultra, graph: FactGraph, triples: torch.Tensor, config: UltraTr
 
 
 @torch.no_grad()
-def filtered_ranks(model: Ultra, graph: FactGraph, triples: torch.Tensor, answers: Answers,
-                   batch_size: int = 16) -> torch.Tensor:
-    """Rank of each triple's true tail and true head among all entities, the other true answers left
-    out; ties count against the answer (as the authors count them, so figures compare)."""
+def ranks(model: Ultra, graph: FactGraph, triples: torch.Tensor, answers: Answers, negatives: int = 50,
+          seed: int = 0, batch_size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ranks of each triple's true tail and true head (both ways), ties counted against the answer (as
+    the authors count them, so figures compare): among every entity but the other true answers
+    (filtered ranking), and among `negatives` distinct random entities that are not true answers
+    (GraIL's protocol, with 50)."""
     model.eval()
     device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(seed)
     queries = both_ways(triples, graph.num_relations // 2)
-    ranks = []
+    full, sampled = [], []
     for start in range(0, len(queries), batch_size):
-        q = queries[start:start + batch_size].to(device)
-        scores = model(graph, q[:, 0], q[:, 1])
+        q = queries[start:start + batch_size]
+        scores = model(graph, q[:, 0].to(device), q[:, 1].to(device)).cpu()
         target = scores.gather(1, q[:, 2:3])
         candidate = torch.ones_like(scores, dtype=torch.bool)
         for row, (h, r, t) in enumerate(q.tolist()):
             candidate[row, answers.of(h, r)] = False
             candidate[row, t] = False
-        ranks.append(((scores >= target) & candidate).sum(1).cpu() + 1)
-    return torch.cat(ranks)
-
-
-@torch.no_grad()
-def sampled_ranks(model: Ultra, graph: FactGraph, triples: torch.Tensor, answers: Answers, negatives: int = 50,
-                  seed: int = 0, batch_size: int = 16) -> torch.Tensor:
-    """GraIL's protocol: the rank of each true tail (and head) among `negatives` random entities that are
-    not true answers; ties count against the answer."""
-    model.eval()
-    device = next(model.parameters()).device
-    generator = torch.Generator().manual_seed(seed)
-    queries = both_ways(triples, graph.num_relations // 2)
-    ranks = []
-    for start in range(0, len(queries), batch_size):
-        q = queries[start:start + batch_size]
-        candidates = torch.cat([q[:, 2:3], _negatives(q, answers, graph.num_nodes, negatives, generator)], dim=1)
-        q, candidates = q.to(device), candidates.to(device)
-        scores = model(graph, q[:, 0], q[:, 1], candidates)
-        ranks.append((scores[:, 1:] >= scores[:, :1]).sum(1).cpu() + 1)
-    return torch.cat(ranks)
+        beaten = (scores >= target) & candidate
+        full.append(beaten.sum(1) + 1)
+        for row in range(len(q)):
+            pool = candidate[row].nonzero().squeeze(1)
+            drawn = pool[torch.randperm(len(pool), generator=generator)[:negatives]]
+            sampled.append(int(beaten[row, drawn].sum()) + 1)
+    return torch.cat(full), torch.tensor(sampled)
 
 
 class Vocabulary:
@@ -222,8 +211,8 @@ def benchmark(train_path, valid_path, test_path, *, inference_graph=None, filter
     graph = FactGraph.from_triples(facts, len(vocab.entities), len(vocab.relations)).to(device)
     answers = Answers(torch.cat([facts, test, known]), len(vocab.relations))
     evaluated = time.monotonic()
-    out.update(lp_metrics(filtered_ranks(model, graph, test, answers)))
-    sampled = sampled_ranks(model, graph, test, answers, negatives=sampled_negatives, seed=config.seed)
+    full, sampled = ranks(model, graph, test, answers, negatives=sampled_negatives, seed=config.seed)
+    out.update(lp_metrics(full))
     out[f"hits@10_of_{sampled_negatives + 1}"] = round((sampled <= 10).float().mean().item(), 4)
     out.update(entities=len(vocab.entities), relations=len(vocab.relations), facts=len(facts),
                test_triples=len(test), eval_seconds=round(time.monotonic() - evaluated, 1),
