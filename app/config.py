@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     use_graph: bool = Field(True, description="Use graph evidence (hypernyms, graph embeddings) for linked mentions.")
     observed_domain_range: bool = Field(
         True, description="Give relations without rdfs:domain/range the classes their facts have in the graph.")
+    link_predictor: Literal["ultra", "embeddings"] = Field(
+        "ultra", description="What /kg/predict-links asks: ultra (pre-trained, reasons over the graph as it is, "
+                             "no training) or embeddings (those trained with POST /kg/train).")
     ultra_checkpoint: Path = Field(SHIPPED / "ultra" / "ultra_3g.pt",
                                    description="ULTRA weights the graph model reasons with (`kgrel kg eval-lp --gnn "
                                                "ultra`, /kg/predict-links): the shipped ultra_3g by default.")

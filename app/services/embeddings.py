@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 import uuid
 
 from kgrel.app.services.graph import EMBEDDINGS, GraphService
 from kgrel.app.services.jobs import Job, JobRunner
+from kgrel.kg import changes
 from kgrel.kg.errors import KGError, NotFound
 from kgrel.kg.export import export_graph
 from kgrel.models.graph.embeddings import KGEmbeddings
 from kgrel.models.graph.link_predictor import LPConfig
+from kgrel.models.graph.reasoner import GraphReasoner
+from kgrel.models.graph.ultra import Ultra
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +37,9 @@ class EmbeddingService:
         self.device = device
         self.folder = graph.settings.data_dir / "kg"
         self.current: KGEmbeddings | None = self._load_current()
+        self._ultra: Ultra | None = None
+        self._reasoner: tuple[int, GraphReasoner] | None = None  # (facts version, reasoner over that graph)
+        self._reasoner_lock = threading.Lock()
 
     def _load_current(self) -> KGEmbeddings | None:
         pointer = self.folder / "CURRENT"
@@ -94,15 +101,35 @@ class EmbeddingService:
         iri = self.graph.iri(identifier)
         return self.require().similar(self.entity_vector(iri), k, exclude=iri)
 
+    def reasoner(self) -> GraphReasoner:
+        """ULTRA over the graph as it is now: rebuilt (seconds on a large graph) at the first question after
+        a write, never trained. Loaded on first use."""
+        with self._reasoner_lock:
+            version = self.graph.version(changes.FACTS)
+            if self._reasoner is None or self._reasoner[0] != version:
+                if self._ultra is None:
+                    self._ultra = Ultra.load(self.graph.settings.ultra_checkpoint, self.device)
+                self._reasoner = (version, GraphReasoner(self._ultra, export_graph(self.graph.store)))
+            return self._reasoner[1]
+
     def predict_links(self, head: str, relation: str, k: int) -> list[tuple[str, float, bool]]:
-        """The k most plausible tails of (head, relation), each with whether the fact is already in the graph."""
-        embeddings = self.require()
+        """The k most plausible tails of (head, relation), each with whether the fact is already in the graph:
+        by ULTRA (default, `KGREL_LINK_PREDICTOR=ultra`) or by the trained embeddings (`embeddings`)."""
         head_iri, relation_iri = self.graph.iri(head), self.graph.iri(relation)
+        known = {t for h, p, t in self.graph.facts_of(head_iri) if h == head_iri and p == relation_iri}
+        if self.graph.settings.link_predictor == "ultra":
+            reasoner = self.reasoner()
+            if relation_iri not in reasoner.export.relation_index:
+                raise NotFound(f"relation {self.graph.curie(relation_iri)} has no facts between entities in the "
+                               "graph, so there is nothing to reason from")
+            if head_iri not in reasoner.export.node_index:
+                raise NotFound(f"entity {self.graph.curie(head_iri)} has no facts linking it to other entities")
+            return [(t, score, t in known) for t, score in reasoner.predict_tails(head_iri, relation_iri, k)]
+        embeddings = self.require()
         index = embeddings.relation_index(relation_iri)
         if index is None:
             raise NotFound(f"relation {self.graph.curie(relation_iri)} has no facts in the trained graph, so the "
                            "embeddings cannot predict it")
-        known = {t for h, p, t in self.graph.facts_of(head_iri) if h == head_iri and p == relation_iri}
         tails = embeddings.predict_tails(self.entity_vector(head_iri), index, k)
         return [(t, score, t in known) for t, score in tails]
 
