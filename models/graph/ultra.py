@@ -22,7 +22,7 @@ Every relation r has an inverse r + R (edges are added both ways), so every quer
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -45,6 +45,11 @@ class FactGraph:
     edge_type: torch.Tensor  # (2E,)
     relation_edge_index: torch.Tensor  # (2, edges of the graph of relations)
     relation_edge_type: torch.Tensor
+    relation_adjacency: torch.Tensor = field(init=False, repr=False)  # the same as one sparse matrix
+
+    def __post_init__(self):
+        self.relation_adjacency = typed_adjacency(self.relation_edge_index, self.relation_edge_type,
+                                                  self.num_relations, RELATION_EDGE_KINDS)
 
     @classmethod
     def from_triples(cls, triples: torch.Tensor, num_nodes: int, num_relations: int) -> FactGraph:
@@ -119,12 +124,16 @@ class RelationalConv(MessagePassing):
         self.project = project
 
     def forward(self, state: torch.Tensor, boundary: torch.Tensor, edge_index: torch.Tensor,
-                edge_type: torch.Tensor, relations: torch.Tensor | None = None) -> torch.Tensor:
+                edge_type: torch.Tensor, relations: torch.Tensor | None = None,
+                adjacency: torch.Tensor | None = None) -> torch.Tensor:
+        """`adjacency` (`typed_adjacency` of the edges), when given, sums by one sparse product."""
         if self.project:
             relation = self.relation_projection(relations)  # (batch, num_relations, dim)
         else:
             relation = self.relation.weight.expand(state.shape[0], -1, -1)
-        if torch.is_grad_enabled():
+        if adjacency is not None:
+            summed = typed_sum(state, relation, adjacency)
+        elif torch.is_grad_enabled():
             summed = self.propagate(edge_index, state=state, relation=relation, edge_type=edge_type,
                                     size=(state.shape[1], state.shape[1]))
         else:
@@ -134,6 +143,25 @@ class RelationalConv(MessagePassing):
 
     def message(self, state_j: torch.Tensor, relation: torch.Tensor, edge_type: torch.Tensor) -> torch.Tensor:
         return state_j * relation.index_select(-2, edge_type)
+
+
+def typed_adjacency(edge_index: torch.Tensor, edge_type: torch.Tensor, num_nodes: int, num_types: int) -> torch.Tensor:
+    """Sparse (nodes, types x nodes): row i, column t * nodes + j for each edge j -> i of type t."""
+    index = torch.stack([edge_index[0], edge_type * num_nodes + edge_index[1]])
+    values = torch.ones(index.shape[1], device=index.device)
+    return torch.sparse_coo_tensor(index, values, (num_nodes, num_types * num_nodes)).coalesce()
+
+
+def typed_sum(state: torch.Tensor, relation: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:
+    """The same sum as `RelationalConv.propagate`, for a graph with few kinds of edge (the graph of
+    relations has four): since each message is the sender's state times its edge kind's vector,
+    sum = A @ [state * vector of kind t, for each t], one sparse product, with gradients, and no row per
+    edge (which made training 10x slower on the GraIL graphs)."""
+    batch, nodes, dim = state.shape
+    kinds = relation.shape[1]
+    scaled = state.unsqueeze(1) * relation.unsqueeze(2)  # (batch, kinds, nodes, dim)
+    stacked = scaled.permute(1, 2, 0, 3).reshape(kinds * nodes, batch * dim)
+    return torch.sparse.mm(adjacency, stacked).view(nodes, batch, dim).transpose(0, 1)
 
 
 def fused_sum(state: torch.Tensor, relation: torch.Tensor, edge_index: torch.Tensor, edge_type: torch.Tensor,
@@ -155,10 +183,11 @@ def fused_sum(state: torch.Tensor, relation: torch.Tensor, edge_index: torch.Ten
     return out.view(nodes, batch, dim).transpose(0, 1)
 
 
-def _propagate(layers: nn.ModuleList, boundary: torch.Tensor, edge_index, edge_type, relations=None) -> torch.Tensor:
+def _propagate(layers: nn.ModuleList, boundary: torch.Tensor, edge_index, edge_type, relations=None,
+               adjacency=None) -> torch.Tensor:
     state = boundary
     for layer in layers:
-        state = layer(state, boundary, edge_index, edge_type, relations) + state  # residual
+        state = layer(state, boundary, edge_index, edge_type, relations, adjacency) + state  # residual
     return state
 
 
@@ -174,7 +203,8 @@ class RelationGNN(nn.Module):
         batch = len(query_relations)
         boundary = torch.zeros(batch, graph.num_relations, self.dim, device=query_relations.device)
         boundary[torch.arange(batch, device=boundary.device), query_relations] = 1.0
-        return _propagate(self.layers, boundary, graph.relation_edge_index, graph.relation_edge_type)
+        return _propagate(self.layers, boundary, graph.relation_edge_index, graph.relation_edge_type,
+                          adjacency=graph.relation_adjacency)
 
 
 class EntityGNN(nn.Module):
