@@ -27,6 +27,8 @@ def register(sub) -> None:
     kt.add_argument("--rank", type=int, default=128)
     kt.add_argument("--epochs", type=int, default=50)
     kt.add_argument("--time-limit", type=float, default=900)
+    kt.add_argument("--checkpoint", choices=["none"], help="ultra: 'none' trains from scratch instead of "
+                                                           "fine-tuning the serving weights")
     add_common(kt)
     kt.set_defaults(func=run_train)
     lp = kg.add_parser("eval-lp", help="train and evaluate link prediction on tab-separated triple files")
@@ -117,8 +119,13 @@ def run_train(args) -> int:
         return fail(str(e))
     bar = tqdm(total=args.epochs, desc="kg training", unit="epoch", file=sys.stderr)
     try:
-        job = service.embeddings.start_training(args.graph, decoder=args.decoder, encoder=args.gnn, rank=args.rank,
-                                                epochs=args.epochs, time_limit_s=args.time_limit)
+        if args.gnn == "ultra":
+            job = service.embeddings.start_ultra_training(args.graph, epochs=args.epochs,
+                                                          from_scratch=args.checkpoint == "none",
+                                                          time_limit_s=args.time_limit)
+        else:
+            job = service.embeddings.start_training(args.graph, decoder=args.decoder, encoder=args.gnn,
+                                                    rank=args.rank, epochs=args.epochs, time_limit_s=args.time_limit)
         last = 0
         while job.status in ("queued", "running"):
             epoch = job.progress.get("epoch", 0)
@@ -130,6 +137,9 @@ def run_train(args) -> int:
         bar.close()
         if job.status == "failed":
             return fail(f"training failed: {job.error}")
+        if args.gnn == "ultra":
+            print(json.dumps({"task": "kg_train", **job.result}))
+            return 0
         folder = Path(job.result["folder"])
         plot_history(service.embeddings.current.report["history"], folder / "training.png")
         print(json.dumps({"task": "kg_train", **job.result, "plot": str(folder / "training.png")}))

@@ -16,6 +16,11 @@ ERRORS = {404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 422: {"model": Err
 def train(service: ServiceDep, body: TrainIn | None = None) -> JobStarted:
     """Start training graph embeddings in the background; the service keeps answering meanwhile."""
     body = body or TrainIn()
+    if body.encoder == "ultra":
+        job = service.embeddings.start_ultra_training(body.graph, epochs=body.epochs,
+                                                      from_scratch=body.checkpoint == "none",
+                                                      time_limit_s=body.time_limit_s)
+        return JobStarted(job=job.id, status=job.status, status_url=f"/kg/train/{job.id}")
     job = service.embeddings.start_training(body.graph, decoder=body.decoder, encoder=body.encoder, rank=body.rank,
                                             epochs=body.epochs, time_limit_s=body.time_limit_s)
     return JobStarted(job=job.id, status=job.status, status_url=f"/kg/train/{job.id}")

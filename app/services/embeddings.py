@@ -7,16 +7,19 @@ import os
 import threading
 import time
 import uuid
+from pathlib import Path
 
 from kgrel.app.services.graph import EMBEDDINGS, GraphService
 from kgrel.app.services.jobs import Job, JobRunner
 from kgrel.kg import changes
 from kgrel.kg.errors import KGError, NotFound
 from kgrel.kg.export import export_graph
+from kgrel.models.graph import ultra_training
 from kgrel.models.graph.embeddings import KGEmbeddings
 from kgrel.models.graph.link_predictor import LPConfig
 from kgrel.models.graph.reasoner import GraphReasoner
-from kgrel.models.graph.ultra import Ultra
+from kgrel.models.graph.ultra import FactGraph, Ultra
+from kgrel.models.graph.ultra_training import UltraTrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +56,11 @@ class EmbeddingService:
             return None
 
     def reload(self) -> None:
-        """Serve the embeddings the CURRENT pointer names (another worker sharing the data dir trained them)."""
+        """Serve the embeddings the CURRENT pointer names and the ULTRA weights the ULTRA pointer names
+        (another worker sharing the data dir trained them)."""
         self.current = self._load_current()
+        with self._reasoner_lock:
+            self._ultra, self._reasoner = None, None
 
     def start_training(self, graph: str | None, **options) -> Job:
         """Train graph embeddings in the background; the service switches to them atomically when done.
@@ -101,6 +107,50 @@ class EmbeddingService:
         iri = self.graph.iri(identifier)
         return self.require().similar(self.entity_vector(iri), k, exclude=iri)
 
+    def ultra_checkpoint(self) -> Path:
+        """The ULTRA weights that serve: the last ones fine-tuned on this graph (`ULTRA` pointer in the data
+        dir), else the settings' (the shipped ultra_3g)."""
+        pointer = self.folder / "ULTRA"
+        if pointer.exists():
+            path = self.folder / pointer.read_text(encoding="utf-8").strip()
+            if path.exists():
+                return path
+        return Path(self.graph.settings.ultra_checkpoint)
+
+    def start_ultra_training(self, graph: str | None, epochs: int, from_scratch: bool = False,
+                             time_limit_s: float | None = None) -> Job:
+        """Fine-tune ULTRA on the graph (or train it from scratch) in the background; /kg/predict-links
+        switches to the result when it is done, here and on the other workers sharing the data dir."""
+        graph_iri = self.graph.iri(graph) if graph else None
+        start = None if from_scratch else self.ultra_checkpoint()
+
+        def work(progress) -> dict:
+            progress({"stage": "exporting the graph"})
+            export = export_graph(self.graph.store, graph_iri)
+            if not len(export.triples):
+                raise NotFound("the graph has no facts between entities to learn from")
+            model = Ultra.load(start, self.device) if start else Ultra().to(self.device)
+            progress({"stage": "training", "entities": export.num_nodes, "triples": len(export.triples)})
+            history = ultra_training.train(
+                model, FactGraph.from_triples(export.triples, export.num_nodes, len(export.relations)).to(self.device),
+                export.triples, UltraTrainConfig(epochs=epochs, time_limit_s=time_limit_s),
+                on_epoch=lambda r: progress({"stage": "training", **r}))
+            name = "ultra-" + time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+            model.save(self.folder / f"{name}.pt", started_from=str(start) if start else None,
+                       pretrained_on=(ultra_training.pretraining_graphs(start) or []) + ["this store"],
+                       history=history)
+            tmp = self.folder / ".ULTRA.tmp"
+            tmp.write_text(f"{name}.pt", encoding="utf-8")
+            os.replace(tmp, self.folder / "ULTRA")
+            with self._reasoner_lock:
+                self._ultra, self._reasoner = None, None  # the next question loads the new weights
+            self.graph.announce({EMBEDDINGS})
+            return {"checkpoint": str(self.folder / f"{name}.pt"), "started_from": str(start) if start else None,
+                    "entities": export.num_nodes, "relations": len(export.relations), "triples": len(export.triples),
+                    "epochs": len(history), "final_loss": history[-1]["loss"] if history else None}
+
+        return self.jobs.start("kg-train", work)
+
     def reasoner(self) -> GraphReasoner:
         """ULTRA over the graph as it is now: rebuilt (seconds on a large graph) at the first question after
         a write, never trained. Loaded on first use."""
@@ -108,7 +158,7 @@ class EmbeddingService:
             version = self.graph.version(changes.FACTS)
             if self._reasoner is None or self._reasoner[0] != version:
                 if self._ultra is None:
-                    self._ultra = Ultra.load(self.graph.settings.ultra_checkpoint, self.device)
+                    self._ultra = Ultra.load(self.ultra_checkpoint(), self.device)
                 self._reasoner = (version, GraphReasoner(self._ultra, export_graph(self.graph.store)))
             return self._reasoner[1]
 

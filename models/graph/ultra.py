@@ -21,6 +21,7 @@ Every relation r has an inverse r + R (edges are added both ways), so every quer
 
 from __future__ import annotations
 
+import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -245,6 +246,13 @@ class Ultra(nn.Module):
         # (r + R): so the published weights were trained.
         representations = self.relation_model(graph, relations % (graph.num_relations // 2))
         return self.entity_model(graph, representations, heads, relations, tails)
+
+    def save(self, path: Path, **about) -> None:
+        """The weights to `path`, and what they learned from (`about`: pretrained_on, history...) beside it
+        as JSON, which `models.graph.ultra_training.pretraining_graphs` reads."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(self.state_dict(), path)
+        path.with_suffix(".json").write_text(json.dumps({"model": "ULTRA", **about}, indent=1), encoding="utf-8")
 
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device = "cpu") -> Ultra:

@@ -183,16 +183,19 @@ def benchmark(train_path, valid_path, test_path, *, inference_graph=None, filter
               config: UltraTrainConfig | None = None, device: str = "auto", sampled_negatives: int = 50,
               progress: Callable[[dict], None] | None = None) -> dict:
     """Fine-tune (or train from scratch, without `checkpoint`) on the training split for `config.epochs`,
-    then rank the test split over `inference_graph` (the GraIL protocol: a graph the model never saw),
-    or over the training graph when none is given. Filtered against every triple known of that graph:
-    its facts, the test split, `filters` (and, over the training graph, the valid split).
+    then rank the test split (one file, or several ranked together) over `inference_graph` (the GraIL
+    protocol: a graph the model never saw), or over the training graph when none is given. Filtered
+    against every triple known of that graph: its facts, the test split, `filters` (and, over the
+    training graph, the valid split).
     """
     config = config or UltraTrainConfig(epochs=0)
     device = resolve_device(device)
     started = time.monotonic()
     torch.manual_seed(config.seed)
     model = Ultra.load(checkpoint, device) if checkpoint else Ultra().to(device)
-    train_rows, valid_rows, test_rows = (read_triples(p) for p in (train_path, valid_path, test_path))
+    train_rows, valid_rows = read_triples(train_path), read_triples(valid_path)
+    test_paths = [test_path] if isinstance(test_path, str | Path) else list(test_path)
+    test_rows = [row for p in test_paths for row in read_triples(p)]
     out: dict = {"task": "link_prediction", "model": "ultra", "device": str(device),
                  "checkpoint": str(checkpoint) if checkpoint else None,
                  "pretrained_on": pretraining_graphs(checkpoint)}

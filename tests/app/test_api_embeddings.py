@@ -67,3 +67,23 @@ def test_kg_endpoints_train_in_the_background_and_answer(tmp_path, model):
         assert client.get("/kg/entities/ex:ghost/similar").status_code == 404
         assert client.get("/kg/train/nope").status_code == 404
         assert client.get("/health").json()["kg_embeddings"]["entities"] == 36
+
+
+def test_ultra_fine_tuned_on_the_graph_in_the_background_then_serves(client):
+    client.post("/graph/triples", content=toy_turtle(held_out=(0, 1, 2)).encode(),
+                headers={"Content-Type": "text/turtle"})
+    before = client.get("/kg/predict-links", params={"head": "ex:p0", "relation": "ex:livesIn", "k": 1}).json()
+    r = client.post("/kg/train", json={"encoder": "ultra", "epochs": 1})
+    assert r.status_code == 202, r.text
+    assert client.post("/kg/train", json={"encoder": "ultra", "epochs": 1}).status_code == 409
+    deadline = time.time() + 300
+    while (job := client.get(r.json()["status_url"]).json())["status"] in ("queued", "running"):
+        assert time.time() < deadline
+        time.sleep(0.2)
+    assert job["status"] == "done", job
+    assert job["result"]["started_from"].endswith("ultra_3g.pt") and job["result"]["epochs"] == 1
+    service = client.app.state.service
+    assert str(service.embeddings.ultra_checkpoint()) == job["result"]["checkpoint"]
+    after = client.get("/kg/predict-links", params={"head": "ex:p0", "relation": "ex:livesIn", "k": 1}).json()
+    assert after[0]["curie"] == before[0]["curie"] == "ex:paris" and after[0]["score"] != before[0]["score"]
+    assert client.post("/kg/train", json={"encoder": "ultra", "checkpoint": "other"}).status_code == 422

@@ -1,0 +1,53 @@
+"""ULTRA with no training on the GraIL inductive splits: our implementation against the authors' figures.
+
+    python bench/ultra_grail.py [--checkpoint data/ultra/ultra_3g.pt] [--grail ../shared/data/grail]
+                                [--splits fb237_v1,...] [--protocol ultra|issue]
+
+Each split is ranked over its inductive graph (X_vN_ind/train.txt), which the model never saw, filtered
+against every triple of X_vN_ind. Two protocols: `ultra` ranks valid + test of X_vN_ind together, as the
+authors' code does (so the figures compare with theirs); `issue` ranks test.txt alone.
+The splits come from FB15k-237 and WN18RR, on which both published checkpoints were pre-trained:
+figures on them are not clean (see the README), and no headline is drawn from them.
+One JSON object per split, then a summary line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.predict_speed import hardware  # noqa: E402
+from kgrel.models.graph.ultra_training import benchmark  # noqa: E402
+
+SPLITS = [f"{kg}_v{n}" for kg in ("fb237", "WN18RR") for n in range(1, 5)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", default=str(ROOT / "data" / "ultra" / "ultra_3g.pt"))
+    parser.add_argument("--grail", type=Path, default=ROOT.parent / "shared" / "data" / "grail")
+    parser.add_argument("--splits", default=",".join(SPLITS))
+    parser.add_argument("--protocol", choices=["ultra", "issue"], default="ultra")
+    args = parser.parse_args()
+    results = []
+    for name in args.splits.split(","):
+        train, ind = args.grail / name, args.grail / f"{name}_ind"
+        tests = [ind / "valid.txt.gz", ind / "test.txt.gz"] if args.protocol == "ultra" else [ind / "test.txt.gz"]
+        result = benchmark(train / "train.txt.gz", train / "valid.txt.gz", tests, inference_graph=ind / "train.txt.gz",
+                           filters=[ind / "valid.txt.gz"], checkpoint=args.checkpoint)
+        result = {"split": name, "protocol": args.protocol, **result}
+        results.append(result)
+        print(json.dumps(result), flush=True)
+    print(json.dumps({"hardware": hardware(), "checkpoint": args.checkpoint, "protocol": args.protocol,
+                      "mrr": {r["split"]: r["mrr"] for r in results},
+                      "hits@10": {r["split"]: r["hits@10"] for r in results},
+                      "seconds": {r["split"]: r["seconds"] for r in results}}))
+
+
+if __name__ == "__main__":
+    main()
