@@ -27,8 +27,8 @@ def register(sub) -> None:
     kt.add_argument("--rank", type=int, default=128)
     kt.add_argument("--epochs", type=int, default=50)
     kt.add_argument("--time-limit", type=float, default=900)
-    kt.add_argument("--checkpoint", choices=["none"], help="ultra: 'none' trains from scratch instead of "
-                                                           "fine-tuning the serving weights")
+    kt.add_argument("--checkpoint", metavar="PATH|none", help="ultra: weights to fine-tune (default: the serving "
+                                                              "ones), or 'none' to train from scratch")
     add_common(kt)
     kt.set_defaults(func=run_train)
     lp = kg.add_parser("eval-lp", help="train and evaluate link prediction on tab-separated triple files")
@@ -121,7 +121,7 @@ def run_train(args) -> int:
     try:
         if args.gnn == "ultra":
             job = service.embeddings.start_ultra_training(args.graph, epochs=args.epochs,
-                                                          from_scratch=args.checkpoint == "none",
+                                                          checkpoint=args.checkpoint,
                                                           time_limit_s=args.time_limit)
         else:
             job = service.embeddings.start_training(args.graph, decoder=args.decoder, encoder=args.gnn,

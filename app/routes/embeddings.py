@@ -18,7 +18,7 @@ def train(service: ServiceDep, body: TrainIn | None = None) -> JobStarted:
     body = body or TrainIn()
     if body.encoder == "ultra":
         job = service.embeddings.start_ultra_training(body.graph, epochs=body.epochs,
-                                                      from_scratch=body.checkpoint == "none",
+                                                      checkpoint=body.checkpoint,
                                                       time_limit_s=body.time_limit_s)
         return JobStarted(job=job.id, status=job.status, status_url=f"/kg/train/{job.id}")
     job = service.embeddings.start_training(body.graph, decoder=body.decoder, encoder=body.encoder, rank=body.rank,

@@ -117,12 +117,20 @@ class EmbeddingService:
                 return path
         return Path(self.graph.settings.ultra_checkpoint)
 
-    def start_ultra_training(self, graph: str | None, epochs: int, from_scratch: bool = False,
+    def start_ultra_training(self, graph: str | None, epochs: int, checkpoint: str | None = None,
                              time_limit_s: float | None = None) -> Job:
-        """Fine-tune ULTRA on the graph (or train it from scratch) in the background; /kg/predict-links
-        switches to the result when it is done, here and on the other workers sharing the data dir."""
+        """Fine-tune ULTRA on the graph in the background, from the serving weights, from `checkpoint` (a
+        weights file), or from scratch (`checkpoint` "none"); /kg/predict-links switches to the result
+        when it is done, here and on the other workers sharing the data dir."""
         graph_iri = self.graph.iri(graph) if graph else None
-        start = None if from_scratch else self.ultra_checkpoint()
+        if checkpoint == "none":
+            start = None
+        elif checkpoint:
+            start = Path(checkpoint)
+            if not start.is_file():
+                raise NotFound(f"no weights file {checkpoint}")
+        else:
+            start = self.ultra_checkpoint()
 
         def work(progress) -> dict:
             progress({"stage": "exporting the graph"})
