@@ -7,7 +7,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test install install-test lint bench clean
+.PHONY: run test install install-test lint bench clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ run: install
 
 test: install-test
 	$(BIN)/python -m pytest -q
+
+# The README's screenshot of the labelling page, from the browser test (the suite itself writes no file).
+screenshots: install-test
+	KGREL_SCREENSHOT=docs/labelling.png $(BIN)/python -m pytest -q tests/app/test_browser.py
 
 lint: install-test
 	$(BIN)/ruff check app kg models bench data tests

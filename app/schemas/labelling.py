@@ -64,7 +64,8 @@ class DecisionIn(BaseModel):
     decision: str = Field(pattern="^(accept|reject|correct)$")
     relation: str | None = Field(None, description="With correct: the right relation, or null for none of them")
     user: str | None = None
-    score: float | None = Field(None, ge=0, le=1, description="The score the suggestion was shown with")
+    score: float | None = Field(None, ge=0, le=1, description="Ignored (kept for older clients): the server records "
+                                                              "the model's own score with the fact")
 
 
 class SpanOut(MentionOut):

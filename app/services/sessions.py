@@ -159,6 +159,9 @@ class LabellingService:
                     return candidate  # a retried request: already done
                 raise DecisionConflict(f"suggestion {candidate_id} was already {candidate.status}"
                                        + (f" as {self.graph.curie(candidate.relation)}" if candidate.relation else ""))
+            # The score recorded with the fact is the model's own for the relation decided, whatever the
+            # client says it was shown (`score` is kept for compatibility and not trusted).
+            score = self._model_score(candidate, target) if target is not None else None
             record = self._decision(session, candidate, outcome, target, user or session.user, score)
             self.graph.store.insert(record.quads)
             if target is not None:  # a new example, and a fact when the mentions are linked
@@ -166,6 +169,12 @@ class LabellingService:
             apply_decision(candidate, record.decision)
             self.sessions.save(session)
             return candidate
+
+    def _model_score(self, candidate: Candidate, relation: str) -> float | None:
+        """The model's probability of (head, relation, tail) in the candidate's sentence, as it is shown."""
+        forward, _, protos = self.predictions.oriented([candidate_instance(candidate)], keys=[view_key(candidate)])
+        i = protos.index(relation)
+        return None if i is None else round(float(forward[0, i]), 4)
 
     def _decision(self, session: Session, candidate: Candidate, outcome: str, target: str | None, user: str,
                   score: float | None) -> _DecisionWrite:

@@ -86,8 +86,9 @@ def test_a_whole_labelling_session(music):
     flute = by_pair[("http://example.org/flute", "http://example.org/mozart")]
     swan = by_pair[("http://example.org/swanlake", "http://example.org/tchaikovsky")]
     [wrong] = [s for s in suggestions if "http://example.org/vienna" in (s["head"]["entity"], s["tail"]["entity"])]
-    # Accept: an example at once, and the fact with provenance in the session's graph.
-    r = music.post(f"/sessions/{sid}/suggestions/{flute['id']}", json={"decision": "accept", "score": flute["score"]})
+    # Accept: an example at once, and the fact with provenance in the session's graph, with the model's
+    # own score (the client's 0.01 is not trusted).
+    r = music.post(f"/sessions/{sid}/suggestions/{flute['id']}", json={"decision": "accept", "score": 0.01})
     assert r.status_code == 200 and r.json()["status"] == "accepted" and r.json()["example"]
     assert music.get("/relations/ex:composer").json()["examples"] == 1
     r = music.post(f"/sessions/{sid}/suggestions/{wrong['id']}", json={"decision": "reject"})
