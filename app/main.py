@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from kgrel.app import errors
+from kgrel.app import docs_pages, errors
 from kgrel.app.config import Settings
 from kgrel.app.limits import BodySizeLimit
 from kgrel.app.observability import Metrics, RequestLog
@@ -48,9 +48,10 @@ def create_app(settings: Settings | None = None, model: RelationModel | None = N
         finally:
             service.close()
 
-    app = FastAPI(title="kgrel", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="kgrel", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Knowledge-graph-augmented zero- and few-shot relation extraction.")
     errors.install(app)
+    docs_pages.install(app)
     app.include_router(health.router)
     for module in (graph, relations, predict, extract, sessions, embeddings, models):
         app.include_router(module.router)

@@ -119,8 +119,17 @@ def test_api_key_protects_everything_but_health(tmp_path, model):
         assert c.get("/relations", headers={"Authorization": "Bearer s3cret"}).status_code == 200
 
 
-def test_openapi_docs_are_served(client):
-    assert client.get("/docs").status_code == 200
+def test_openapi_docs_are_served_with_no_internet(client):
+    import re
+
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+        assert assets and all(a.startswith("/static-docs/") for a in assets), (page, assets)  # nothing from a CDN
+        for asset in assets:
+            r = client.get(asset)
+            assert r.status_code == 200 and len(r.content) > 1000, asset
+    assert "fonts.googleapis" not in client.get("/redoc").text
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/predict", "/relations", "/graph/sparql", "/graph/triples"} <= set(paths)
 
