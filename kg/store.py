@@ -21,6 +21,7 @@ import pyoxigraph as ox
 
 from kgrel.kg.dialects import DIALECTS
 from kgrel.kg.errors import SparqlError, StoreUnavailable
+from kgrel.kg.sparql_text import syntax_message
 
 Term = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
 QueryResult = ox.QuerySolutions | ox.QueryBoolean | list[ox.Triple]
@@ -154,7 +155,7 @@ class EmbeddedStore(KnowledgeStore):
         try:
             result = self._ox.query(sparql, **kwargs)
         except SyntaxError as e:
-            raise SparqlError(f"SPARQL syntax error: {e.msg}") from None
+            raise SparqlError(f"SPARQL syntax error: {syntax_message(e.msg, sparql, prefixes)}") from None
         except (ValueError, OSError) as e:
             raise SparqlError(f"SPARQL query failed: {e}") from None
         if isinstance(result, ox.QueryTriples):
@@ -173,7 +174,8 @@ class EmbeddedStore(KnowledgeStore):
             try:
                 self._ox.update(sparql_update, prefixes=prefixes or None)
             except SyntaxError as e:
-                raise SparqlError(f"SPARQL update syntax error: {e.msg}") from None
+                raise SparqlError(f"SPARQL update syntax error: {syntax_message(e.msg, sparql_update, prefixes)}") \
+                    from None
             except (RuntimeError, ValueError, OSError) as e:  # e.g. DROP GRAPH of a graph that does not exist
                 raise SparqlError(f"SPARQL update failed, nothing was changed: {e}") from None
 

@@ -159,3 +159,14 @@ def test_strict_literals_refuse_what_the_store_would_rewrite(tmp_path, model):
         canonical = doc.replace(b'"0042"', b'"42"').replace(b"#int>", b"#integer>")
         r = c.post("/graph/triples", content=canonical, headers={"Content-Type": "application/n-triples"})
         assert r.status_code == 200 and r.json()["rewritten"] == 0
+
+
+def test_an_unknown_prefix_in_sparql_is_named_with_the_known_ones(client):
+    r = client.get("/graph/sparql", params={"query": "SELECT * WHERE {\n  ?s rdfs:label ?l .\n  ?s nope:x ?y }"})
+    assert r.status_code == 400
+    detail = r.json()["detail"]
+    assert "unknown prefix 'nope' at line 3" in detail and "rdfs" in detail and "wdt" in detail
+    assert len(detail) < 400  # not the parser's list of every character it could have taken
+    r = client.post("/graph/update", content="INSERT DATA { nope:a nope:b nope:c }",
+                    headers={"Content-Type": "application/sparql-update"})
+    assert r.status_code == 400 and "unknown prefix 'nope'" in r.json()["detail"]
