@@ -30,16 +30,30 @@ def first_labels(store: KnowledgeStore, iris: list[str]) -> dict[str, str]:
 
 @dataclass
 class Neighbourhood:
-    """An entity's facts with other resources: (relation, object) going out, (subject, relation) coming in."""
+    """An entity's facts with other resources: (relation, object) going out, (subject, relation) coming in,
+    one page of each, and how many there are in all."""
 
     outgoing: list[tuple[str, str]]
     incoming: list[tuple[str, str]]
+    outgoing_total: int = 0
+    incoming_total: int = 0
 
 
-def neighbourhood(store: KnowledgeStore, iri: str, limit: int = 50) -> Neighbourhood:
-    """At most `limit` facts each way; rdf:type is left out of the outgoing ones (classes are listed apart)."""
-    out_rows = store.select(
-        f"SELECT ?p ?o WHERE {{ <{iri}> ?p ?o FILTER(isIRI(?o) && ?p != <{RDF}type>) }} LIMIT {limit}")
-    in_rows = store.select(f"SELECT ?s ?p WHERE {{ ?s ?p <{iri}> FILTER(isIRI(?s)) }} LIMIT {limit}")
+# kgrel's own nodes (provenance statements, examples, decisions, sessions) are not the entity's neighbours.
+_NOT_INTERNAL = 'FILTER(!STRSTARTS(STR(?{v}), "urn:kgrel:"))'
+
+
+def neighbourhood(store: KnowledgeStore, iri: str, limit: int = 50, offset: int = 0) -> Neighbourhood:
+    """`limit` facts each way from `offset`, in a stable order, each once however many graphs hold it;
+    rdf:type is left out of the outgoing ones (classes are listed apart)."""
+    outgoing = f"<{iri}> ?p ?o FILTER(isIRI(?o) && ?p != <{RDF}type>) {_NOT_INTERNAL.format(v='o')}"
+    incoming = f"?s ?p <{iri}> FILTER(isIRI(?s)) {_NOT_INTERNAL.format(v='s')}"
+    page = f"LIMIT {limit} OFFSET {offset}"
+    out_rows = store.select(f"SELECT DISTINCT ?p ?o WHERE {{ {outgoing} }} ORDER BY ?p ?o {page}")
+    in_rows = store.select(f"SELECT DISTINCT ?s ?p WHERE {{ {incoming} }} ORDER BY ?p ?s {page}")
+    totals = store.select(f"SELECT (COUNT(DISTINCT ?po) AS ?out) (COUNT(DISTINCT ?sp) AS ?in) WHERE {{ "
+                          f"{{ {outgoing} BIND(CONCAT(STR(?p), ' ', STR(?o)) AS ?po) }} UNION "
+                          f"{{ {incoming} BIND(CONCAT(STR(?s), ' ', STR(?p)) AS ?sp) }} }}")
     return Neighbourhood([(r["p"].value, r["o"].value) for r in out_rows],
-                         [(r["s"].value, r["p"].value) for r in in_rows])
+                         [(r["s"].value, r["p"].value) for r in in_rows],
+                         int(totals[0]["out"].value) if totals else 0, int(totals[0]["in"].value) if totals else 0)

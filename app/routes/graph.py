@@ -188,9 +188,11 @@ def ingest_out(service: ServiceDep, report, graph: str | None) -> IngestOut:
 
 
 @router.get("/entities/{entity_id:path}", response_model=EntityOut, responses={404: {"model": ErrorOut}})
-def entity(entity_id: str, service: ServiceDep, limit: int = Query(50, ge=1, le=1000)) -> EntityOut:
-    """An entity with its labels, classes, hypernyms and neighbours in both directions."""
-    info, near = service.graph.entity(entity_id, limit)
+def entity(entity_id: str, service: ServiceDep, limit: int = Query(50, ge=1, le=1000),
+           offset: int = Query(0, ge=0, description="Skip this many facts each way (the next page)")) -> EntityOut:
+    """An entity with its labels, classes, hypernyms and neighbours in both directions: a page of facts
+    each way (each once, kgrel's own provenance nodes left out) and how many there are in all."""
+    info, near = service.graph.entity(entity_id, limit, offset)
     iris = [o for _, o in near.outgoing] + [s for s, _ in near.incoming]
     iris += [p for p, _ in near.outgoing] + [p for _, p in near.incoming]
     labels = service.graph.labels(list(dict.fromkeys(iris)))
@@ -201,4 +203,5 @@ def entity(entity_id: str, service: ServiceDep, limit: int = Query(50, ge=1, le=
     return EntityOut(id=info.iri, curie=service.graph.curie(info.iri), labels=info.labels, classes=info.classes,
                      hypernyms=info.hypernyms,
                      outgoing=[EdgeOut(relation=node(p), entity=node(o)) for p, o in near.outgoing],
-                     incoming=[EdgeOut(relation=node(p), entity=node(s)) for s, p in near.incoming])
+                     incoming=[EdgeOut(relation=node(p), entity=node(s)) for s, p in near.incoming],
+                     outgoing_total=near.outgoing_total, incoming_total=near.incoming_total)

@@ -40,3 +40,5 @@ class EntityOut(BaseModel):
     hypernyms: list[str] = Field(description="Labels of its classes and their superclasses.")
     outgoing: list[EdgeOut]
     incoming: list[EdgeOut]
+    outgoing_total: int = Field(0, description="Facts going out in all (`outgoing` is one page: ?limit=&offset=).")
+    incoming_total: int = Field(0, description="Facts coming in, in all.")

@@ -285,11 +285,11 @@ class GraphService:
     def facts_of(self, iri: str) -> list[tuple[str, str, str]]:
         return kg_entities.facts_of(self.store, iri)
 
-    def entity(self, identifier: str, limit: int = 50) -> tuple[EntityInfo, kg_entities.Neighbourhood]:
-        """An entity's labels, classes and neighbours (facts in both directions), for browsing."""
+    def entity(self, identifier: str, limit: int = 50, offset: int = 0) -> tuple[EntityInfo, kg_entities.Neighbourhood]:
+        """An entity's labels, classes and neighbours (facts in both directions, a page), for browsing."""
         iri = self.iri(identifier)
         info = self.ontology.entity(iri)
-        near = kg_entities.neighbourhood(self.store, iri, limit)
-        if not (info.labels or info.classes or near.outgoing or near.incoming):
+        near = kg_entities.neighbourhood(self.store, iri, limit, offset)
+        if not (info.labels or info.classes or near.outgoing_total or near.incoming_total):
             raise NotFound(f"entity {identifier} has no triples in the graph")
         return info, near

@@ -291,18 +291,25 @@ $("run-sparql").addEventListener("click", async () => {
 // Entities ----------------------------------------------------------------------------------------
 $("entity-form").addEventListener("submit", (e) => { e.preventDefault(); browse($("entity-input").value.trim()); });
 
-async function browse(id) {
+const ENTITY_PAGE = 50;
+
+async function browse(id, offset = 0) {
   document.querySelector('.tab[data-tab="entity"]').click();
   $("entity-input").value = id;
   const box = $("entity-result");
   try {
-    const e = await api("GET", `/graph/entities/${enc(id)}`);
+    const e = await api("GET", `/graph/entities/${enc(id)}?limit=${ENTITY_PAGE}&offset=${offset}`);
+    const shown = (list, total) => total ? `${offset + 1}-${offset + list.length} of ${total}` : "none";
+    const more = offset + ENTITY_PAGE < Math.max(e.outgoing_total, e.incoming_total);
     const link = (n) => el("a", { class: "entity", onclick: () => browse(n.id) }, n.label || n.curie);
     const rows = (list, dir) => list.map((f) => el("tr", {}, el("td", {}, dir), el("td", {}, f.relation.label || f.relation.curie),
                                                    el("td", {}, link(f.entity))));
     box.replaceChildren(
       el("div", { class: "card" }, el("strong", {}, e.labels[0] || e.curie), " ", el("span", { class: "muted" }, e.curie),
          el("div", { class: "muted" }, e.hypernyms.length ? `is a: ${e.hypernyms.join(", ")}` : "no classes")),
+      el("p", { class: "muted" }, `facts out: ${shown(e.outgoing, e.outgoing_total)}, in: ${shown(e.incoming, e.incoming_total)} `,
+         offset ? el("button", { onclick: () => browse(id, Math.max(0, offset - ENTITY_PAGE)) }, "previous") : "",
+         more ? el("button", { onclick: () => browse(id, offset + ENTITY_PAGE) }, "more") : ""),
       el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, ""), el("th", {}, "relation"), el("th", {}, "neighbour"))),
          el("tbody", {}, ...rows(e.outgoing, "→"), ...rows(e.incoming, "←"))));
   } catch (err) { box.replaceChildren(el("p", { class: "muted" }, err.message)); }

@@ -166,4 +166,17 @@ def test_entity_browsing(music):
     body = r.json()
     assert body["labels"][0] == "Wolfgang Amadeus Mozart" and "composer" in body["hypernyms"]
     assert music.get("/graph/entities/ex:nobody").status_code == 404
+    # Mozart's facts: the same fact in two graphs once, kgrel's provenance nodes left out, paged with totals.
+    works = "".join(f"ex:work{i} ex:composer ex:mozart .\n" for i in range(7))
+    for graph in ("urn:a", "urn:b"):
+        music.post("/graph/triples", params={"graph": graph}, headers={"Content-Type": "text/turtle"},
+                   content=("@prefix ex: <http://example.org/> .\n" + works).encode())
+    music.post("/graph/triples", headers={"Content-Type": "application/n-triples"},
+               content=b"<urn:kgrel:assertion:x> <http://www.w3.org/1999/02/22-rdf-syntax-ns#object> "
+                       b"<http://example.org/mozart> .")
+    first = music.get("/graph/entities/ex:mozart", params={"limit": 4}).json()
+    rest = music.get("/graph/entities/ex:mozart", params={"limit": 4, "offset": 4}).json()
+    assert first["incoming_total"] == 7 and len(first["incoming"]) == 4 and len(rest["incoming"]) == 3
+    seen = [e["entity"]["curie"] for page in (first, rest) for e in page["incoming"]]
+    assert sorted(seen) == [f"ex:work{i}" for i in range(7)]
     assert (DATA / "ontology.ttl").exists()
