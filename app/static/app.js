@@ -265,8 +265,11 @@ async function loadQuality() {
 }
 
 // SPARQL ------------------------------------------------------------------------------------------
+const SPARQL_ROWS_SHOWN = 500;  // a table this long is already more than a page can show usefully
+
 $("run-sparql").addEventListener("click", async () => {
   const box = $("sparql-result");
+  box.replaceChildren(el("p", { class: "muted" }, "running…"));
   try {
     const data = await api("GET", `/graph/sparql?query=${encodeURIComponent($("sparql-input").value)}`, undefined,
                            "application/sparql-results+json, text/turtle;q=0.5");
@@ -275,7 +278,8 @@ $("run-sparql").addEventListener("click", async () => {
     const vars = data.head.vars;
     const table = el("table", {}, el("thead", {}, el("tr", {}, ...vars.map((v) => el("th", {}, v)))));
     const body = el("tbody");
-    for (const row of data.results.bindings) {
+    const all = data.results.bindings;
+    for (const row of all.slice(0, SPARQL_ROWS_SHOWN)) {
       body.append(el("tr", {}, ...vars.map((v) => {
         const cell = row[v];
         if (!cell) return el("td", {});
@@ -284,8 +288,11 @@ $("run-sparql").addEventListener("click", async () => {
       })));
     }
     table.append(body);
-    box.replaceChildren(el("p", { class: "muted" }, `${data.results.bindings.length} rows`), table);
-  } catch (e) { box.replaceChildren(el("p", { class: "muted" }, e.message)); }
+    const count = all.length > SPARQL_ROWS_SHOWN
+      ? `${all.length} rows, the first ${SPARQL_ROWS_SHOWN} shown: add LIMIT/OFFSET to the query to page`
+      : `${all.length} rows`;
+    box.replaceChildren(el("p", { class: "muted" }, count), table);
+  } catch (e) { box.replaceChildren(el("p", { class: "error" }, e.message)); }
 });
 
 // Entities ----------------------------------------------------------------------------------------
@@ -312,7 +319,7 @@ async function browse(id, offset = 0) {
          more ? el("button", { onclick: () => browse(id, offset + ENTITY_PAGE) }, "more") : ""),
       el("table", {}, el("thead", {}, el("tr", {}, el("th", {}, ""), el("th", {}, "relation"), el("th", {}, "neighbour"))),
          el("tbody", {}, ...rows(e.outgoing, "→"), ...rows(e.incoming, "←"))));
-  } catch (err) { box.replaceChildren(el("p", { class: "muted" }, err.message)); }
+  } catch (err) { box.replaceChildren(el("p", { class: "error" }, err.message)); }
 }
 
 loadRelations();
