@@ -32,6 +32,9 @@ def run(args) -> int:
     # kgrel logs each request itself (kgrel.access: JSON with the request id), so uvicorn's access log is off.
     options = {"host": args.host, "port": args.port, "log_level": "info", "access_log": False}
     if args.workers <= 1:
+        problem = _store_problem(settings)
+        if problem:  # one clear line, not uvicorn's traceback of a failed start-up
+            return fail(problem)
         uvicorn.run(create_app(settings), **options)
         return 0
     if not settings.store_location().startswith(("http://", "https://")):
@@ -51,3 +54,17 @@ def run(args) -> int:
     os.environ["KGREL_LOAD_DEMO"] = "false"
     uvicorn.run("kgrel.app.main:create_app", factory=True, workers=args.workers, **options)
     return 0
+
+
+def _store_problem(settings) -> str | None:
+    """Why the store cannot be opened (another process holds the embedded one), checked before serving."""
+    from kgrel.kg.errors import KGError
+    from kgrel.kg.store import open_store
+
+    if settings.store_location().startswith(("http://", "https://")):
+        return None  # a server's reachability shows in /health; start-up does not depend on it
+    try:
+        open_store(settings.store_location()).close()
+    except KGError as e:
+        return str(e)
+    return None

@@ -92,9 +92,13 @@ def test_serve_over_a_socket_and_ingest_through_it(tmp_path):
         r = run("ingest", str(DATA / "ontology.ttl"), "--url", url)
         assert r.returncode == 0, r.stdout + r.stderr
         assert json.loads(r.stdout)["added"] > 20
-        # While the server holds the store, opening it directly fails with a hint.
+        # While the server holds the store, opening it directly fails with a hint, and a second server
+        # on the same data dir says so in one line (no traceback).
         r = run("ingest", str(DATA / "ontology.ttl"), "--data-dir", str(tmp_path / "var"))
         assert r.returncode != 0 and "--url" in r.stderr
+        r = run("serve", "--port", str(free_port()), "--data-dir", str(tmp_path / "var"), env=env)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "another kgrel process" in \
+            r.stderr.lower(), r.stderr
         body = span("Pierre Curie married Marie Skłodowska in 1895.", "Pierre Curie", "Marie Skłodowska")
         r = httpx.post(url + "/predict", json=body, timeout=60)
         assert r.status_code == 200 and r.json()["predictions"][0]["curie"] == "ex:spouse"
