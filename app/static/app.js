@@ -31,6 +31,13 @@ async function api(method, path, body, accept = "application/json") {
   const text = await response.text();
   let data = text;
   try { data = JSON.parse(text); } catch (_) { /* not JSON: keep the text */ }
+  if (response.status === 401 || response.status === 403) {
+    // Said for this page: the key goes in the field at the top, not in a header the user never sees.
+    throw new Error(response.status === 401
+      ? (key ? "This API key is not accepted: enter the right one in the API key field at the top."
+             : "This server needs an API key: enter it in the API key field at the top.")
+      : "This API key may read but not change the graph: enter the write key in the API key field at the top.");
+  }
   if (!response.ok) {
     const detail = data && data.detail ? data.detail : text || response.statusText;
     throw new Error(`${response.status}: ${detail}`);
@@ -48,7 +55,11 @@ for (const button of document.querySelectorAll(".tab")) {
   });
 }
 $("api-key").value = localStorage.getItem("kgrel-api-key") || "";
-$("api-key").addEventListener("change", (e) => { localStorage.setItem("kgrel-api-key", e.target.value); loadRelations(); });
+$("api-key").addEventListener("change", (e) => {
+  localStorage.setItem("kgrel-api-key", e.target.value);
+  status("");  // a key error from before is gone; a new one is shown if this key fails too
+  loadRelations();
+});
 
 // Relations --------------------------------------------------------------------------------------
 async function loadRelations(select) {
