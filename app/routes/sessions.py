@@ -76,6 +76,13 @@ def decide(session_id: str, candidate_id: str, body: DecisionIn, service: Servic
                                                                  body.relation, body.user, body.score)))
 
 
+@router.post("/{session_id}/suggestions/{candidate_id}/swap", response_model=CandidateOut, responses=ERRORS)
+def swap(session_id: str, candidate_id: str, service: ServiceDep) -> CandidateOut:
+    """Exchange head and tail of a pending suggestion (the model read the pair the wrong way round); the
+    direction then stays as the user set it."""
+    return CandidateOut(**candidate_out(service.labelling.swap(session_id, candidate_id)))
+
+
 FACT_FORMATS = {"turtle": ("text/turtle", ox.RdfFormat.TURTLE), "nquads": ("application/n-quads", ox.RdfFormat.N_QUADS),
                 "ntriples": ("application/n-triples", ox.RdfFormat.N_TRIPLES)}
 

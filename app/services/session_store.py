@@ -46,6 +46,7 @@ class Candidate:
     user: str | None = None
     decided: str | None = None
     recorded: bool = False  # the decision is recorded in the graph (kgrel:Decision), so the graph is the truth
+    swapped_by_user: bool = False  # the user set the direction: the model no longer turns the pair round
 
 
 @dataclass

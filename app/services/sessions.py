@@ -122,16 +122,33 @@ class LabellingService:
         instances = [candidate_instance(c) for c in pending]
         forward, backward, protos = self.predictions.oriented(instances, keys=[view_key(c) for c in pending])
         r = self.predictions.relation_index(protos, session.relation)
+        fixed = [i for i, c in enumerate(pending) if c.swapped_by_user]  # the user set the direction: it stands
         swapped = backward[:, r] > forward[:, r]
+        swapped[fixed] = False
         for i in swapped.nonzero().flatten().tolist():
             pending[i].head, pending[i].tail = pending[i].tail, pending[i].head
             instances[i] = candidate_instance(pending[i])
         if bool(swapped.any()):
             self.sessions.save(session)
-        p = forward[:, r].maximum(backward[:, r])
+        p = forward[:, r].maximum(backward[:, r])  # the probability in the direction shown
+        p[fixed] = forward[fixed, r]
         example_views, _ = self.predictions.views.views([view_key(c) for c in pending], instances)
         order = rank_for_labelling(p, example_views, n, diversity)
         return [(pending[i], round(float(p[i]), 4)) for i in order]
+
+    def swap(self, session_id: str, candidate_id: str) -> Candidate:
+        """Turn a pending suggestion round (head and tail exchanged), for good: the model no longer
+        orients it. A decided one must be left as it is (409)."""
+        with self._session_lock(session_id):
+            session = self.session(session_id)
+            candidate = session.candidate(candidate_id)
+            if candidate.status != "pending":
+                raise DecisionConflict(f"suggestion {candidate_id} was already {candidate.status}; only a pending "
+                                       "one can be turned round")
+            candidate.head, candidate.tail = candidate.tail, candidate.head
+            candidate.swapped_by_user = True
+            self.sessions.save(session)
+            return candidate
 
     def decide(self, session_id: str, candidate_id: str, decision: str, relation: str | None = None,
                user: str | None = None, score: float | None = None) -> Candidate:

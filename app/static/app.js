@@ -173,12 +173,13 @@ function renderSuggestions() {
     const item = el("li", { class: `suggestion ${s.status || "pending"}${i === state.focus ? " focused" : ""}`, "data-id": s.id },
       highlighted(s), claim,
       el("div", { class: "meta" },
-        el("span", { class: "score" }, `${(100 * s.score).toFixed(0)}%`),
-        el("span", { class: "bar" }, el("span", { style: `width:${Math.round(100 * s.score)}%` })),
+        el("span", { class: "score" }, s.score == null ? "–" : `${(100 * s.score).toFixed(0)}%`),
+        el("span", { class: "bar" }, el("span", { style: `width:${Math.round(100 * (s.score || 0))}%` })),
         el("button", { class: "accept", onclick: () => decide(i, "accept") }, "Accept (a)"),
         el("button", { class: "reject", onclick: () => decide(i, "reject") }, "Reject (r)"),
         other,
-        el("button", { onclick: () => decide(i, "correct", other.value || null) }, "Correct (c)")));
+        el("button", { onclick: () => decide(i, "correct", other.value || null) }, "Correct (c)"),
+        el("button", { class: "swap", title: "exchange head and tail", onclick: () => swap(i) }, "Swap (s)")));
     item.addEventListener("click", () => { state.focus = i; markFocus(); });
     list.append(item);
   });
@@ -209,6 +210,17 @@ async function decide(i, decision, relation) {
   } catch (e) { status(e.message, true); }
 }
 
+async function swap(i) {
+  const s = state.suggestions[i];
+  if (!s || s.status && s.status !== "pending") return;
+  try {
+    const r = await api("POST", `/sessions/${state.session.id}/suggestions/${s.id}/swap`);
+    Object.assign(s, { head: r.head, tail: r.tail, score: null });  // its score was for the other direction
+    renderSuggestions();
+    status(`turned round: ${r.head.text} → ${state.session.label} → ${r.tail.text}`);
+  } catch (e) { status(e.message, true); }
+}
+
 async function refreshRelation() {
   const id = state.relation.id;
   const r = await api("GET", `/relations/${enc(id)}`);
@@ -225,6 +237,7 @@ document.addEventListener("keydown", (e) => {
   const key = e.key.toLowerCase();
   if (key === "a") decide(state.focus, "accept");
   else if (key === "r") decide(state.focus, "reject");
+  else if (key === "s") swap(state.focus);
   else if (key === "c") {
     const node = document.querySelectorAll(".suggestion")[state.focus];
     decide(state.focus, "correct", node ? node.querySelector("select.other").value || null : null);

@@ -180,3 +180,17 @@ def test_entity_browsing(music):
     seen = [e["entity"]["curie"] for page in (first, rest) for e in page["incoming"]]
     assert sorted(seen) == [f"ex:work{i}" for i in range(7)]
     assert (DATA / "ontology.ttl").exists()
+
+
+def test_a_suggestion_turned_round_by_the_user_stays_so(music):
+    sid = music.post("/sessions", json={"relation": "ex:composer"}).json()["id"]
+    music.post(f"/sessions/{sid}/texts", json={"text": TEXT})
+    first = music.get(f"/sessions/{sid}/suggestions", params={"n": 20}).json()[0]
+    r = music.post(f"/sessions/{sid}/suggestions/{first['id']}/swap")
+    assert r.status_code == 200
+    assert (r.json()["head"], r.json()["tail"]) == (first["tail"], first["head"])
+    again = {s["id"]: s for s in music.get(f"/sessions/{sid}/suggestions", params={"n": 20}).json()}[first["id"]]
+    assert (again["head"], again["tail"]) == (first["tail"], first["head"])  # the model does not turn it back
+    assert music.post(f"/sessions/{sid}/suggestions/{first['id']}", json={"decision": "reject"}).status_code == 200
+    r = music.post(f"/sessions/{sid}/suggestions/{first['id']}/swap")
+    assert r.status_code == 409 and "pending" in r.json()["detail"]
