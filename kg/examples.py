@@ -104,5 +104,10 @@ def count_examples(store: KnowledgeStore) -> dict[str, int]:
     return {row["r"].value: int(row["n"].value) for row in rows}
 
 
+def delete_example_update(example_id: str) -> str:
+    """The SPARQL update that deletes one example (to join other operations in one request)."""
+    return f"DELETE WHERE {{ GRAPH <{EXAMPLES_GRAPH}> {{ <{example_id}> ?p ?o }} }}"
+
+
 def delete_example(store: KnowledgeStore, example_id: str) -> None:
-    store.update(f"DELETE WHERE {{ GRAPH <{EXAMPLES_GRAPH}> {{ <{example_id}> ?p ?o }} }}")
+    store.update(delete_example_update(example_id))

@@ -34,8 +34,9 @@ from urllib.parse import quote, unquote
 
 import pyoxigraph as ox
 
+from kgrel.kg.examples import delete_example_update
 from kgrel.kg.namespaces import KGREL, PROV, RDF, RDFS, SESSION_GRAPH_PREFIX, XSD
-from kgrel.kg.store import KnowledgeStore
+from kgrel.kg.store import KnowledgeStore, insert_data
 
 _INT = ox.NamedNode(XSD + "integer")
 _DECIMAL = ox.NamedNode(XSD + "decimal")
@@ -168,14 +169,41 @@ def decisions(store: KnowledgeStore, session_id: str) -> dict[str, Decision]:
     return out
 
 
-def remove_statement(store: KnowledgeStore, session_id: str, statement: str) -> None:
-    """Withdraw a fact accepted by mistake: its statement node, and the triple unless another statement asserts it."""
+def remove_statement_update(session_id: str, statement: str) -> str:
+    """The SPARQL update that withdraws a fact: its statement node, and the triple unless another statement
+    of the session asserts it."""
     g = session_graph(session_id)
-    store.update(
-        f"DELETE {{ GRAPH <{g}> {{ ?s ?p ?o }} }} WHERE {{ GRAPH <{g}> {{ <{statement}> <{RDF}subject> ?s ; "
-        f"<{RDF}predicate> ?p ; <{RDF}object> ?o . FILTER NOT EXISTS {{ ?other <{RDF}subject> ?s ; "
-        f"<{RDF}predicate> ?p ; <{RDF}object> ?o . FILTER(?other != <{statement}>) }} }} }} ; "
-        f"DELETE WHERE {{ GRAPH <{g}> {{ <{statement}> ?p2 ?o2 }} }}")
+    return (f"DELETE {{ GRAPH <{g}> {{ ?s ?p ?o }} }} WHERE {{ GRAPH <{g}> {{ <{statement}> <{RDF}subject> ?s ; "
+            f"<{RDF}predicate> ?p ; <{RDF}object> ?o . FILTER NOT EXISTS {{ ?other <{RDF}subject> ?s ; "
+            f"<{RDF}predicate> ?p ; <{RDF}object> ?o . FILTER(?other != <{statement}>) }} }} }} ; "
+            f"DELETE WHERE {{ GRAPH <{g}> {{ <{statement}> ?p2 ?o2 }} }}")
+
+
+def undo_decision(store: KnowledgeStore, decision: Decision, user: str, when: str) -> str:
+    """Take a decision back in one transaction: its fact (statement, and the triple unless another statement
+    asserts it), its example and its decision record go; a kgrel:Revision records who undid what, when.
+    Returns the revision's IRI."""
+    g = session_graph(decision.session_id)
+    revision = f"urn:kgrel:revision:{decision.session_id}-{decision.candidate_id}-{uuid.uuid4().hex[:8]}"
+    steps = []
+    if decision.statement:
+        steps.append(remove_statement_update(decision.session_id, decision.statement))
+    if decision.example:
+        steps.append(delete_example_update(decision.example))
+    steps.append(f"DELETE WHERE {{ GRAPH <{g}> {{ <{decision_node(decision.session_id, decision.candidate_id)}> "
+                 f"?p ?o }} }}")
+    record = [ox.Quad(ox.NamedNode(revision), ox.NamedNode(RDF + "type"), ox.NamedNode(KGREL + "Revision"),
+                      ox.NamedNode(g))]
+    r, gn = ox.NamedNode(revision), ox.NamedNode(g)
+    record += [ox.Quad(r, ox.NamedNode(KGREL + "candidate"), ox.Literal(decision.candidate_id), gn),
+               ox.Quad(r, ox.NamedNode(KGREL + "undid"), ox.Literal(decision.outcome), gn),
+               ox.Quad(r, ox.NamedNode(PROV + "wasAttributedTo"), ox.NamedNode(agent_node(user)), gn),
+               ox.Quad(r, ox.NamedNode(PROV + "generatedAtTime"), ox.Literal(when, datatype=_DATETIME), gn)]
+    if decision.relation:
+        record.append(ox.Quad(r, ox.NamedNode(KGREL + "relation"), ox.NamedNode(decision.relation), gn))
+    steps.append(insert_data(record))
+    store.update(" ;\n".join(steps))
+    return revision
 
 
 @dataclass

@@ -14,6 +14,7 @@ from kgrel.app.schemas.labelling import (
     SuggestionOut,
     TextsAdded,
     TextsIn,
+    UndoIn,
 )
 from kgrel.app.schemas.relations import MentionOut
 from kgrel.kg.provenance import session_graph
@@ -74,6 +75,14 @@ def decide(session_id: str, candidate_id: str, body: DecisionIn, service: Servic
     Sending the same decision again changes nothing (a retry is safe); a different one is 409."""
     return CandidateOut(**candidate_out(service.labelling.decide(session_id, candidate_id, body.decision,
                                                                  body.relation, body.user, body.score)))
+
+
+@router.post("/{session_id}/suggestions/{candidate_id}/undo", response_model=CandidateOut, responses=ERRORS)
+def undo(session_id: str, candidate_id: str, service: ServiceDep, body: UndoIn | None = None) -> CandidateOut:
+    """Take a decision back: its example and fact leave the graph (a kgrel:Revision records who undid it and
+    when) and the suggestion is pending again, to be decided anew. 409 when it has no decision."""
+    user = body.user if body else None
+    return CandidateOut(**candidate_out(service.labelling.undo(session_id, candidate_id, user)))
 
 
 @router.post("/{session_id}/suggestions/{candidate_id}/swap", response_model=CandidateOut, responses=ERRORS)

@@ -68,6 +68,11 @@ class DecisionIn(BaseModel):
                                                               "the model's own score with the fact")
 
 
+class UndoIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user: str | None = Field(None, description="Who undoes it (default: the session's annotator)")
+
+
 class SpanOut(MentionOut):
     """A mention with document offsets."""
 

@@ -136,6 +136,26 @@ class LabellingService:
         order = rank_for_labelling(p, example_views, n, diversity)
         return [(pending[i], round(float(p[i]), 4)) for i in order]
 
+    def undo(self, session_id: str, candidate_id: str, user: str | None = None) -> Candidate:
+        """Take a decision back: its fact and example leave the graph with its decision record, a revision
+        record says who undid it, and the suggestion is pending again (to be decided anew)."""
+        with self._session_lock(session_id):
+            session = self.session(session_id)
+            candidate = session.candidate(candidate_id)
+            if candidate.status == "pending":
+                raise DecisionConflict(f"suggestion {candidate_id} has no decision to undo")
+            recorded = provenance.decisions(self.graph.store, session.id).get(candidate.id)
+            decision = recorded or provenance.Decision(session.id, candidate.id, candidate.status, candidate.relation,
+                                                       candidate.user or session.user, candidate.decided or "",
+                                                       candidate.example, candidate.statement)
+            provenance.undo_decision(self.graph.store, decision, user or session.user, provenance.now())
+            if decision.relation is not None:  # an example (and maybe a fact) left the graph
+                self.graph.changed({changes.RELATIONS, changes.FACTS})
+            candidate.status, candidate.relation, candidate.example, candidate.statement = "pending", None, None, None
+            candidate.user, candidate.decided, candidate.recorded = None, None, False
+            self.sessions.save(session)
+            return candidate
+
     def swap(self, session_id: str, candidate_id: str) -> Candidate:
         """Turn a pending suggestion round (head and tail exchanged), for good: the model no longer
         orients it. A decided one must be left as it is (409)."""

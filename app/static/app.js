@@ -175,11 +175,14 @@ function renderSuggestions() {
       el("div", { class: "meta" },
         el("span", { class: "score" }, s.score == null ? "–" : `${(100 * s.score).toFixed(0)}%`),
         el("span", { class: "bar" }, el("span", { style: `width:${Math.round(100 * (s.score || 0))}%` })),
-        el("button", { class: "accept", onclick: () => decide(i, "accept") }, "Accept (a)"),
-        el("button", { class: "reject", onclick: () => decide(i, "reject") }, "Reject (r)"),
-        other,
-        el("button", { onclick: () => decide(i, "correct", other.value || null) }, "Correct (c)"),
-        el("button", { class: "swap", title: "exchange head and tail", onclick: () => swap(i) }, "Swap (s)")));
+        ...(s.status && s.status !== "pending"
+          ? [el("span", { class: `badge ${s.status}` }, badge(s)),
+             el("button", { class: "undo", onclick: () => undo(i) }, "Undo (u)")]
+          : [el("button", { class: "accept", onclick: () => decide(i, "accept") }, "Accept (a)"),
+             el("button", { class: "reject", onclick: () => decide(i, "reject") }, "Reject (r)"),
+             other,
+             el("button", { onclick: () => decide(i, "correct", other.value || null) }, "Correct (c)"),
+             el("button", { class: "swap", title: "exchange head and tail", onclick: () => swap(i) }, "Swap (s)")])));
     item.addEventListener("click", () => { state.focus = i; markFocus(); });
     list.append(item);
   });
@@ -200,13 +203,33 @@ async function decide(i, decision, relation) {
     const body = { decision, score: s.score };
     if (decision === "correct") body.relation = relation === undefined ? null : relation;
     const r = await api("POST", `/sessions/${state.session.id}/suggestions/${s.id}`, body);
-    s.status = r.status;
-    document.querySelector(`.suggestion[data-id="${s.id}"]`).className = `suggestion ${r.status}`;
+    Object.assign(s, { status: r.status, relation: r.relation });
+    renderSuggestions();
     status(`${r.status}${r.statement ? ": fact written with provenance" : ""}`);
     state.focus = Math.min(i + 1, state.suggestions.length - 1);
     markFocus();
     await refreshRelation();
     if (state.suggestions.every((x) => x.status && x.status !== "pending")) await loadSuggestions();
+  } catch (e) { status(e.message, true); }
+}
+
+function badge(s) {
+  if (s.status === "corrected") {
+    const r = state.relations.find((x) => x.id === s.relation);
+    return s.relation ? `corrected to ${r ? r.label : s.relation}` : "corrected to none of the relations";
+  }
+  return s.status;
+}
+
+async function undo(i) {
+  const s = state.suggestions[i];
+  if (!s || !s.status || s.status === "pending") return;
+  try {
+    const r = await api("POST", `/sessions/${state.session.id}/suggestions/${s.id}/undo`, {});
+    Object.assign(s, { status: r.status, relation: null });
+    renderSuggestions();
+    status("decision undone: its example and fact left the graph");
+    await refreshRelation();
   } catch (e) { status(e.message, true); }
 }
 
@@ -238,6 +261,7 @@ document.addEventListener("keydown", (e) => {
   if (key === "a") decide(state.focus, "accept");
   else if (key === "r") decide(state.focus, "reject");
   else if (key === "s") swap(state.focus);
+  else if (key === "u") undo(state.focus);
   else if (key === "c") {
     const node = document.querySelectorAll(".suggestion")[state.focus];
     decide(state.focus, "correct", node ? node.querySelector("select.other").value || null : null);

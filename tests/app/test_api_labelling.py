@@ -194,3 +194,30 @@ def test_a_suggestion_turned_round_by_the_user_stays_so(music):
     assert music.post(f"/sessions/{sid}/suggestions/{first['id']}", json={"decision": "reject"}).status_code == 200
     r = music.post(f"/sessions/{sid}/suggestions/{first['id']}/swap")
     assert r.status_code == 409 and "pending" in r.json()["detail"]
+
+
+def test_a_decision_undone_leaves_the_graph_and_can_be_made_anew(music):
+    sid = music.post("/sessions", json={"relation": "ex:composer", "user": "alice"}).json()["id"]
+    music.post(f"/sessions/{sid}/texts", json={"text": TEXT})
+    suggestions = music.get(f"/sessions/{sid}/suggestions", params={"n": 20}).json()
+    flute = next(s for s in suggestions if {s["head"]["entity"], s["tail"]["entity"]} ==
+                 {"http://example.org/flute", "http://example.org/mozart"})
+    url = f"/sessions/{sid}/suggestions/{flute['id']}"
+    assert music.post(url + "/undo").status_code == 409  # nothing to undo yet
+    fact = "ASK { GRAPH ?g { ?h ex:composer ?t } FILTER(?h IN (ex:flute, ex:mozart)) }"
+    decided = f"ASK {{ GRAPH <urn:kgrel:graph:session:{sid}> {{ ?d a kgrel:Decision }} }}"
+
+    def ask(q):
+        return music.get("/graph/sparql", params={"query": q}).json()["boolean"]
+
+    assert music.post(url, json={"decision": "accept"}).json()["status"] == "accepted"
+    assert music.get("/relations/ex:composer").json()["examples"] == 1 and ask(fact) and ask(decided)
+    r = music.post(url + "/undo", json={"user": "bob"})
+    assert r.status_code == 200 and r.json()["status"] == "pending" and r.json()["example"] is None
+    assert music.get("/relations/ex:composer").json()["examples"] == 0 and not ask(fact) and not ask(decided)
+    revision = (f"ASK {{ GRAPH <urn:kgrel:graph:session:{sid}> {{ ?r a kgrel:Revision ; kgrel:undid \"accepted\" ; "
+                f"prov:wasAttributedTo <urn:kgrel:agent:bob> }} }}")
+    assert ask(revision)
+    # Revised: rejected this time; the session and the graph agree after a fresh read.
+    assert music.post(url, json={"decision": "reject"}).json()["status"] == "rejected"
+    assert music.get("/relations/ex:composer").json()["examples"] == 0 and not ask(fact) and ask(decided)

@@ -90,7 +90,18 @@ def test_one_labelling_round_in_chromium(server):
             page.keyboard.press("k")
         focused_id = focused.get_attribute("data-id")
         page.keyboard.press("r")
-        expect(page.locator(f'.suggestion[data-id="{focused_id}"]')).to_have_class("suggestion rejected")
+        card = page.locator(f'.suggestion[data-id="{focused_id}"]')
+        expect(card).to_have_class("suggestion rejected")
+        expect(card.locator(".badge")).to_have_text("rejected")  # a decided card shows its status and Undo only
+        expect(card.locator("button.accept")).to_have_count(0)
+        # Undo it with the mouse (the card is pending again), then swap head and tail and reject it by key.
+        head = card.locator(".head").first.text_content()
+        card.locator("button.undo").click()
+        expect(card.locator("button.accept")).to_have_count(1)  # the click also focused the card
+        page.keyboard.press("s")
+        expect(page.locator(f'.suggestion[data-id="{focused_id}"] .tail').first).to_have_text(head)
+        page.keyboard.press("r")
+        expect(page.locator(f'.suggestion[data-id="{focused_id}"]')).to_have_class(re.compile("rejected"))
         shot = page.screenshot(path=SCREENSHOT, full_page=True)
         assert shot[:8] == b"\x89PNG\r\n\x1a\n"  # the page renders
         # SPARQL tab: the accepted fact is in the graph, shown as a table.
