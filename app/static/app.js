@@ -69,7 +69,26 @@ async function loadRelations(select) {
   } catch (e) { status(e.message, true); }
 }
 
+function relationOption(r) { return `${r.label} (${r.curie})`; }
+
+// The relation an annotator typed or picked: its option text, its CURIE or IRI, or a label only one has;
+// undefined when nothing (or more than one) matches.
+function relationFromText(text) {
+  const t = text.trim().toLowerCase();
+  if (!t) return undefined;
+  const exact = state.relations.filter((r) => [relationOption(r), r.curie, r.id].some((v) => v.toLowerCase() === t));
+  if (exact.length === 1) return exact[0].id;
+  const byLabel = state.relations.filter((r) => r.label.toLowerCase() === t);
+  return byLabel.length === 1 ? byLabel[0].id : undefined;
+}
+
+function renderRelationOptions() {
+  $("relation-options").replaceChildren(...state.relations.map((r) =>
+    el("option", { value: relationOption(r) }, (r.description || "").slice(0, 80))));
+}
+
 function renderRelations(select) {
+  renderRelationOptions();
   const filter = $("relation-filter").value.trim().toLowerCase();
   const list = $("relation-select");
   list.replaceChildren();
@@ -165,9 +184,15 @@ function renderSuggestions() {
   const list = $("suggestions");
   list.replaceChildren();
   state.suggestions.forEach((s, i) => {
-    const other = el("select", { "aria-label": "other relation", class: "other" },
-      el("option", { value: "" }, "none of the relations"),
-      ...state.relations.filter((r) => r.id !== state.session.relation).map((r) => el("option", { value: r.id }, r.label)));
+    // Type-ahead: the browser filters the list (label, CURIE, description) as the annotator types.
+    const other = el("input", { "aria-label": "other relation", class: "other", list: "relation-options",
+                                placeholder: "other relation: type to search (c)" });
+    const correct = () => {
+      const relation = relationFromText(other.value);
+      if (relation === undefined) { status(`no relation matches "${other.value}": pick one from the list`, true); return; }
+      decide(i, "correct", relation);
+    };
+    other.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); correct(); } });
     const claim = el("div", { class: "claim" }, el("b", {}, s.head.text), " → ", el("i", {}, state.session.label), " → ",
                      el("b", {}, s.tail.text), "?");
     const item = el("li", { class: `suggestion ${s.status || "pending"}${i === state.focus ? " focused" : ""}`, "data-id": s.id },
@@ -181,7 +206,8 @@ function renderSuggestions() {
           : [el("button", { class: "accept", onclick: () => decide(i, "accept") }, "Accept (a)"),
              el("button", { class: "reject", onclick: () => decide(i, "reject") }, "Reject (r)"),
              other,
-             el("button", { onclick: () => decide(i, "correct", other.value || null) }, "Correct (c)"),
+             el("button", { onclick: correct }, "Correct"),
+             el("button", { class: "none", onclick: () => decide(i, "correct", null) }, "None of these (n)"),
              el("button", { class: "swap", title: "exchange head and tail", onclick: () => swap(i) }, "Swap (s)")])));
     item.addEventListener("click", () => { state.focus = i; markFocus(); });
     list.append(item);
@@ -262,10 +288,10 @@ document.addEventListener("keydown", (e) => {
   else if (key === "r") decide(state.focus, "reject");
   else if (key === "s") swap(state.focus);
   else if (key === "u") undo(state.focus);
-  else if (key === "c") {
+  else if (key === "c") {  // open the relation search of the focused card; Enter there corrects
     const node = document.querySelectorAll(".suggestion")[state.focus];
-    decide(state.focus, "correct", node ? node.querySelector("select.other").value || null : null);
-  } else if (key === "j" || key === "arrowdown") { state.focus = Math.min(state.focus + 1, state.suggestions.length - 1); markFocus(); }
+    if (node && node.querySelector("input.other")) { e.preventDefault(); node.querySelector("input.other").focus(); }
+  } else if (key === "n") decide(state.focus, "correct", null); else if (key === "j" || key === "arrowdown") { state.focus = Math.min(state.focus + 1, state.suggestions.length - 1); markFocus(); }
   else if (key === "k" || key === "arrowup") { state.focus = Math.max(state.focus - 1, 0); markFocus(); }
   else return;
   e.preventDefault();

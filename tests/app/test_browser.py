@@ -102,6 +102,15 @@ def test_one_labelling_round_in_chromium(server):
         expect(page.locator(f'.suggestion[data-id="{focused_id}"] .tail').first).to_have_text(head)
         page.keyboard.press("r")
         expect(page.locator(f'.suggestion[data-id="{focused_id}"]')).to_have_class(re.compile("rejected"))
+        # 'c' opens the relation search of a pending card; typing narrows it, Enter corrects to the relation.
+        pending_id = page.locator(".suggestion.pending").first.get_attribute("data-id")
+        pending = page.locator(f'.suggestion[data-id="{pending_id}"]')
+        pending.locator(".sentence").click()  # focus it
+        page.keyboard.press("c")
+        expect(pending.locator("input.other")).to_be_focused()
+        page.keyboard.type("spouse (ex:spouse)")
+        page.keyboard.press("Enter")
+        expect(pending.locator(".badge")).to_have_text("corrected to spouse")
         shot = page.screenshot(path=SCREENSHOT, full_page=True)
         assert shot[:8] == b"\x89PNG\r\n\x1a\n"  # the page renders
         # SPARQL tab: the accepted fact is in the graph, shown as a table.
