@@ -132,21 +132,63 @@ $("relation-form").addEventListener("submit", async (e) => {
 });
 
 // Session and suggestions ------------------------------------------------------------------------
+// Who labels: named on the page, remembered by the browser, recorded with every decision.
+const annotator = () => $("annotator").value.trim() || "anonymous";
+$("annotator").value = localStorage.getItem("kgrel-annotator") || "";
+$("annotator").addEventListener("change", (e) => localStorage.setItem("kgrel-annotator", e.target.value.trim()));
+
+function openSession(session) {
+  state.session = session;
+  localStorage.setItem("kgrel-session", session.id);  // a reload resumes it
+  $("session-info").textContent = `session ${session.id} · ${session.label} · by ${session.user}`;
+  $("add-text").disabled = false;
+}
+
 $("start-session").addEventListener("click", async () => {
   try {
-    state.session = await api("POST", "/sessions", { relation: state.relation.id, user: "web" });
-    $("session-info").textContent = `session ${state.session.id} · ${state.session.label}`;
-    $("add-text").disabled = false;
+    openSession(await api("POST", "/sessions", { relation: state.relation.id, user: annotator() }));
     status(`Session started: facts go to ${state.session.graph}`);
+    loadSessions();
   } catch (e) { status(e.message, true); }
 });
+
+async function loadSessions() {
+  try {
+    const sessions = await api("GET", "/sessions");
+    $("session-list").replaceChildren(el("option", { value: "" }, "or resume a session…"),
+      ...sessions.map((x) => el("option", { value: x.id },
+        `${x.label} · ${x.user} · ${x.counts.pending} pending, ${x.counts.accepted} accepted · ${x.created.slice(0, 16)}`)));
+    if (state.session) $("session-list").value = state.session.id;
+  } catch (e) { status(e.message, true); }
+}
+
+async function resumeSession(id) {
+  try {
+    const session = await api("GET", `/sessions/${id}`);
+    if (!state.relations.length) state.relations = await api("GET", "/relations");
+    renderRelations(session.relation);
+    openSession(session);
+    await loadSuggestions();
+    status(`Resumed session ${session.id}`);
+  } catch (e) {
+    localStorage.removeItem("kgrel-session");
+    status(e.message, true);
+  }
+}
+
+$("session-list").addEventListener("change", (e) => { if (e.target.value) resumeSession(e.target.value); });
 
 $("add-text").addEventListener("click", async () => {
   const text = $("text-input").value;
   if (!text.trim()) { status("Paste some text first", true); return; }
   try {
     const r = await api("POST", `/sessions/${state.session.id}/texts`, { text });
-    status(`${r.added} new pair${r.added === 1 ? "" : "s"} of linked mentions in ${r.sentences} sentence(s)`);
+    if (!r.added && !r.sentences) {
+      status("No two mentions of graph entities were found in one sentence of this text: suggestions need " +
+             "names that match entity labels or aliases in the graph (ingest them, or add aliases).", true);
+    } else {
+      status(`${r.added} new pair${r.added === 1 ? "" : "s"} of linked mentions in ${r.sentences} sentence(s)`);
+    }
     await loadSuggestions();
   } catch (e) { status(e.message, true); }
 });
@@ -226,7 +268,7 @@ async function decide(i, decision, relation) {
   const s = state.suggestions[i];
   if (!s || s.status && s.status !== "pending") return;
   try {
-    const body = { decision, score: s.score };
+    const body = { decision, user: annotator() };
     if (decision === "correct") body.relation = relation === undefined ? null : relation;
     const r = await api("POST", `/sessions/${state.session.id}/suggestions/${s.id}`, body);
     Object.assign(s, { status: r.status, relation: r.relation });
@@ -251,7 +293,7 @@ async function undo(i) {
   const s = state.suggestions[i];
   if (!s || !s.status || s.status === "pending") return;
   try {
-    const r = await api("POST", `/sessions/${state.session.id}/suggestions/${s.id}/undo`, {});
+    const r = await api("POST", `/sessions/${state.session.id}/suggestions/${s.id}/undo`, { user: annotator() });
     Object.assign(s, { status: r.status, relation: null });
     renderSuggestions();
     status("decision undone: its example and fact left the graph");
@@ -396,4 +438,8 @@ async function browse(id, offset = 0) {
   } catch (err) { box.replaceChildren(el("p", { class: "error" }, err.message)); }
 }
 
-loadRelations();
+loadRelations().then(() => {
+  loadSessions();
+  const last = localStorage.getItem("kgrel-session");
+  if (last) resumeSession(last);
+});

@@ -65,8 +65,10 @@ def test_one_labelling_round_in_chromium(server):
         page.select_option("#relation-select", "http://example.org/composer")
         expect(page.locator("#relation-card")).to_contain_text("person who wrote the music")
         expect(page.locator("#example-count")).to_have_text("0 examples")
+        page.fill("#annotator", "alice")
+        page.locator("#annotator").dispatch_event("change")
         page.click("#start-session")
-        expect(page.locator("#session-info")).to_contain_text("session")
+        expect(page.locator("#session-info")).to_contain_text("by alice")
         # Characters outside the BMP before the mentions: the API counts code points, JavaScript UTF-16 units.
         page.fill("#text-input", "\U0001F3B5\U0001F3B6 " + TEXT)
         page.click("#add-text")
@@ -113,6 +115,12 @@ def test_one_labelling_round_in_chromium(server):
         expect(pending.locator(".badge")).to_have_text("corrected to spouse")
         shot = page.screenshot(path=SCREENSHOT, full_page=True)
         assert shot[:8] == b"\x89PNG\r\n\x1a\n"  # the page renders
+        # A reload resumes the session where it was: the same session, its pending suggestions.
+        session = page.locator("#session-info").text_content()
+        page.reload()
+        expect(page.locator("#session-info")).to_have_text(session)
+        expect(page.locator("#session-list option")).to_have_count(2)  # the prompt and this session
+        expect(page.locator(".suggestion.pending").first).to_be_visible()
         # SPARQL tab: the accepted fact is in the graph, shown as a table.
         page.click('.tab[data-tab="sparql"]')
         page.fill("#sparql-input", "SELECT ?work ?who WHERE { ?a rdf:predicate ex:composer ; "
@@ -128,7 +136,7 @@ def test_one_labelling_round_in_chromium(server):
         assert not errors, errors
     # The fact in the direction the card showed, with its provenance.
     ask = ("ASK { GRAPH ?g { ?x ex:composer ?y . ?a rdf:subject ?x ; rdf:object ?y ; "
-           "prov:wasAttributedTo <urn:kgrel:agent:web> ; kgrel:score ?s } "
+           "prov:wasAttributedTo <urn:kgrel:agent:alice> ; kgrel:score ?s } "
            "FILTER(?x IN (ex:flute, ex:mozart) && ?y IN (ex:flute, ex:mozart) && ?x != ?y "
            "&& STRSTARTS(STR(?g), \"urn:kgrel:graph:session:\")) }")
     assert httpx.get(server + "/graph/sparql", params={"query": ask}).json()["boolean"] is True
