@@ -9,6 +9,7 @@ matter. The matcher scans text left to right and takes the longest name at each 
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -94,6 +95,29 @@ class LabelIndex:
     def lookup(self, mention: str) -> list[str]:
         """Entities whose label or alias is the mention (several when the name is ambiguous)."""
         return list(self.names.get(name_key(mention), []))
+
+    def search(self, query: str, limit: int = 10) -> list[tuple[str, str, float]]:
+        """Entities by name, forgiving of case, accents and typos: (IRI, matching name, score in [0, 1]).
+        An exact name scores 1; a name that contains the query, or is close to it in spelling
+        (difflib's ratio of the folded names), scores less."""
+        wanted = " ".join(name_key(query))
+        if not wanted:
+            return []
+        joined = {" ".join(key): key for key in self.names}
+        scored: dict[str, float] = {}
+        if wanted in joined:
+            scored[wanted] = 1.0
+        for name in joined:
+            if wanted in name and name not in scored:
+                scored[name] = 0.6 + 0.3 * len(wanted) / len(name)  # more of the name matched ranks higher
+        for name in difflib.get_close_matches(wanted, list(joined), n=limit * 2, cutoff=0.7):
+            ratio = difflib.SequenceMatcher(None, wanted, name).ratio()
+            scored[name] = max(scored.get(name, 0.0), 0.9 * ratio)
+        out: dict[str, tuple[str, str, float]] = {}  # each entity once, by its best-matching name
+        for name, score in sorted(scored.items(), key=lambda kv: (-kv[1], kv[0])):
+            for iri in self.names[joined[name]]:
+                out.setdefault(iri, (iri, name, round(score, 3)))
+        return list(out.values())[:limit]
 
     def link(self, mention: str) -> str | None:
         """The entity a mention names when exactly one does; ambiguous names stay unlinked."""

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from kgrel.app.deps import ServiceDep
 from kgrel.app.schemas import ErrorOut
-from kgrel.app.schemas.graph import EdgeOut, EntityOut, IngestOut, NodeOut, RewrittenLiteral
+from kgrel.app.schemas.graph import EdgeOut, EntityMatch, EntityOut, IngestOut, NodeOut, RewrittenLiteral
 from kgrel.kg.errors import SparqlError, UnsupportedFormat
 from kgrel.kg.formats import SUPPORTED_MEDIA_TYPES, format_for_media_type
 from kgrel.kg.sparql import GRAPH_FORMATS, SOLUTION_FORMATS, graph_format, parse_accept
@@ -185,6 +185,18 @@ def ingest_out(service: ServiceDep, report, graph: str | None) -> IngestOut:
     return IngestOut(added=report.added, parsed=report.parsed, graph=service.graph.iri(graph) if graph else None,
                      rewritten=report.rewritten,
                      rewritten_examples=[RewrittenLiteral(given=g, stored=s) for g, s in report.rewritten_examples])
+
+
+@router.get("/entities", response_model=list[EntityMatch])
+def search_entities(service: ServiceDep, q: str = Query(..., min_length=1, max_length=200,
+                                                        description="A name, or part of one; typos are forgiven"),
+                    limit: int = Query(10, ge=1, le=100)) -> list[EntityMatch]:
+    """Entities whose label or alias matches `q`: exact names first, then names containing it, then names
+    close to it in spelling (case and accents ignored); each with the name that matched and a score."""
+    found = service.graph.search_entities(q, limit)
+    labels = service.graph.labels([iri for iri, _, _ in found])
+    return [EntityMatch(id=iri, curie=service.graph.curie(iri), label=labels.get(iri), matched=name, score=score)
+            for iri, name, score in found]
 
 
 @router.get("/entities/{entity_id:path}", response_model=EntityOut, responses={404: {"model": ErrorOut}})

@@ -32,6 +32,14 @@ class EdgeOut(BaseModel):
     entity: NodeOut
 
 
+class EntityMatch(BaseModel):
+    id: str
+    curie: str
+    label: str | None = None
+    matched: str = Field(description="The (folded) label or alias that matched.")
+    score: float = Field(description="1 for the exact name; less for a name containing it or spelled close to it.")
+
+
 class EntityOut(BaseModel):
     id: str
     curie: str

@@ -285,6 +285,10 @@ class GraphService:
     def facts_of(self, iri: str) -> list[tuple[str, str, str]]:
         return kg_entities.facts_of(self.store, iri)
 
+    def search_entities(self, query: str, limit: int = 10) -> list[tuple[str, str, float]]:
+        """Entities by label or alias, typo-tolerant (`LabelIndex.search`)."""
+        return self.label_index().search(query, limit)
+
     def entity(self, identifier: str, limit: int = 50, offset: int = 0) -> tuple[EntityInfo, kg_entities.Neighbourhood]:
         """An entity's labels, classes and neighbours (facts in both directions, a page), for browsing."""
         iri = self.iri(identifier)

@@ -412,7 +412,22 @@ $("run-sparql").addEventListener("click", async () => {
 });
 
 // Entities ----------------------------------------------------------------------------------------
-$("entity-form").addEventListener("submit", (e) => { e.preventDefault(); browse($("entity-input").value.trim()); });
+$("entity-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const text = $("entity-input").value.trim();
+  if (text.includes(":")) browse(text); else searchEntities(text);  // an IRI or CURIE, else a name
+});
+
+async function searchEntities(name) {
+  const box = $("entity-result");
+  try {
+    const found = await api("GET", `/graph/entities?q=${encodeURIComponent(name)}&limit=20`);
+    box.replaceChildren(found.length
+      ? el("ul", {}, ...found.map((m) => el("li", {}, el("a", { class: "entity", onclick: () => browse(m.id) },
+            m.label || m.curie), " ", el("span", { class: "muted" }, `${m.curie} · matched "${m.matched}" · ${m.score}`))))
+      : el("p", { class: "muted" }, `No entity is named like "${name}".`));
+  } catch (err) { box.replaceChildren(el("p", { class: "error" }, err.message)); }
+}
 
 const ENTITY_PAGE = 50;
 

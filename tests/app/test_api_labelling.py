@@ -160,6 +160,20 @@ def test_session_errors(music):
     assert r.status_code == 422
 
 
+def test_entities_found_by_name_with_typos(music):
+    found = music.get("/graph/entities", params={"q": "Mozzart"}).json()  # a typo of the alias Mozart
+    assert found[0]["curie"] == "ex:mozart" and found[0]["label"] == "Wolfgang Amadeus Mozart"
+    assert 0 < found[0]["score"] < 1
+    exact = music.get("/graph/entities", params={"q": "SWAN lake"}).json()[0]
+    assert exact["curie"] == "ex:swanlake" and exact["score"] == 1.0
+    part = [e["curie"] for e in music.get("/graph/entities", params={"q": "flute"}).json()]
+    assert part[0] == "ex:flute"
+    assert music.get("/graph/entities", params={"q": "zzzzqqq"}).json() == []
+    both = music.get("/graph/entities", params={"q": "tchaikovsky"}).json()  # an alias and part of the label
+    assert [e["curie"] for e in both].count("ex:tchaikovsky") == 1 and both[0]["score"] == 1.0
+    assert music.get("/graph/entities", params={"q": ""}).status_code == 422
+
+
 def test_entity_browsing(music):
     r = music.get("/graph/entities/ex:mozart")
     assert r.status_code == 200

@@ -132,6 +132,11 @@ def test_one_labelling_round_in_chromium(server):
         # Entity browser: a neighbour link leads to the next entity.
         page.locator("#sparql-result a.entity", has_text="http://example.org/flute").click()
         expect(page.locator("#entity-result")).to_contain_text("The Magic Flute")
+        # Search by name, with a typo, then open the entity found.
+        page.fill("#entity-input", "Tchaikowsky")
+        page.press("#entity-input", "Enter")
+        page.locator("#entity-result a.entity", has_text="Pyotr Tchaikovsky").click()
+        expect(page.locator("#entity-result")).to_contain_text("ex:tchaikovsky")
         browser.close()
         assert not errors, errors
     # The fact in the direction the card showed, with its provenance.
