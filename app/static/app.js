@@ -140,8 +140,19 @@ $("annotator").addEventListener("change", (e) => localStorage.setItem("kgrel-ann
 function openSession(session) {
   state.session = session;
   localStorage.setItem("kgrel-session", session.id);  // a reload resumes it
-  $("session-info").textContent = `session ${session.id} · ${session.label} · by ${session.user}`;
+  showProgress(session);
   $("add-text").disabled = false;
+}
+
+function showProgress(session) {
+  const c = session.counts;
+  const total = c.pending + c.accepted + c.rejected + c.corrected;
+  $("session-info").textContent = `session ${session.id} · ${session.label} · by ${session.user} · ` +
+    `reviewed ${total - c.pending} of ${total} (${c.accepted} accepted, ${c.rejected} rejected, ${c.corrected} corrected)`;
+}
+
+async function refreshProgress() {
+  if (state.session) showProgress(await api("GET", `/sessions/${state.session.id}`));
 }
 
 $("start-session").addEventListener("click", async () => {
@@ -189,6 +200,7 @@ $("add-text").addEventListener("click", async () => {
     } else {
       status(`${r.added} new pair${r.added === 1 ? "" : "s"} of linked mentions in ${r.sentences} sentence(s)`);
     }
+    await refreshProgress();
     await loadSuggestions();
   } catch (e) { status(e.message, true); }
 });
@@ -276,7 +288,7 @@ async function decide(i, decision, relation) {
     status(`${r.status}${r.statement ? ": fact written with provenance" : ""}`);
     state.focus = Math.min(i + 1, state.suggestions.length - 1);
     markFocus();
-    await refreshRelation();
+    await Promise.all([refreshRelation(), refreshProgress()]);
     if (state.suggestions.every((x) => x.status && x.status !== "pending")) await loadSuggestions();
   } catch (e) { status(e.message, true); }
 }
@@ -297,7 +309,7 @@ async function undo(i) {
     Object.assign(s, { status: r.status, relation: null });
     renderSuggestions();
     status("decision undone: its example and fact left the graph");
-    await refreshRelation();
+    await Promise.all([refreshRelation(), refreshProgress()]);
   } catch (e) { status(e.message, true); }
 }
 

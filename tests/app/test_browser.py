@@ -119,6 +119,7 @@ def test_one_labelling_round_in_chromium(server):
         session = page.locator("#session-info").text_content()
         page.reload()
         expect(page.locator("#session-info")).to_have_text(session)
+        expect(page.locator("#session-info")).to_contain_text("reviewed 3 of 4")
         expect(page.locator("#session-list option")).to_have_count(2)  # the prompt and this session
         expect(page.locator(".suggestion.pending").first).to_be_visible()
         # SPARQL tab: the accepted fact is in the graph, shown as a table.
