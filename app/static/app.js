@@ -379,9 +379,17 @@ async function loadQuality() {
   };
   add("line", { x1: P, y1: y(0), x2: W - P, y2: y(0), stroke: "#9aa5b1" });
   add("line", { x1: P, y1: y(0), x2: P, y2: y(1), stroke: "#9aa5b1" });
-  add("text", { x: 2, y: y(1) + 4, "font-size": 10 }, "100%");
-  add("text", { x: 8, y: y(0) + 4, "font-size": 10 }, "0%");
-  add("text", { x: W - P - 60, y: H - 6, "font-size": 10 }, "examples →");
+  for (const a of [0, 0.25, 0.5, 0.75, 1]) {  // accuracy ticks and faint grid lines
+    add("line", { x1: P - 3, y1: y(a), x2: W - P, y2: y(a), stroke: a ? "#e3e7ec" : "#9aa5b1" });
+    add("text", { x: P - 5, y: y(a) + 3, "font-size": 9, "text-anchor": "end", class: "tick" }, `${100 * a}%`);
+  }
+  const first = q.curve[0].examples, last = q.curve[n - 1].examples;
+  for (const k of [...new Set([first, Math.round((first + last) / 2), last])]) {  // example-count ticks
+    const at = n === 1 ? x(1) : x(1 + ((k - first) / Math.max(1, last - first)) * (n - 1));
+    add("line", { x1: at, y1: y(0), x2: at, y2: y(0) + 3, stroke: "#9aa5b1" });
+    add("text", { x: at, y: y(0) + 13, "font-size": 9, "text-anchor": "middle", class: "tick" }, String(k));
+  }
+  add("text", { x: W - P, y: H - 2, "font-size": 9, "text-anchor": "end" }, "examples");
   add("polyline", { points: q.curve.map((p) => `${x(p.examples)},${y(p.accuracy)}`).join(" "), fill: "none",
                     stroke: "#2563eb", "stroke-width": 2 });
   for (const p of q.curve) add("circle", { cx: x(p.examples), cy: y(p.accuracy), r: 3, fill: "#2563eb" });

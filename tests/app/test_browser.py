@@ -85,6 +85,7 @@ def test_one_labelling_round_in_chromium(server):
         expect(flute).to_have_class(re.compile(r"\bsuggestion accepted\b"))
         expect(page.locator("#example-count")).to_have_text("1 example")
         expect(page.locator("svg.curve circle")).to_have_count(1)  # the learning curve has its first point
+        expect(page.locator("svg.curve text.tick")).to_have_count(6)  # 0-100% and the example count
         # The keyboard: focus moves to the next card after a decision; 'r' rejects it.
         focused = page.locator(".suggestion.focused")
         expect(focused).to_have_count(1)
