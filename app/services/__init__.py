@@ -51,6 +51,7 @@ class KgrelService:
         self.models = ModelService(settings, self.graph, self.predictions, self.jobs, active)
 
     def close(self) -> None:
+        self.predictions.close()  # a background refresh finishes before the store closes
         self.graph.close()
 
     def sync(self) -> None:

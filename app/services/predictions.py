@@ -64,6 +64,16 @@ class PredictionService:
         self._built: _Built | None = None
         self._refreshing = False
         self._last_refresh = -float("inf")
+        self._refresher: threading.Thread | None = None
+        self._closed = False
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """No new background refresh; wait for one that runs, so it never reads a closed store."""
+        with self._lock:
+            self._closed = True
+            refresher = self._refresher
+        if refresher is not None:
+            refresher.join(timeout_s)
 
     def switch_model(self, model: RelationModel) -> None:
         """Serve with `model` from the next request on; its prototypes are built afresh."""
@@ -111,7 +121,8 @@ class PredictionService:
         # At most one refresh at a time, and one per interval: under a stream of small ingests the
         # statistic would otherwise be recomputed back to back, taking a core from the requests.
         with self._lock:
-            if self._refreshing or time.monotonic() - self._last_refresh < self.settings.refresh_interval_s:
+            if self._closed or self._refreshing or \
+                    time.monotonic() - self._last_refresh < self.settings.refresh_interval_s:
                 return
             self._refreshing, self._last_refresh = True, time.monotonic()
 
@@ -124,7 +135,10 @@ class PredictionService:
                 with self._lock:
                     self._refreshing = False
 
-        threading.Thread(target=run, name="kgrel-state-refresh", daemon=True).start()
+        thread = threading.Thread(target=run, name="kgrel-state-refresh", daemon=True)
+        with self._lock:
+            self._refresher = thread
+        thread.start()
 
     def _build(self, stale: set[str] | None, facts_version: int | None = None) -> _Built:
         """Build the state; the observed domain/range of the relations in `stale` is recomputed and the
