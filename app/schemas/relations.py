@@ -76,6 +76,13 @@ class Confusion(BaseModel):
     examples: int = Field(description="Misread examples of the relation that this one wins.")
 
 
+class Agreement(BaseModel):
+    annotators: list[str]
+    items: int = Field(description="Pairs of mentions both decided.")
+    kappa: float | None = Field(description="Cohen's kappa: 1 full agreement, 0 chance, below 0 worse than chance.")
+    observed: float = Field(description="Share of those items they decided alike.")
+
+
 class QualityOut(BaseModel):
     relation: str
     examples: int
@@ -84,3 +91,5 @@ class QualityOut(BaseModel):
     curve: list[QualityPoint] = Field(description="Leave-one-out accuracy of the first k examples, k = 1..N.")
     candidates: int | None = Field(None, description="Relations each example was classified among.")
     confused_with: list[Confusion]
+    agreement: Agreement | None = Field(None, description="Between two annotators who decided the same pairs of "
+                                                          "mentions in sessions of this relation (null if none did).")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 
 import pyoxigraph as ox
@@ -20,6 +21,7 @@ from kgrel.app.services.session_store import Candidate, CandidateMention, Sessio
 from kgrel.kg import changes, provenance
 from kgrel.kg import examples as kg_examples
 from kgrel.models.relation.active_learning import rank_for_labelling
+from kgrel.models.relation.agreement import cohens_kappa
 from kgrel.models.relation.instances import (
     InvalidInstance,
     Mention,
@@ -258,13 +260,45 @@ class LabellingService:
             return ox.serialize([ox.Quad(t.subject, t.predicate, t.object, graph) for t in triples], format=rdf_format)
         return ox.serialize(triples, format=rdf_format, prefixes=self.graph.prefixes.as_dict())
 
+    def agreement(self, relation: str) -> dict | None:
+        """Cohen's kappa between annotators who decided the same pair of mentions in the same sentence, in
+        sessions of `relation`: each decision labelled by the relation it settled on in its direction, or
+        none. With more than two annotators, the two who share the most items. None when no pair was
+        decided by two annotators."""
+        by_item: dict[tuple, dict[str, str]] = defaultdict(dict)
+        for session in self.sessions.all():
+            if session.relation != relation:
+                continue
+            for c in session.candidates:
+                if c.status == "pending" or not c.user:
+                    continue
+                first, second = sorted([(c.head.start, c.head.end), (c.tail.start, c.tail.end)])
+                item = (c.sentence, first, second)
+                # The category: the relation, read from the earlier mention to the later one or back.
+                direction = "forward" if (c.head.start, c.head.end) == first else "backward"
+                label = f"{c.relation} {direction}" if c.relation else "none"
+                by_item[item].setdefault(c.user, label)
+        shared: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+        for labels in by_item.values():
+            users = sorted(labels)
+            for i, a in enumerate(users):
+                for b in users[i + 1:]:
+                    shared[(a, b)].append((labels[a], labels[b]))
+        if not shared:
+            return None
+        (a, b), pairs = max(shared.items(), key=lambda kv: (len(kv[1]), kv[0]))
+        return {"annotators": [a, b], "items": len(pairs), "kappa": cohens_kappa(pairs),
+                "observed": round(sum(x == y for x, y in pairs) / len(pairs), 4)}
+
     def quality(self, identifier: str) -> dict:
-        """Leave-one-out accuracy of the relation's examples, and how it moved as they were added."""
+        """Leave-one-out accuracy of the relation's examples, how it moved as they were added, and the
+        annotators' agreement."""
         info, _ = self.graph.relation(identifier)
         records = kg_examples.list_examples(self.graph.store, info.iri)
+        agreement = self.agreement(info.iri)
         if not records:
             return {"relation": info.iri, "examples": 0, "leave_one_out_accuracy": None, "curve": [],
-                    "confused_with": []}
+                    "confused_with": [], "agreement": agreement}
         protos = self.predictions.prototypes()
         r = protos.index(info.iri)
         quality = example_quality(self.predictions.classifier.classifier, protos, r,
@@ -273,7 +307,7 @@ class LabellingService:
                      "label": protos.labels[o], "examples": count} for o, count in quality.confusions.items()]
         return {"relation": info.iri, "examples": len(records),
                 "leave_one_out_accuracy": quality.curve[-1]["accuracy"], "curve": quality.curve,
-                "candidates": len(protos), "confused_with": confused}
+                "candidates": len(protos), "confused_with": confused, "agreement": agreement}
 
     def export_examples(self, identifier: str) -> dict:
         """The relation's examples in FewRel JSON: {relation: [{tokens, h, t}]}."""

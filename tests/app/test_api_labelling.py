@@ -235,3 +235,20 @@ def test_a_decision_undone_leaves_the_graph_and_can_be_made_anew(music):
     # Revised: rejected this time; the session and the graph agree after a fresh read.
     assert music.post(url, json={"decision": "reject"}).json()["status"] == "rejected"
     assert music.get("/relations/ex:composer").json()["examples"] == 0 and not ask(fact) and ask(decided)
+
+
+def test_two_annotators_on_one_text_give_an_agreement_figure(music):
+    assert music.get("/relations/ex:composer/quality").json()["agreement"] is None
+    for user, choices in (("alice", ["accept", "reject", "reject", "reject"]),
+                          ("bob", ["reject", "reject", "reject", "reject"])):
+        sid = music.post("/sessions", json={"relation": "ex:composer", "user": user}).json()["id"]
+        music.post(f"/sessions/{sid}/texts", json={"text": TEXT})
+        suggestions = music.get(f"/sessions/{sid}/suggestions", params={"n": 20}).json()
+        by_pair = {tuple(sorted((s["head"]["start"], s["tail"]["start"]))): s for s in suggestions}
+        for pair, choice in zip(sorted(by_pair), choices, strict=True):
+            music.post(f"/sessions/{sid}/suggestions/{by_pair[pair]['id']}", json={"decision": choice})
+    agreement = music.get("/relations/ex:composer/quality").json()["agreement"]
+    assert agreement["annotators"] == ["alice", "bob"] and agreement["items"] == 4
+    # Alike on 3 of 4, but bob always says none and alice 3 times in 4: chance alone gives
+    # (3 * 4) / 16 = 0.75, so kappa is 0 (no agreement beyond chance).
+    assert agreement["observed"] == 0.75 and agreement["kappa"] == 0.0

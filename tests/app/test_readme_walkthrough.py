@@ -19,9 +19,9 @@ def test_the_readme_walkthrough_on_the_demo_graph(tmp_path, model):
     with make_client(Settings(data_dir=tmp_path / "var", load_demo=True), model) as c:
         r = c.post("/graph/triples", content=MUSIC.encode(), headers={"Content-Type": "text/turtle"})
         assert r.json()["added"] == 6 and r.json()["parsed"] == 6
-        assert c.post("/relations", json={"id": "ex:composer", "label": "composer",
-                                          "aliases": ["composed by", "music by"],
-                                          "description": "person who wrote the music of a musical work"}).status_code == 201
+        r = c.post("/relations", json={"id": "ex:composer", "label": "composer", "aliases": ["composed by", "music by"],
+                                       "description": "person who wrote the music of a musical work"})
+        assert r.status_code == 201
         r = c.post("/relations/ex:composer/examples", json=[
             {"text": "Carmen is an opera composed by Georges Bizet.", "head": {"start": 0, "end": 6},
              "tail": {"start": 31, "end": 44}},
