@@ -77,6 +77,16 @@ def decide(session_id: str, candidate_id: str, body: DecisionIn, service: Servic
                                                                  body.relation, body.user, body.score)))
 
 
+@router.get("/{session_id}/candidates", response_model=list[CandidateOut], responses=ERRORS)
+def candidates(session_id: str, service: ServiceDep,
+               status: str | None = Query(None, pattern="^(pending|accepted|rejected|corrected)$",
+                                          description="Only those with this status (all when absent)"),
+               ) -> list[CandidateOut]:
+    """Every candidate of the session in text order, with its status: to review what was decided."""
+    session = service.labelling.session(session_id)
+    return [CandidateOut(**candidate_out(c)) for c in session.candidates if status is None or c.status == status]
+
+
 @router.post("/{session_id}/suggestions/{candidate_id}/undo", response_model=CandidateOut, responses=ERRORS)
 def undo(session_id: str, candidate_id: str, service: ServiceDep, body: UndoIn | None = None) -> CandidateOut:
     """Take a decision back: its example and fact leave the graph (a kgrel:Revision records who undid it and

@@ -209,10 +209,19 @@ $("more").addEventListener("click", loadSuggestions);
 
 async function loadSuggestions() {
   if (!state.session) return;
-  state.suggestions = await api("GET", `/sessions/${state.session.id}/suggestions?n=10`);
+  const show = $("status-filter").value;
+  if (!show) {
+    state.suggestions = await api("GET", `/sessions/${state.session.id}/suggestions?n=10`);
+  } else {  // decided ones (or all), to look over and undo: no model score shown
+    const query = show === "all" ? "" : `?status=${show}`;
+    state.suggestions = (await api("GET", `/sessions/${state.session.id}/candidates${query}`))
+      .map((c) => ({ ...c, score: null }));
+  }
   state.focus = 0;
   renderSuggestions();
 }
+
+$("status-filter").addEventListener("change", () => loadSuggestions().catch((e) => status(e.message, true)));
 
 // The API counts offsets in code points (Python str); JavaScript strings index UTF-16 units, which
 // differ after an emoji or any character outside the BMP. Slice an array of code points instead.
@@ -267,7 +276,9 @@ function renderSuggestions() {
     list.append(item);
   });
   $("more").hidden = !state.suggestions.length;
-  if (!state.suggestions.length) list.append(el("li", { class: "muted" }, "No pending suggestions: add more text."));
+  if (!state.suggestions.length) {
+    list.append(el("li", { class: "muted" }, $("status-filter").value ? "None with this status." : "No pending suggestions: add more text."));
+  }
 }
 
 function markFocus() {

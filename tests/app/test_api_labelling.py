@@ -252,3 +252,15 @@ def test_two_annotators_on_one_text_give_an_agreement_figure(music):
     # Alike on 3 of 4, but bob always says none and alice 3 times in 4: chance alone gives
     # (3 * 4) / 16 = 0.75, so kappa is 0 (no agreement beyond chance).
     assert agreement["observed"] == 0.75 and agreement["kappa"] == 0.0
+
+
+def test_candidates_listed_by_status(music):
+    sid = music.post("/sessions", json={"relation": "ex:composer"}).json()["id"]
+    music.post(f"/sessions/{sid}/texts", json={"text": TEXT})
+    first = music.get(f"/sessions/{sid}/suggestions").json()[0]
+    music.post(f"/sessions/{sid}/suggestions/{first['id']}", json={"decision": "reject"})
+    every = music.get(f"/sessions/{sid}/candidates").json()
+    assert len(every) == 4 and sorted(c["status"] for c in every) == ["pending"] * 3 + ["rejected"]
+    [rejected] = music.get(f"/sessions/{sid}/candidates", params={"status": "rejected"}).json()
+    assert rejected["id"] == first["id"]
+    assert music.get(f"/sessions/{sid}/candidates", params={"status": "maybe"}).status_code == 422

@@ -116,6 +116,11 @@ def test_one_labelling_round_in_chromium(server):
         expect(pending.locator(".badge")).to_have_text("corrected to spouse")
         shot = page.screenshot(path=SCREENSHOT, full_page=True)
         assert shot[:8] == b"\x89PNG\r\n\x1a\n"  # the page renders
+        # Decided suggestions can be looked over by status.
+        page.select_option("#status-filter", "rejected")
+        expect(page.locator(".suggestion")).to_have_count(1)
+        expect(page.locator(".suggestion .badge")).to_have_text("rejected")
+        page.select_option("#status-filter", "")
         # A reload resumes the session where it was: the same session, its pending suggestions.
         session = page.locator("#session-info").text_content()
         page.reload()
