@@ -189,11 +189,59 @@ async function resumeSession(id) {
 
 $("session-list").addEventListener("change", (e) => { if (e.target.value) resumeSession(e.target.value); });
 
+// Mentions marked by hand: code-point offsets in the text (what the API counts), each with its entity.
+state.marked = [];
+let pendingMark = null;
+
+function renderMarkText() {
+  $("mark-text").textContent = $("text-input").value;
+  $("marked").replaceChildren(...state.marked.map((m, i) => el("li", {},
+    `"${m.text}" → ${m.label}`, " ",
+    el("button", { onclick: () => { state.marked.splice(i, 1); renderMarkText(); } }, "remove"))));
+}
+
+$("text-input").addEventListener("input", () => { state.marked = []; renderMarkText(); });
+$("by-hand").addEventListener("toggle", renderMarkText);
+
+$("mark-text").addEventListener("mouseup", () => {
+  const sel = window.getSelection();
+  const node = $("mark-text").firstChild;
+  if (!sel.rangeCount || !node || sel.anchorNode !== node || sel.focusNode !== node) return;
+  const [a, b] = [sel.anchorOffset, sel.focusOffset].sort((x, y) => x - y);
+  if (a === b) return;
+  const text = node.textContent;
+  const start = Array.from(text.slice(0, a)).length;  // UTF-16 offsets to code points
+  pendingMark = { start, end: start + Array.from(text.slice(a, b)).length, text: text.slice(a, b) };
+  $("mark-picker").hidden = false;
+  $("mark-query").value = pendingMark.text.trim();
+  searchMark();
+});
+
+async function searchMark() {
+  const q = $("mark-query").value.trim();
+  if (!q) return;
+  try {
+    const found = await api("GET", `/graph/entities?q=${encodeURIComponent(q)}&limit=8`);
+    $("mark-results").replaceChildren(...(found.length ? found.map((m) => el("li", {},
+      el("a", { class: "entity pick", onclick: () => {
+        state.marked.push({ ...pendingMark, entity: m.id, label: m.label || m.curie });
+        state.marked.sort((x, y) => x.start - y.start);
+        pendingMark = null;
+        $("mark-picker").hidden = true;
+        renderMarkText();
+      } }, m.label || m.curie), " ", el("span", { class: "muted" }, m.curie)))
+      : [el("li", { class: "muted" }, `no entity is named like "${q}": change the search`)]));
+  } catch (e) { status(e.message, true); }
+}
+$("mark-query").addEventListener("input", searchMark);
+
 $("add-text").addEventListener("click", async () => {
   const text = $("text-input").value;
   if (!text.trim()) { status("Paste some text first", true); return; }
   try {
-    const r = await api("POST", `/sessions/${state.session.id}/texts`, { text });
+    const body = { text };
+    if (state.marked.length) body.mentions = [state.marked.map(({ start, end, entity }) => ({ start, end, entity }))];
+    const r = await api("POST", `/sessions/${state.session.id}/texts`, body);
     if (!r.added && !r.sentences) {
       status("No two mentions of graph entities were found in one sentence of this text: suggestions need " +
              "names that match entity labels or aliases in the graph (ingest them, or add aliases).", true);

@@ -152,3 +152,55 @@ def test_one_labelling_round_in_chromium(server):
            "FILTER(?x IN (ex:flute, ex:mozart) && ?y IN (ex:flute, ex:mozart) && ?x != ?y "
            "&& STRSTARTS(STR(?g), \"urn:kgrel:graph:session:\")) }")
     assert httpx.get(server + "/graph/sparql", params={"query": ask}).json()["boolean"] is True
+
+
+def select_in(page, selector: str, phrase: str) -> None:
+    """Select `phrase` inside the element's text, as a mouse would, and release the button."""
+    page.evaluate("""([selector, phrase]) => {
+        const node = document.querySelector(selector).firstChild;
+        const at = node.textContent.indexOf(phrase);
+        const range = document.createRange();
+        range.setStart(node, at);
+        range.setEnd(node, at + phrase.length);
+        const selection = window.getSelection();
+        selection.removeAllRanges();
+        selection.addRange(range);
+        document.querySelector(selector).dispatchEvent(new MouseEvent("mouseup", { bubbles: true }));
+    }""", [selector, phrase])
+
+
+def test_mentions_marked_by_hand_in_chromium(server):
+    """A name the graph does not know ('Wolfie') is marked by hand and linked by search."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server + "/ui/")
+        page.fill("#relation-filter", "composer")
+        page.select_option("#relation-select", "http://example.org/composer")
+        page.click("#start-session")
+        expect(page.locator("#session-info")).to_contain_text("session")
+        page.fill("#text-input", "\U0001F3B5 Wolfie wrote The Magic Flute in 1791.")
+        page.click("#by-hand summary")
+        select_in(page, "#mark-text", "Wolfie")
+        expect(page.locator("#mark-results")).to_contain_text("no entity is named like")
+        page.fill("#mark-query", "Mozart")
+        page.locator("#mark-results a.pick", has_text="Wolfgang Amadeus Mozart").click()
+        select_in(page, "#mark-text", "The Magic Flute")
+        page.locator("#mark-results a.pick", has_text="The Magic Flute").click()
+        expect(page.locator("#marked li")).to_have_count(2)
+        page.click("#add-text")
+        expect(page.locator("#status")).to_contain_text("1 new pair")
+        card = page.locator(".suggestion").first
+        expect(card.locator("mark")).to_have_count(2)
+        expect(card).to_contain_text("Wolfie")
+        card.locator("button.accept").click()
+        expect(card.locator(".badge")).to_have_text("accepted")
+        browser.close()
+        assert not errors, errors
+    ask = ("ASK { GRAPH ?g { ?a rdf:subject ?x ; rdf:object ?y ; rdf:predicate ex:composer } "
+           "FILTER(?x IN (ex:flute, ex:mozart) && ?y IN (ex:flute, ex:mozart) && ?x != ?y) }")
+    assert httpx.get(server + "/graph/sparql", params={"query": ask}).json()["boolean"] is True
