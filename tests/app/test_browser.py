@@ -204,3 +204,33 @@ def test_mentions_marked_by_hand_in_chromium(server):
     ask = ("ASK { GRAPH ?g { ?a rdf:subject ?x ; rdf:object ?y ; rdf:predicate ex:composer } "
            "FILTER(?x IN (ex:flute, ex:mozart) && ?y IN (ex:flute, ex:mozart) && ?x != ?y) }")
     assert httpx.get(server + "/graph/sparql", params={"query": ask}).json()["boolean"] is True
+
+
+def test_twenty_suggestions_labelled_by_keyboard_only(server):
+    from playwright.sync_api import expect, sync_playwright
+
+    from bench.labelling_speed import corpus
+
+    ttl, text = corpus()  # eight works, each said to be by two of eight composers: 24 pairs
+    r = httpx.post(server + "/graph/triples", content=ttl.encode(), headers={"Content-Type": "text/turtle"})
+    assert r.is_success
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(server + "/ui/")
+        page.fill("#relation-filter", "composer")
+        page.select_option("#relation-select", "http://example.org/composer")
+        page.click("#start-session")
+        page.fill("#text-input", text)
+        page.click("#add-text")
+        expect(page.locator("#status")).to_contain_text("24 new pairs")
+        expect(page.locator(".suggestion").first).to_be_visible()
+        page.locator("#suggestions").click(position={"x": 1, "y": 1})  # the page has the keys, not an input
+        for n in range(20):
+            expect(page.locator(".suggestion.focused.pending")).to_have_count(1)
+            page.keyboard.press("a" if n % 3 == 0 else "r")
+            expect(page.locator("#session-info")).to_contain_text(f"reviewed {n + 1} of 24")
+        browser.close()
+    [session] = httpx.get(server + "/sessions").json()
+    counts = session["counts"]
+    assert counts["accepted"] == 7 and counts["rejected"] == 13 and counts["pending"] == 4
