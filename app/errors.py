@@ -12,6 +12,7 @@ from kgrel.app.services.embeddings import NoEmbeddings
 from kgrel.app.services.graph import QueriesBusy
 from kgrel.app.services.jobs import JobBusy
 from kgrel.app.services.sessions import DecisionConflict
+from kgrel.kg.entities import EntityExists
 from kgrel.kg.errors import (
     InputTooLarge,
     InvalidIdentifier,
@@ -52,6 +53,7 @@ STATUS = [
     (InvalidIdentifier, 422),
     (NotFound, 404),
     (RelationExists, 409),
+    (EntityExists, 409),
     (JobBusy, 409),
     (DecisionConflict, 409),
     (CannotAdapt, 409),

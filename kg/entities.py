@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 
+import pyoxigraph as ox
+
+from kgrel.kg.errors import InvalidIdentifier, KGError
 from kgrel.kg.namespaces import RDF, RDFS
 from kgrel.kg.store import KnowledgeStore
 
@@ -57,3 +62,30 @@ def neighbourhood(store: KnowledgeStore, iri: str, limit: int = 50, offset: int 
     return Neighbourhood([(r["p"].value, r["o"].value) for r in out_rows],
                          [(r["s"].value, r["p"].value) for r in in_rows],
                          int(totals[0]["out"].value) if totals else 0, int(totals[0]["in"].value) if totals else 0)
+
+
+ENTITY_BASE = "https://w3id.org/kgrel/entity/"  # where entities minted without an IRI are named
+
+
+class EntityExists(KGError):
+    """Minting an entity at an IRI already in use."""
+
+
+def mint_entity(store: KnowledgeStore, label: str, iri: str | None = None, cls: str | None = None,
+                lang: str = "en") -> str:
+    """A new entity named `label` (and of class `cls`), at `iri` or at an IRI made from the label; refused
+    when that IRI already has triples (an existing entity is linked, not minted again)."""
+    label = label.strip()
+    if not label:
+        raise InvalidIdentifier("a new entity needs a label")
+    if iri is None:
+        slug = re.sub(r"\W+", "-", label.lower()).strip("-")[:60] or "entity"
+        iri = f"{ENTITY_BASE}{slug}-{hashlib.sha1(label.encode()).hexdigest()[:6]}"
+    if store.ask(f"ASK {{ {{ <{iri}> ?p ?o }} UNION {{ ?s ?p <{iri}> }} }}"):
+        raise EntityExists(f"{iri} already names an entity: link the mention to it instead")
+    node = ox.NamedNode(iri)
+    quads = [ox.Quad(node, ox.NamedNode(RDFS + "label"), ox.Literal(label, language=lang), ox.DefaultGraph())]
+    if cls:
+        quads.append(ox.Quad(node, ox.NamedNode(RDF + "type"), ox.NamedNode(cls), ox.DefaultGraph()))
+    store.insert(quads)
+    return iri

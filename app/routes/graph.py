@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from kgrel.app.deps import ServiceDep
 from kgrel.app.schemas import ErrorOut
-from kgrel.app.schemas.graph import EdgeOut, EntityMatch, EntityOut, IngestOut, NodeOut, RewrittenLiteral
+from kgrel.app.schemas.graph import EdgeOut, EntityIn, EntityMatch, EntityOut, IngestOut, NodeOut, RewrittenLiteral
 from kgrel.kg.errors import SparqlError, UnsupportedFormat
 from kgrel.kg.formats import SUPPORTED_MEDIA_TYPES, format_for_media_type
 from kgrel.kg.sparql import GRAPH_FORMATS, SOLUTION_FORMATS, graph_format, parse_accept
@@ -185,6 +185,13 @@ def ingest_out(service: ServiceDep, report, graph: str | None) -> IngestOut:
     return IngestOut(added=report.added, parsed=report.parsed, graph=service.graph.iri(graph) if graph else None,
                      rewritten=report.rewritten,
                      rewritten_examples=[RewrittenLiteral(given=g, stored=s) for g, s in report.rewritten_examples])
+
+
+@router.post("/entities", status_code=201, response_model=EntityMatch, responses={**ERRORS, 409: {"model": ErrorOut}})
+def mint_entity(body: EntityIn, service: ServiceDep) -> EntityMatch:
+    """A new entity (label, and class) for a name the graph does not know; 409 when the IRI is taken."""
+    iri = service.graph.mint_entity(body.label, body.id, body.type)
+    return EntityMatch(id=iri, curie=service.graph.curie(iri), label=body.label, matched=body.label, score=1.0)
 
 
 @router.get("/entities", response_model=list[EntityMatch])

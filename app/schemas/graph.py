@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class RewrittenLiteral(BaseModel):
@@ -30,6 +30,13 @@ class NodeOut(BaseModel):
 class EdgeOut(BaseModel):
     relation: NodeOut
     entity: NodeOut
+
+
+class EntityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    label: str = Field(min_length=1, max_length=500)
+    id: str | None = Field(None, description="IRI or CURIE to give it (default: one made from the label)")
+    type: str | None = Field(None, description="IRI or CURIE of its class")
 
 
 class EntityMatch(BaseModel):

@@ -285,6 +285,13 @@ class GraphService:
     def facts_of(self, iri: str) -> list[tuple[str, str, str]]:
         return kg_entities.facts_of(self.store, iri)
 
+    def mint_entity(self, label: str, identifier: str | None = None, cls: str | None = None) -> str:
+        """A new entity with a label (and class), for a mention the graph has no entity for."""
+        iri = kg_entities.mint_entity(self.store, label, self.iri(identifier) if identifier else None,
+                                      self.iri(cls) if cls else None, lang=self.settings.lang)
+        self.changed({changes.LABELS, changes.FACTS})
+        return iri
+
     def search_entities(self, query: str, limit: int = 10) -> list[tuple[str, str, float]]:
         """Entities by label or alias, typo-tolerant (`LabelIndex.search`)."""
         return self.label_index().search(query, limit)

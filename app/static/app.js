@@ -217,20 +217,30 @@ $("mark-text").addEventListener("mouseup", () => {
   searchMark();
 });
 
+function pickMark(entity, label) {
+  state.marked.push({ ...pendingMark, entity, label });
+  state.marked.sort((x, y) => x.start - y.start);
+  pendingMark = null;
+  $("mark-picker").hidden = true;
+  renderMarkText();
+}
+
 async function searchMark() {
   const q = $("mark-query").value.trim();
   if (!q) return;
   try {
     const found = await api("GET", `/graph/entities?q=${encodeURIComponent(q)}&limit=8`);
-    $("mark-results").replaceChildren(...(found.length ? found.map((m) => el("li", {},
-      el("a", { class: "entity pick", onclick: () => {
-        state.marked.push({ ...pendingMark, entity: m.id, label: m.label || m.curie });
-        state.marked.sort((x, y) => x.start - y.start);
-        pendingMark = null;
-        $("mark-picker").hidden = true;
-        renderMarkText();
-      } }, m.label || m.curie), " ", el("span", { class: "muted" }, m.curie)))
-      : [el("li", { class: "muted" }, `no entity is named like "${q}": change the search`)]));
+    const mint = el("li", {}, el("button", { class: "mint", onclick: async () => {
+      try {  // a name the graph has no entity for: make one, with this label
+        const made = await api("POST", "/graph/entities", { label: pendingMark.text.trim() });
+        pickMark(made.id, made.label);
+        status(`new entity ${made.curie}`);
+      } catch (e) { status(e.message, true); }
+    } }, `new entity "${pendingMark.text.trim()}"`));
+    $("mark-results").replaceChildren(...(found.length
+      ? found.map((m) => el("li", {}, el("a", { class: "entity pick", onclick: () => pickMark(m.id, m.label || m.curie) },
+          m.label || m.curie), " ", el("span", { class: "muted" }, m.curie)))
+      : [el("li", { class: "muted" }, `no entity is named like "${q}": change the search, or`)]), mint);
   } catch (e) { status(e.message, true); }
 }
 $("mark-query").addEventListener("input", searchMark);

@@ -174,6 +174,23 @@ def test_entities_found_by_name_with_typos(music):
     assert music.get("/graph/entities", params={"q": ""}).status_code == 422
 
 
+def test_an_entity_minted_for_an_unknown_name_is_linked_at_once(music):
+    r = music.post("/graph/entities", json={"label": "Wolfie", "type": "ex:Composer"})
+    assert r.status_code == 201 and r.json()["label"] == "Wolfie"
+    iri = r.json()["id"]
+    assert music.get("/graph/entities", params={"q": "wolfie"}).json()[0]["id"] == iri  # found by name at once
+    entity = music.get(f"/graph/entities/<{iri}>").json()
+    assert entity["labels"] == ["Wolfie"] and entity["classes"] == ["http://example.org/Composer"]
+    again = music.post("/graph/entities", json={"label": "Wolfie", "type": "ex:Composer"})
+    assert again.status_code == 409 and "already names an entity" in again.json()["detail"]
+    assert music.post("/graph/entities", json={"label": "x", "id": "ex:mozart"}).status_code == 409
+    assert music.post("/graph/entities", json={"label": ""}).status_code == 422
+    # A pasted sentence naming it now gives suggestions with it.
+    sid = music.post("/sessions", json={"relation": "ex:composer"}).json()["id"]
+    r = music.post(f"/sessions/{sid}/texts", json={"text": "Wolfie wrote The Magic Flute."})
+    assert r.json()["added"] == 1
+
+
 def test_entity_browsing(music):
     r = music.get("/graph/entities/ex:mozart")
     assert r.status_code == 200
