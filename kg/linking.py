@@ -49,7 +49,12 @@ class FoundMention:
 
     @property
     def entity(self) -> str | None:
-        return self.entities[0] if self.entities else None
+        """The entity named, when exactly one is: an ambiguous name is left unlinked, not guessed."""
+        return self.entities[0] if len(self.entities) == 1 else None
+
+    @property
+    def ambiguous(self) -> bool:
+        return len(self.entities) > 1
 
 
 class LabelIndex:

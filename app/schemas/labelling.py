@@ -124,6 +124,8 @@ class TextsAdded(BaseModel):
     sentences: int = Field(description="Sentences with at least one pair of linked mentions.")
     added: int = Field(description="New candidate pairs.")
     pending: int
+    ambiguous: list[dict] = Field(default_factory=list, description="Names several entities carry ({text, entities}): "
+                                                                   "left unlinked; mark them by hand to choose")
 
 
 class CandidateOut(BaseModel):

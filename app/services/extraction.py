@@ -106,6 +106,16 @@ class ExtractionService:
                         pairs.append(Pair(d, sentence.start, sentence.text, h, t))
         return pairs
 
+    def ambiguous_names(self, documents: list[str]) -> list[dict]:
+        """Names in the documents that several entities carry (left unlinked), with how many, once each."""
+        index, out = self.graph.label_index(), {}
+        for text in documents:
+            for sentence in split_sentences(text):
+                for m in index.find(sentence.text):
+                    if m.ambiguous:
+                        out.setdefault(m.text, {"text": m.text, "entities": len(m.entities)})
+        return list(out.values())
+
     def extract(self, documents: list[str], *, mentions=None, candidates: list[str] | None = None,
                 threshold: float | None = None) -> list[ExtractedFact]:
         """Candidate facts above the threshold: each pair of linked mentions is asked both ways, and each

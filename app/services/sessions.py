@@ -105,8 +105,9 @@ class LabellingService:
         session.candidates.extend(added)
         session.documents += len(documents)
         self.sessions.save(session)
+        ambiguous = [] if mentions else self.extraction.ambiguous_names(documents)
         return {"documents": len(documents), "sentences": len({(p.document, p.offset) for p in pairs}),
-                "added": len(added), "pending": session.counts()["pending"]}
+                "added": len(added), "pending": session.counts()["pending"], "ambiguous": ambiguous}
 
     def suggestions(self, session_id: str, n: int = 10, diversity: float = 0.5) -> list[tuple[Candidate, float]]:
         """Pending candidates to label next: the model's probability of the session's relation near the

@@ -256,7 +256,10 @@ $("add-text").addEventListener("click", async () => {
       status("No two mentions of graph entities were found in one sentence of this text: suggestions need " +
              "names that match entity labels or aliases in the graph (ingest them, or add aliases).", true);
     } else {
-      status(`${r.added} new pair${r.added === 1 ? "" : "s"} of linked mentions in ${r.sentences} sentence(s)`);
+      status(`${r.added} new pair${r.added === 1 ? "" : "s"} of linked mentions in ${r.sentences} sentence(s)` +
+        (r.ambiguous && r.ambiguous.length
+          ? ` · left unlinked, several entities have these names: ${r.ambiguous.map((a) => `${a.text} (${a.entities})`).join(", ")}` +
+            " (mark them by hand to choose)" : ""));
     }
     await refreshProgress();
     await loadSuggestions();

@@ -76,7 +76,8 @@ def test_a_whole_labelling_session(music):
     assert session["graph"] == f"urn:kgrel:graph:session:{sid}" and session["counts"]["pending"] == 0
     r = music.post(f"/sessions/{sid}/texts", json={"text": TEXT})
     # Four pairs of linked mentions (Vienna-Mozart included), each queued once, not once per direction.
-    assert r.status_code == 200 and r.json() == {"documents": 1, "sentences": 4, "added": 4, "pending": 4}
+    assert r.status_code == 200 and r.json() == {"documents": 1, "sentences": 4, "added": 4, "pending": 4,
+                                                 "ambiguous": []}
     again = music.post(f"/sessions/{sid}/texts", json={"documents": [TEXT]}).json()
     assert again["added"] == 0  # the same pairs are not queued twice
     suggestions = music.get(f"/sessions/{sid}/suggestions", params={"n": 20}).json()
@@ -281,3 +282,18 @@ def test_candidates_listed_by_status(music):
     [rejected] = music.get(f"/sessions/{sid}/candidates", params={"status": "rejected"}).json()
     assert rejected["id"] == first["id"]
     assert music.get(f"/sessions/{sid}/candidates", params={"status": "maybe"}).status_code == 422
+
+
+def test_an_ambiguous_name_is_left_unlinked_and_said(music):
+    # Two entities called "Aida": the name no longer links to the first of them.
+    music.post("/graph/triples", headers={"Content-Type": "text/turtle"},
+               content=b'@prefix ex: <http://example.org/> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n'
+                       b'ex:aida_singer rdfs:label "Aida"@en .')
+    sid = music.post("/sessions", json={"relation": "ex:composer"}).json()["id"]
+    r = music.post(f"/sessions/{sid}/texts", json={"text": "Aida was written by Giuseppe Verdi."}).json()
+    assert r["ambiguous"] == [{"text": "Aida", "entities": 2}]
+    [suggestion] = music.get(f"/sessions/{sid}/suggestions").json()
+    names = {m["text"]: m["entity"] for m in (suggestion["head"], suggestion["tail"])}
+    assert names["Aida"] is None and names["Giuseppe Verdi"] == "http://example.org/verdi"
+    facts = music.post("/extract", json={"text": "Aida was written by Giuseppe Verdi."}).json()["facts"]
+    assert facts == []  # no fact about an entity the text does not single out
