@@ -52,6 +52,7 @@ for (const button of document.querySelectorAll(".tab")) {
   button.addEventListener("click", () => {
     for (const b of document.querySelectorAll(".tab")) b.classList.toggle("active", b === button);
     for (const p of document.querySelectorAll(".panel")) p.hidden = p.id !== `tab-${button.dataset.tab}`;
+    status("");  // a message belongs to the tab it came from
   });
 }
 $("api-key").value = localStorage.getItem("kgrel-api-key") || "";

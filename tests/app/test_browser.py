@@ -263,3 +263,51 @@ def test_twenty_suggestions_labelled_by_keyboard_only(server):
     [session] = httpx.get(server + "/sessions").json()
     counts = session["counts"]
     assert counts["accepted"] == 7 and counts["rejected"] == 13 and counts["pending"] == 4
+
+
+@pytest.fixture
+def demo_server(tmp_path):
+    """`kgrel serve --load-demo`, as `make run` starts it."""
+    if CHROMIUM is None:
+        pytest.fail("chromium is not installed: `make test` installs Debian's chromium package")
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "KGREL_MODEL": str(UNTRAINED)}
+    proc = subprocess.Popen([sys.executable, "-m", "kgrel.app.cli", "serve", "--port", str(port), "--data-dir",
+                             str(tmp_path / "var"), "--load-demo"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/health", proc=proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_sparql_and_entity_tabs_on_the_demo_graph(demo_server):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(demo_server + "/ui/")
+        page.click('.tab[data-tab="sparql"]')
+        # A large result is drawn capped, and says so.
+        page.fill("#sparql-input", "SELECT ?s ?p ?o WHERE { ?s ?p ?o } LIMIT 2000")
+        page.click("#run-sparql")
+        expect(page.locator("#sparql-result p.muted")).to_contain_text("2000 rows, the first 500 shown")
+        expect(page.locator("#sparql-result tbody tr")).to_have_count(500)
+        # An error is shown next to the query, in red, naming the problem.
+        page.fill("#sparql-input", "SELECT * WHERE { ?s nope:p ?o }")
+        page.click("#run-sparql")
+        expect(page.locator("#sparql-result p.error")).to_contain_text("unknown prefix 'nope'")
+        # A label search with a typo, then the entity's page with its facts counted.
+        page.click('.tab[data-tab="entity"]')
+        page.fill("#entity-input", "gabbon")
+        page.press("#entity-input", "Enter")
+        page.locator("#entity-result a.entity", has_text="gabon").first.click()
+        expect(page.locator("#entity-result")).to_contain_text("wd:Q1000")
+        expect(page.locator("#entity-result p.muted")).to_contain_text("facts out:")
+        browser.close()
+        assert not errors, errors
