@@ -7,6 +7,7 @@ from fastapi.responses import Response
 from kgrel.app.deps import ServiceDep
 from kgrel.app.schemas import ErrorOut
 from kgrel.app.schemas.labelling import (
+    Alternative,
     CandidateOut,
     DecisionIn,
     SessionIn,
@@ -63,9 +64,14 @@ def add_texts(session_id: str, body: TextsIn, service: ServiceDep) -> TextsAdded
 @router.get("/{session_id}/suggestions", response_model=list[SuggestionOut], responses=ERRORS)
 def suggestions(session_id: str, service: ServiceDep, n: int = Query(10, ge=1, le=200),
                 diversity: float = Query(0.5, ge=0, le=1)) -> list[SuggestionOut]:
-    """Candidates to review next, most informative first (uncertain, and spread over the text)."""
-    return [SuggestionOut(**candidate_out(c), score=score)
-            for c, score in service.labelling.suggestions(session_id, n, diversity)]
+    """Candidates to review next, most informative first (uncertain, and spread over the text), each
+    with the model's three likeliest other relations (the page's number keys correct to them)."""
+    found = service.labelling.suggestions(session_id, n, diversity)
+    others = service.labelling.alternatives(session_id, [c.id for c, _ in found])
+    return [SuggestionOut(**candidate_out(c), score=score,
+                          alternatives=[Alternative(relation=iri, curie=service.graph.curie(iri), label=label, score=p)
+                                        for iri, label, p in others.get(c.id, [])])
+            for c, score in found]
 
 
 @router.post("/{session_id}/suggestions/{candidate_id}", response_model=CandidateOut, responses=ERRORS)

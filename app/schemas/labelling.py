@@ -143,5 +143,14 @@ class CandidateOut(BaseModel):
     decided: str | None = None
 
 
+class Alternative(BaseModel):
+    relation: str
+    curie: str
+    label: str | None = None
+    score: float
+
+
 class SuggestionOut(CandidateOut):
     score: float = Field(description="The model's probability that the session's relation holds.")
+    alternatives: list[Alternative] = Field(default_factory=list,
+                                            description="The model's likeliest other relations, best first.")

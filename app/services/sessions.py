@@ -139,6 +139,28 @@ class LabellingService:
         order = rank_for_labelling(p, example_views, n, diversity)
         return [(pending[i], round(float(p[i]), 4)) for i in order]
 
+    def alternatives(self, session_id: str, candidate_ids: list[str],
+                     k: int = 3) -> dict[str, list[tuple[str, str, float]]]:
+        """The model's k likeliest other relations (IRI, label, probability) for each candidate, in the
+        direction it is shown, to correct to with one key."""
+        with self._session_lock(session_id):
+            session = self.session(session_id)
+            chosen = [session.candidate(c) for c in candidate_ids]
+        if not chosen:
+            return {}
+        forward, _, protos = self.predictions.oriented([candidate_instance(c) for c in chosen],
+                                                       keys=[view_key(c) for c in chosen])
+        r = protos.index(session.relation)
+        out = {}
+        for row, c in enumerate(chosen):
+            scores = forward[row].clone()
+            if r is not None:
+                scores[r] = -1.0
+            top = scores.topk(min(k, len(protos) - 1))
+            out[c.id] = [(protos.iris[i], protos.labels[i], round(float(v), 4))
+                         for v, i in zip(top.values, top.indices.tolist(), strict=True)]
+        return out
+
     def undo(self, session_id: str, candidate_id: str, user: str | None = None) -> Candidate:
         """Take a decision back: its fact and example leave the graph with its decision record, a revision
         record says who undid it, and the suggestion is pending again (to be decided anew)."""

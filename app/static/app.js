@@ -269,16 +269,21 @@ $("add-text").addEventListener("click", async () => {
 
 $("more").addEventListener("click", loadSuggestions);
 
+let loads = 0;  // only the latest request draws the list (a slower earlier one must not overwrite it)
+
 async function loadSuggestions() {
   if (!state.session) return;
+  const ticket = ++loads;
   const show = $("status-filter").value;
+  let list;
   if (!show) {
-    state.suggestions = await api("GET", `/sessions/${state.session.id}/suggestions?n=10`);
+    list = await api("GET", `/sessions/${state.session.id}/suggestions?n=10`);
   } else {  // decided ones (or all), to look over and undo: no model score shown
     const query = show === "all" ? "" : `?status=${show}`;
-    state.suggestions = (await api("GET", `/sessions/${state.session.id}/candidates${query}`))
-      .map((c) => ({ ...c, score: null }));
+    list = (await api("GET", `/sessions/${state.session.id}/candidates${query}`)).map((c) => ({ ...c, score: null }));
   }
+  if (ticket !== loads) return;
+  state.suggestions = list;
   state.focus = 0;
   renderSuggestions();
 }
@@ -318,10 +323,15 @@ function renderSuggestions() {
       decide(i, "correct", relation);
     };
     other.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); correct(); } });
+    const alternatives = (s.alternatives || []).length && !(s.status && s.status !== "pending")
+      ? el("div", { class: "muted alternatives" }, "or: ", ...s.alternatives.map((a, k) =>
+          el("button", { class: "alt", title: a.curie, onclick: () => decide(i, "correct", a.relation) },
+             `${k + 1} ${a.label || a.curie} ${(100 * a.score).toFixed(0)}%`)))
+      : "";
     const claim = el("div", { class: "claim" }, el("b", {}, s.head.text), " → ", el("i", {}, state.session.label), " → ",
                      el("b", {}, s.tail.text), "?");
     const item = el("li", { class: `suggestion ${s.status || "pending"}${i === state.focus ? " focused" : ""}`, "data-id": s.id },
-      highlighted(s), claim,
+      highlighted(s), claim, alternatives,
       el("div", { class: "meta" },
         el("span", { class: "score" }, s.score == null ? "–" : `${(100 * s.score).toFixed(0)}%`),
         el("span", { class: "bar" }, el("span", { style: `width:${Math.round(100 * (s.score || 0))}%` })),
@@ -415,6 +425,11 @@ document.addEventListener("keydown", (e) => {
   else if (key === "r") decide(state.focus, "reject");
   else if (key === "s") swap(state.focus);
   else if (key === "u") undo(state.focus);
+  else if (["1", "2", "3"].includes(key)) {  // correct to the model's k-th likeliest other relation
+    const s = state.suggestions[state.focus];
+    const alt = s && (s.alternatives || [])[Number(key) - 1];
+    if (alt) decide(state.focus, "correct", alt.relation);
+  }
   else if (key === "c") {  // open the relation search of the focused card; Enter there corrects
     const node = document.querySelectorAll(".suggestion")[state.focus];
     if (node && node.querySelector("input.other")) { e.preventDefault(); node.querySelector("input.other").focus(); }

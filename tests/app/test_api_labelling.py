@@ -272,6 +272,16 @@ def test_two_annotators_on_one_text_give_an_agreement_figure(music):
     assert agreement["observed"] == 0.75 and agreement["kappa"] == 0.0
 
 
+def test_suggestions_come_with_the_likeliest_other_relations(music):
+    sid = music.post("/sessions", json={"relation": "ex:composer"}).json()["id"]
+    music.post(f"/sessions/{sid}/texts", json={"text": TEXT})
+    for s in music.get(f"/sessions/{sid}/suggestions").json():
+        others = s["alternatives"]
+        assert len(others) == 3 and "ex:composer" not in [a["curie"] for a in others]
+        assert [a["score"] for a in others] == sorted((a["score"] for a in others), reverse=True)
+        assert all(a["label"] and 0 <= a["score"] <= 1 for a in others)
+
+
 def test_candidates_listed_by_status(music):
     sid = music.post("/sessions", json={"relation": "ex:composer"}).json()["id"]
     music.post(f"/sessions/{sid}/texts", json={"text": TEXT})
