@@ -154,6 +154,26 @@ def test_one_labelling_round_in_chromium(server):
     assert httpx.get(server + "/graph/sparql", params={"query": ask}).json()["boolean"] is True
 
 
+def open_page(playwright):
+    """Headless chromium with one page; page errors (uncaught JavaScript) are collected to assert on."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return browser, page, errors
+
+
+def start_composer_session(page, server: str) -> None:
+    """Open the labelling page, pick the composer relation and start a session."""
+    from playwright.sync_api import expect
+
+    page.goto(server + "/ui/")
+    page.fill("#relation-filter", "composer")
+    page.select_option("#relation-select", "http://example.org/composer")
+    page.click("#start-session")
+    expect(page.locator("#session-info")).to_contain_text("session")
+
+
 def select_in(page, selector: str, phrase: str) -> None:
     """Select `phrase` inside the element's text, as a mouse would, and release the button."""
     page.evaluate("""([selector, phrase]) => {
@@ -176,15 +196,8 @@ def test_mentions_marked_by_hand_in_chromium(server):
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(server + "/ui/")
-        page.fill("#relation-filter", "composer")
-        page.select_option("#relation-select", "http://example.org/composer")
-        page.click("#start-session")
-        expect(page.locator("#session-info")).to_contain_text("session")
+        browser, page, errors = open_page(p)
+        start_composer_session(page, server)
         page.fill("#text-input", "\U0001F3B5 Wolfie wrote The Magic Flute in 1791.")
         page.click("#by-hand summary")
         select_in(page, "#mark-text", "Wolfie")
@@ -244,12 +257,8 @@ def test_twenty_suggestions_labelled_by_keyboard_only(server):
     r = httpx.post(server + "/graph/triples", content=ttl.encode(), headers={"Content-Type": "text/turtle"})
     assert r.is_success
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(server + "/ui/")
-        page.fill("#relation-filter", "composer")
-        page.select_option("#relation-select", "http://example.org/composer")
-        page.click("#start-session")
+        browser, page, errors = open_page(p)
+        start_composer_session(page, server)
         page.fill("#text-input", text)
         page.click("#add-text")
         expect(page.locator("#status")).to_contain_text("24 new pairs")
@@ -260,6 +269,7 @@ def test_twenty_suggestions_labelled_by_keyboard_only(server):
             page.keyboard.press("a" if n % 3 == 0 else "1" if n == 19 else "r")  # 1: the first alternative
             expect(page.locator("#session-info")).to_contain_text(f"reviewed {n + 1} of 24")
         browser.close()
+        assert not errors, errors
     [session] = httpx.get(server + "/sessions").json()
     counts = session["counts"]
     assert counts["accepted"] == 7 and counts["rejected"] == 12 and counts["corrected"] == 1 and counts["pending"] == 4
@@ -287,10 +297,7 @@ def test_sparql_and_entity_tabs_on_the_demo_graph(demo_server):
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
+        browser, page, errors = open_page(p)
         page.goto(demo_server + "/ui/")
         page.click('.tab[data-tab="sparql"]')
         # A large result is drawn capped, and says so.
