@@ -28,7 +28,7 @@ import pyoxigraph as ox
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.predict_speed import hardware, raw_forward  # noqa: E402
+from bench.predict_speed import add_data_argument, hardware, raw_forward  # noqa: E402
 from kgrel.app.config import Settings  # noqa: E402
 from kgrel.app.services import KgrelService  # noqa: E402
 from kgrel.models.relation.encoder import mark  # noqa: E402
@@ -60,9 +60,7 @@ def facts_of(path: Path) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default_data = ROOT.parent / "shared" / "data" / "fewrel" / "wiki_public.json"
-    parser.add_argument("--data", type=Path, default=default_data if default_data.exists()
-                        else ROOT / "tests" / "data" / "tiny_fewrel.json")
+    add_data_argument(parser)
     parser.add_argument("--documents", type=int, default=2000)
     parser.add_argument("--actors", default="1,2")
     parser.add_argument("--batch-size", type=int, default=16)

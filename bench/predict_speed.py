@@ -78,11 +78,16 @@ def sentences(path: Path, n: int) -> list:
     return picked
 
 
+def add_data_argument(parser: argparse.ArgumentParser) -> None:
+    """--data: FewRel sentences, the public Wikipedia file when it is there, else the tiny test fixture."""
+    default = ROOT.parent / "shared" / "data" / "fewrel" / "wiki_public.json"
+    parser.add_argument("--data", type=Path, default=default if default.exists()
+                        else ROOT / "tests" / "data" / "tiny_fewrel.json")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default_data = ROOT.parent / "shared" / "data" / "fewrel" / "wiki_public.json"
-    parser.add_argument("--data", type=Path, default=default_data if default_data.exists()
-                        else ROOT / "tests" / "data" / "tiny_fewrel.json")
+    add_data_argument(parser)
     parser.add_argument("--sentences", type=int, default=512)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--single", type=int, default=200, help="single-sentence requests for latency")
