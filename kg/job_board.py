@@ -16,6 +16,7 @@ Each job's record (status, progress, result as JSON) sits beside the lock, repla
 from __future__ import annotations
 
 import json
+import re
 import time
 
 from kgrel.kg.namespaces import KGREL
@@ -23,6 +24,7 @@ from kgrel.kg.store import KnowledgeStore
 
 JOBS_GRAPH = "urn:kgrel:graph:jobs"
 LEASE_S = 60.0
+_JOB_ID = re.compile(r"[0-9a-f]{1,64}")
 _LOCK = "urn:kgrel:lock:"  # + kind
 _JOB = "urn:kgrel:job:"  # + job id
 _HOLDER, _HEARTBEAT, _RECORD = KGREL + "holder", KGREL + "heartbeat", KGREL + "record"
@@ -73,6 +75,8 @@ class JobBoard:
     def record(self, job_id: str) -> dict | None:
         """The job's last published record; None for an unknown job. A job still running by its record
         whose worker stopped renewing its lease is reported failed."""
+        if not _JOB_ID.fullmatch(job_id):  # only ids kgrel makes reach the query text
+            return None
         rows = self.store.select(f"SELECT ?r ?beat WHERE {{ GRAPH <{JOBS_GRAPH}> {{ <{_JOB}{job_id}> <{_RECORD}> ?r "
                                  f"OPTIONAL {{ <{_JOB}{job_id}> <{_HEARTBEAT}> ?beat }} }} }}")
         if not rows:

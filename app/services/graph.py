@@ -98,7 +98,7 @@ class GraphService:
         except StoreUnavailable:  # the request meets it itself (or /health reports it)
             return set()
         if others & changes.ALL:
-            self._bump(others & changes.ALL, None)
+            self._bump(others, None)  # only the graph's own aspects are bumped
         if PREFIXES in others:
             self.prefixes.reload()
         if CORRECTIONS in others:

@@ -121,7 +121,7 @@ class JobRunner:
 
     def get(self, job_id: str) -> Job | None:
         job = self._jobs.get(job_id)
-        if job is None and self.board is not None and all(c in "0123456789abcdef" for c in job_id):
+        if job is None and self.board is not None:
             record = self.board.record(job_id)
             if record is not None:
                 job = Job(**{k: v for k, v in record.items() if k in Job.__dataclass_fields__})

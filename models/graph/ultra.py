@@ -46,11 +46,13 @@ class FactGraph:
     edge_type: torch.Tensor  # (2E,)
     relation_edge_index: torch.Tensor  # (2, edges of the graph of relations)
     relation_edge_type: torch.Tensor
-    relation_adjacency: torch.Tensor = field(init=False, repr=False)  # the same as one sparse matrix
+    # The same as one sparse matrix; made here unless given (a graph with the same relations passes it on).
+    relation_adjacency: torch.Tensor | None = field(default=None, repr=False)
 
     def __post_init__(self):
-        self.relation_adjacency = typed_adjacency(self.relation_edge_index, self.relation_edge_type,
-                                                  self.num_relations, RELATION_EDGE_KINDS)
+        if self.relation_adjacency is None:
+            self.relation_adjacency = typed_adjacency(self.relation_edge_index, self.relation_edge_type,
+                                                      self.num_relations, RELATION_EDGE_KINDS)
 
     @classmethod
     def from_triples(cls, triples: torch.Tensor, num_nodes: int, num_relations: int) -> FactGraph:
@@ -65,7 +67,8 @@ class FactGraph:
 
     def to(self, device) -> FactGraph:
         return FactGraph(self.num_nodes, self.num_relations, self.edge_index.to(device), self.edge_type.to(device),
-                         self.relation_edge_index.to(device), self.relation_edge_type.to(device))
+                         self.relation_edge_index.to(device), self.relation_edge_type.to(device),
+                         self.relation_adjacency.to(device))
 
     def without(self, triples: torch.Tensor) -> FactGraph:
         """The graph minus the edges of `triples` (both ways): in training, a query must not be answered
@@ -76,8 +79,9 @@ class FactGraph:
                           _edge_keys(torch.stack([t, h]), r + num_rel, self.num_nodes, self.num_relations)])
         keys = _edge_keys(self.edge_index, self.edge_type, self.num_nodes, self.num_relations)
         keep = ~torch.isin(keys, drop)
+        # The graph of relations is kept as it was (so the authors train): only entity edges go.
         return FactGraph(self.num_nodes, self.num_relations, self.edge_index[:, keep], self.edge_type[keep],
-                         self.relation_edge_index, self.relation_edge_type)
+                         self.relation_edge_index, self.relation_edge_type, self.relation_adjacency)
 
 
 def _edge_keys(edge_index: torch.Tensor, edge_type: torch.Tensor, num_nodes: int, num_relations: int) -> torch.Tensor:
