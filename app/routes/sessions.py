@@ -66,12 +66,10 @@ def suggestions(session_id: str, service: ServiceDep, n: int = Query(10, ge=1, l
                 diversity: float = Query(0.5, ge=0, le=1)) -> list[SuggestionOut]:
     """Candidates to review next, most informative first (uncertain, and spread over the text), each
     with the model's three likeliest other relations (the page's number keys correct to them)."""
-    found = service.labelling.suggestions(session_id, n, diversity)
-    others = service.labelling.alternatives(session_id, [c.id for c, _ in found])
-    return [SuggestionOut(**candidate_out(c), score=score,
+    return [SuggestionOut(**candidate_out(s.candidate), score=s.score,
                           alternatives=[Alternative(relation=iri, curie=service.graph.curie(iri), label=label, score=p)
-                                        for iri, label, p in others.get(c.id, [])])
-            for c, score in found]
+                                        for iri, label, p in s.alternatives])
+            for s in service.labelling.suggestions(session_id, n, diversity)]
 
 
 @router.post("/{session_id}/suggestions/{candidate_id}", response_model=CandidateOut, responses=ERRORS)

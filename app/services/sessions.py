@@ -67,6 +67,13 @@ def reconcile(session: Session, recorded: dict[str, provenance.Decision]) -> boo
     return changed
 
 
+@dataclass
+class Suggestion:
+    candidate: Candidate
+    score: float  # the model's probability of the session's relation, in the direction shown
+    alternatives: list[tuple[str, str, float]]  # its likeliest other relations: IRI, label, probability
+
+
 class LabellingService:
     def __init__(self, graph: GraphService, predictions: PredictionService, extraction: ExtractionService):
         self.graph = graph
@@ -109,16 +116,17 @@ class LabellingService:
         return {"documents": len(documents), "sentences": len({(p.document, p.offset) for p in pairs}),
                 "added": len(added), "pending": session.counts()["pending"], "ambiguous": ambiguous}
 
-    def suggestions(self, session_id: str, n: int = 10, diversity: float = 0.5) -> list[tuple[Candidate, float]]:
+    def suggestions(self, session_id: str, n: int = 10, diversity: float = 0.5) -> list[Suggestion]:
         """Pending candidates to label next: the model's probability of the session's relation near the
         decision boundary, spread over the text; with the current examples (accepted ones included).
 
         Each pair is shown in the direction the model finds the relation in (head and tail swapped
-        when it reads the fact the other way round), so one pair is never offered both ways."""
+        when it reads the fact the other way round), so one pair is never offered both ways; each comes
+        with the model's three likeliest other relations in that direction, from the same scores."""
         with self._session_lock(session_id):
             return self._suggestions(self.session(session_id), n, diversity)
 
-    def _suggestions(self, session: Session, n: int, diversity: float) -> list[tuple[Candidate, float]]:
+    def _suggestions(self, session: Session, n: int, diversity: float, k: int = 3) -> list[Suggestion]:
         pending = [c for c in session.candidates if c.status == "pending"]
         if not pending:
             return []
@@ -133,33 +141,17 @@ class LabellingService:
             instances[i] = candidate_instance(pending[i])
         if bool(swapped.any()):
             self.sessions.save(session)
-        p = forward[:, r].maximum(backward[:, r])  # the probability in the direction shown
-        p[fixed] = forward[fixed, r]
+        shown = forward.clone()  # every relation's probability in the direction each pair is shown
+        shown[swapped] = backward[swapped]
+        p = shown[:, r].clone()
         example_views, _ = self.predictions.views.views([view_key(c) for c in pending], instances)
         order = rank_for_labelling(p, example_views, n, diversity)
-        return [(pending[i], round(float(p[i]), 4)) for i in order]
-
-    def alternatives(self, session_id: str, candidate_ids: list[str],
-                     k: int = 3) -> dict[str, list[tuple[str, str, float]]]:
-        """The model's k likeliest other relations (IRI, label, probability) for each candidate, in the
-        direction it is shown, to correct to with one key."""
-        with self._session_lock(session_id):
-            session = self.session(session_id)
-            chosen = [session.candidate(c) for c in candidate_ids]
-        if not chosen:
-            return {}
-        forward, _, protos = self.predictions.oriented([candidate_instance(c) for c in chosen],
-                                                       keys=[view_key(c) for c in chosen])
-        r = protos.index(session.relation)
-        out = {}
-        for row, c in enumerate(chosen):
-            scores = forward[row].clone()
-            if r is not None:
-                scores[r] = -1.0
-            top = scores.topk(min(k, len(protos) - 1))
-            out[c.id] = [(protos.iris[i], protos.labels[i], round(float(v), 4))
-                         for v, i in zip(top.values, top.indices.tolist(), strict=True)]
-        return out
+        shown[:, r] = -1.0  # the alternatives are the other relations
+        top = shown[order].topk(min(k, len(protos) - 1), dim=1)
+        return [Suggestion(pending[i], round(float(p[i]), 4),
+                           [(protos.iris[j], protos.labels[j], round(float(v), 4))
+                            for v, j in zip(values.tolist(), indices.tolist(), strict=True)])
+                for i, values, indices in zip(order, top.values, top.indices, strict=True)]
 
     def undo(self, session_id: str, candidate_id: str, user: str | None = None) -> Candidate:
         """Take a decision back: its fact and example leave the graph with its decision record, a revision
