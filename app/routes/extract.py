@@ -17,7 +17,9 @@ ERRORS = {404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 422: {"model": Err
 
 
 def span_out(m, offset: int = 0) -> SpanOut:
-    return SpanOut(start=m.start + offset, end=m.end + offset, text=m.text, entity=m.entity)
+    linked_by, link_score = m.link
+    return SpanOut(start=m.start + offset, end=m.end + offset, text=m.text, entity=m.entity, linked_by=linked_by,
+                   link_score=link_score)
 
 
 @router.post("/extract", response_model=ExtractOut, responses=ERRORS)

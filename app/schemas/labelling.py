@@ -126,6 +126,9 @@ class TextsAdded(BaseModel):
     pending: int
     ambiguous: list[dict] = Field(default_factory=list, description="Names several entities carry ({text, entities}): "
                                                                    "left unlinked; mark them by hand to choose")
+    guessed: list[dict] = Field(default_factory=list, description="Names linked by spelling or by context rather "
+                                                                 "than by an exact name ({text, entity, how, score}): "
+                                                                 "check them")
 
 
 class CandidateOut(BaseModel):

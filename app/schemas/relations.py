@@ -47,6 +47,10 @@ class MentionOut(BaseModel):
     end: int
     text: str
     entity: str | None = None
+    linked_by: str | None = Field(None, description="How the mention was linked to its entity: name (a label or "
+                                                    "alias), spelling (the closest name), context (one of several "
+                                                    "entities with the name, chosen by the text) or hand")
+    link_score: float | None = Field(None, description="For a link by spelling: how close (difflib ratio, 0-1)")
 
 
 class ExampleOut(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -14,10 +14,10 @@ from kgrel.app.services.jobs import Job, JobRunner, new_job_id
 from kgrel.app.services.predictions import PredictionService
 from kgrel.kg import changes, provenance
 from kgrel.kg.fact_log import FactLog
-from kgrel.kg.linking import FoundMention
+from kgrel.kg.linking import BY_CONTEXT, BY_HAND, BY_SPELLING, FoundMention
 from kgrel.models.relation.instances import Mention, RelationInstance, make_instance
 from kgrel.models.relation.prototypes import best_relations, none_of_the_above
-from kgrel.models.relation.sentences import split_sentences
+from kgrel.models.relation.sentences import Span, split_sentences
 
 MAX_MENTIONS_PER_SENTENCE = 12
 
@@ -68,6 +68,45 @@ class CorpusProgress:
         return {"documents": self.documents, "skipped": self.skipped, "facts": self.facts}
 
 
+@dataclass
+class LinkedText:
+    """Sentences of documents with the mentions found in each."""
+
+    sentences: list[tuple[int, Span, list[FoundMention]]] = field(default_factory=list)  # (document, ...)
+
+    def pairs(self) -> list[Pair]:
+        """Every pair of mentions naming different entities within a sentence, once, in text order
+        (classification asks each pair both ways)."""
+        pairs = []
+        for d, sentence, found in self.sentences:
+            for i, h in enumerate(found):
+                for t in found[i + 1:]:
+                    if h.entity is not None and h.entity == t.entity:
+                        continue
+                    if h.start < t.end and t.start < h.end:
+                        continue
+                    pairs.append(Pair(d, sentence.start, sentence.text, h, t))
+        return pairs
+
+    def ambiguous(self) -> list[dict]:
+        """Names left unlinked because several entities carry them, with how many, once each."""
+        out: dict[str, dict] = {}
+        for _, _, found in self.sentences:
+            for m in found:
+                if m.ambiguous:
+                    out.setdefault(m.text, {"text": m.text, "entities": len(m.entities)})
+        return list(out.values())
+
+    def guessed(self) -> list[dict]:
+        """Names linked by spelling or by context rather than by an exact name, once each: worth a look."""
+        out: dict[str, dict] = {}
+        for _, _, found in self.sentences:
+            for m in found:
+                if m.entity is not None and m.how in (BY_SPELLING, BY_CONTEXT):
+                    out.setdefault(m.text, {"text": m.text, "entity": m.entity, "how": m.how, "score": m.score})
+        return list(out.values())
+
+
 EXTRACT_JOB = "extract"
 
 
@@ -77,51 +116,36 @@ class ExtractionService:
         self.graph = graph
         self.predictions = predictions
 
-    def find_pairs(self, documents: list[str], mentions: list[list[dict]] | None = None) -> list[Pair]:
-        """Every pair of mentions naming different entities within a sentence, once, in text order
-        (classification asks each pair both ways).
+    def link(self, documents: list[str], mentions: list[list[dict]] | None = None) -> LinkedText:
+        """Each document's sentences with their mentions of graph entities.
 
-        Mentions come from the dictionary matcher, or from `mentions[d]` (document offsets, each with
-        an optional "entity") when given for document d.
+        Mentions come from the graph's names (exact, then by spelling; a name several entities carry
+        is resolved by the document's context when it singles one out, `kg.disambiguation`), or from
+        `mentions[d]` (document offsets, each with an optional "entity") when given for document d.
         """
-        index = self.graph.label_index()
-        pairs = []
+        linked = LinkedText()
         for d, text in enumerate(documents):
             given = mentions[d] if mentions and d < len(mentions) and mentions[d] else None
-            for sentence in split_sentences(text):
-                if given is not None:
-                    found = [FoundMention(m["start"] - sentence.start, m["end"] - sentence.start,
-                                          text[m["start"]:m["end"]],
-                                          [self.graph.iri(m["entity"])] if m.get("entity") else [])
-                             for m in given if m["start"] >= sentence.start and m["end"] <= sentence.end]
-                else:
-                    found = index.find(sentence.text)
-                found = found[:MAX_MENTIONS_PER_SENTENCE]
-                for i, h in enumerate(found):
-                    for t in found[i + 1:]:
-                        if h.entity is not None and h.entity == t.entity:
-                            continue
-                        if h.start < t.end and t.start < h.end:
-                            continue
-                        pairs.append(Pair(d, sentence.start, sentence.text, h, t))
-        return pairs
+            sentences = split_sentences(text)
+            if given is None:
+                found = self.graph.link_sentences([s.text for s in sentences], MAX_MENTIONS_PER_SENTENCE)
+            else:
+                found = [[FoundMention(m["start"] - s.start, m["end"] - s.start, text[m["start"]:m["end"]],
+                                       [self.graph.iri(m["entity"])] if m.get("entity") else [], how=BY_HAND)
+                          for m in given if m["start"] >= s.start and m["end"] <= s.end][:MAX_MENTIONS_PER_SENTENCE]
+                         for s in sentences]
+            linked.sentences += [(d, s, f) for s, f in zip(sentences, found, strict=True)]
+        return linked
 
-    def ambiguous_names(self, documents: list[str]) -> list[dict]:
-        """Names in the documents that several entities carry (left unlinked), with how many, once each."""
-        index, out = self.graph.label_index(), {}
-        for text in documents:
-            for sentence in split_sentences(text):
-                for m in index.find(sentence.text):
-                    if m.ambiguous:
-                        out.setdefault(m.text, {"text": m.text, "entities": len(m.entities)})
-        return list(out.values())
+    def find_pairs(self, documents: list[str], mentions: list[list[dict]] | None = None) -> list[Pair]:
+        return self.link(documents, mentions).pairs()
 
     def extract(self, documents: list[str], *, mentions=None, candidates: list[str] | None = None,
                 threshold: float | None = None) -> list[ExtractedFact]:
         """Candidate facts above the threshold: each pair of linked mentions is asked both ways, and each
         way gives its best relation unless that is none of the above. A relation's fact comes in one
         direction only (symmetric and inverse relations once), so (a r b) and (b r a) never both appear."""
-        pairs = [p for p in self.find_pairs(documents, mentions) if p.head.entity and p.tail.entity]
+        pairs = [p for p in self.link(documents, mentions).pairs() if p.head.entity and p.tail.entity]
         if not pairs:
             return []
         forward, backward, protos = self.predictions.oriented([p.instance() for p in pairs])

@@ -13,13 +13,13 @@ from typing import IO
 
 from kgrel.app.config import Settings
 from kgrel.app.observability import Metrics
-from kgrel.kg import changes, graph_store, stamp
+from kgrel.kg import changes, disambiguation, graph_store, stamp
 from kgrel.kg import entities as kg_entities
 from kgrel.kg import examples as kg_examples
 from kgrel.kg import relations as kg_relations
 from kgrel.kg.errors import KGError, NotFound, StoreUnavailable
 from kgrel.kg.ingest import IngestReport, ingest, ingest_file, replace_graph
-from kgrel.kg.linking import LabelIndex
+from kgrel.kg.linking import FoundMention, LabelIndex
 from kgrel.kg.ontology import EntityInfo, OntologyView, RelationInfo, apply_observed
 from kgrel.kg.prefixes import PrefixMap
 from kgrel.kg.sparql import QueryLimits, SparqlResponse, run_query, run_update
@@ -278,6 +278,10 @@ class GraphService:
         with self._lock:
             self._labels = (version, index)
         return index
+
+    def link_sentences(self, sentences: list[str], max_mentions: int | None = None) -> list[list[FoundMention]]:
+        """Mentions of graph entities in one document's sentences (`kg.disambiguation.link_sentences`)."""
+        return disambiguation.link_sentences(self.store, self.label_index(), sentences, max_mentions)
 
     def labels(self, iris: list[str]) -> dict[str, str]:
         return kg_entities.first_labels(self.store, iris)

@@ -27,6 +27,13 @@ class CandidateMention:
     end: int
     text: str
     entity: str | None = None
+    linked_by: str | None = None  # "name", "spelling", "context" or "hand" (kg.linking); None when unlinked
+    link_score: float | None = None  # closeness of the spelling, for a link by spelling
+
+    @classmethod
+    def found(cls, m) -> CandidateMention:
+        """From a `kg.linking.FoundMention`."""
+        return cls(m.start, m.end, m.text, m.entity, *m.link)
 
 
 @dataclass

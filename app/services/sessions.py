@@ -97,7 +97,8 @@ class LabellingService:
             return self._add_texts(self.session(session_id), documents, mentions)
 
     def _add_texts(self, session: Session, documents: list[str], mentions=None) -> dict:
-        pairs = self.extraction.find_pairs(documents, mentions)
+        linked = self.extraction.link(documents, mentions)
+        pairs = linked.pairs()
         seen = {(c.sentence, c.head.start, c.head.end, c.tail.start, c.tail.end) for c in session.candidates}
         added = []
         for p in pairs:
@@ -107,14 +108,13 @@ class LabellingService:
             seen.add(key)
             added.append(Candidate(
                 id=uuid.uuid4().hex[:12], sentence=p.sentence, document=session.documents + p.document, offset=p.offset,
-                head=CandidateMention(p.head.start, p.head.end, p.head.text, p.head.entity),
-                tail=CandidateMention(p.tail.start, p.tail.end, p.tail.text, p.tail.entity)))
+                head=CandidateMention.found(p.head), tail=CandidateMention.found(p.tail)))
         session.candidates.extend(added)
         session.documents += len(documents)
         self.sessions.save(session)
-        ambiguous = [] if mentions else self.extraction.ambiguous_names(documents)
         return {"documents": len(documents), "sentences": len({(p.document, p.offset) for p in pairs}),
-                "added": len(added), "pending": session.counts()["pending"], "ambiguous": ambiguous}
+                "added": len(added), "pending": session.counts()["pending"], "ambiguous": linked.ambiguous(),
+                "guessed": linked.guessed()}
 
     def suggestions(self, session_id: str, n: int = 10, diversity: float = 0.5) -> list[Suggestion]:
         """Pending candidates to label next: the model's probability of the session's relation near the

@@ -260,7 +260,9 @@ $("add-text").addEventListener("click", async () => {
       status(`${r.added} new pair${r.added === 1 ? "" : "s"} of linked mentions in ${r.sentences} sentence(s)` +
         (r.ambiguous && r.ambiguous.length
           ? ` · left unlinked, several entities have these names: ${r.ambiguous.map((a) => `${a.text} (${a.entities})`).join(", ")}` +
-            " (mark them by hand to choose)" : ""));
+            " (mark them by hand to choose)" : "") +
+        (r.guessed && r.guessed.length
+          ? ` · linked by ${r.guessed.map((g) => `${g.how}: ${g.text}`).join(", ")} (underlined dotted: check them)` : ""));
     }
     await refreshProgress();
     await loadSuggestions();
@@ -303,7 +305,12 @@ function highlighted(s) {
   let cursor = 0;
   for (const [m, cls] of spans) {
     parts.push(codePointSlice(chars, cursor, m.start));
-    parts.push(el("mark", { class: cls, title: m.entity || "" }, codePointSlice(chars, m.start, m.end)));
+    // A link made by spelling or by context is a guess: marked, with how it was made in the tooltip.
+    const guessed = m.linked_by === "spelling" || m.linked_by === "context";
+    const how = m.linked_by === "spelling" ? ` (linked by spelling, ${(100 * m.link_score).toFixed(0)}% alike)`
+      : m.linked_by === "context" ? " (one of several with this name, chosen by the context)" : "";
+    parts.push(el("mark", { class: guessed ? `${cls} guessed` : cls, title: (m.entity || "not linked") + how },
+                  codePointSlice(chars, m.start, m.end)));
     cursor = m.end;
   }
   parts.push(codePointSlice(chars, cursor));

@@ -77,7 +77,7 @@ def test_a_whole_labelling_session(music):
     r = music.post(f"/sessions/{sid}/texts", json={"text": TEXT})
     # Four pairs of linked mentions (Vienna-Mozart included), each queued once, not once per direction.
     assert r.status_code == 200 and r.json() == {"documents": 1, "sentences": 4, "added": 4, "pending": 4,
-                                                 "ambiguous": []}
+                                                 "ambiguous": [], "guessed": []}
     again = music.post(f"/sessions/{sid}/texts", json={"documents": [TEXT]}).json()
     assert again["added"] == 0  # the same pairs are not queued twice
     suggestions = music.get(f"/sessions/{sid}/suggestions", params={"n": 20}).json()
@@ -307,3 +307,22 @@ def test_an_ambiguous_name_is_left_unlinked_and_said(music):
     assert names["Aida"] is None and names["Giuseppe Verdi"] == "http://example.org/verdi"
     facts = music.post("/extract", json={"text": "Aida was written by Giuseppe Verdi."}).json()["facts"]
     assert facts == []  # no fact about an entity the text does not single out
+
+
+def test_a_misspelt_name_is_linked_by_spelling_and_flagged(music):
+    sid = music.post("/sessions", json={"relation": "ex:composer"}).json()["id"]
+    r = music.post(f"/sessions/{sid}/texts", json={"text": "Swan Lake is a ballet by Tchaikowsky."}).json()
+    assert r["added"] == 1 and r["ambiguous"] == []
+    [guess] = r["guessed"]
+    assert (guess["text"], guess["entity"], guess["how"]) == ("Tchaikowsky", "http://example.org/tchaikovsky",
+                                                               "spelling")
+    assert 0.88 <= guess["score"] < 1
+    [suggestion] = music.get(f"/sessions/{sid}/suggestions").json()
+    mentions = {m["text"]: m for m in (suggestion["head"], suggestion["tail"])}
+    guessed = mentions["Tchaikowsky"]
+    assert guessed["linked_by"] == "spelling" and guessed["link_score"] == guess["score"]
+    assert mentions["Swan Lake"]["linked_by"] == "name" and mentions["Swan Lake"]["link_score"] is None
+    facts = music.post("/extract", json={"text": "Swan Lake is a ballet by Tchaikowsky.", "threshold": 0.0}).json()
+    spans = [(f["head_span"], f["tail_span"]) for f in facts["facts"]]
+    assert spans and all({s["text"]: s["linked_by"] for s in pair} == {"Swan Lake": "name", "Tchaikowsky": "spelling"}
+                         for pair in spans)

@@ -144,6 +144,14 @@ def test_one_labelling_round_in_chromium(server):
         page.press("#entity-input", "Enter")
         page.locator("#entity-result a.entity", has_text="Pyotr Tchaikovsky").click()
         expect(page.locator("#entity-result")).to_contain_text("ex:tchaikovsky")
+        # A misspelt name in pasted text is linked by spelling, said in the status and marked on the card.
+        page.click('.tab[data-tab="label"]')
+        page.fill("#text-input", "Swan Lake is a ballet by Tchaikowsky.")
+        page.click("#add-text")
+        expect(page.locator("#status")).to_contain_text("linked by spelling: Tchaikowsky")
+        guessed = page.locator(".suggestion mark.guessed", has_text="Tchaikowsky")
+        expect(guessed).to_have_count(1)
+        assert "linked by spelling" in guessed.get_attribute("title")
         browser.close()
         assert not errors, errors
     # The fact in the direction the card showed, with its provenance.
