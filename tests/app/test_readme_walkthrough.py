@@ -38,3 +38,4 @@ def test_the_readme_walkthrough_on_the_demo_graph(tmp_path, model):
         [fact] = r.json()["facts"]  # one fact: the pair is asked both ways, one direction is kept
         assert (fact["head_label"], fact["curie"], fact["tail_label"]) == ("Carmen", "ex:composer", "Georges Bizet")
         assert fact["sentence_start"] == 35 and fact["head_span"]["start"] == 55
+        assert fact["head_span"]["linked_by"] == fact["tail_span"]["linked_by"] == "name"
