@@ -57,7 +57,8 @@ BY_HAND = "hand"  # given with the text
 # touch it); bench/linking_quality.py measures what these settings give.
 FUZZY_CUTOFF = 0.88  # difflib ratio below which a spelling is not taken for a name
 FUZZY_TIE = 0.02  # names this close to the best spelling are candidates as well
-_MIN_FUZZY_CHARS = 6  # shorter words are too easily a different word
+_MIN_FUZZY_CHARS = 6  # shorter words in the text are too easily a different word
+_MIN_FUZZY_NAME = 4  # names as short as this can still be misspelt at length ("Gabbon")
 _MIN_DICE = 0.45  # trigram overlap below which no spelling reaches FUZZY_CUTOFF in practice
 
 
@@ -185,7 +186,7 @@ class LabelIndex:
             self._grams, self._gram_counts = {}, {}
             for key in self.names:
                 joined = " ".join(key)
-                if len(joined) >= _MIN_FUZZY_CHARS:
+                if len(joined) >= _MIN_FUZZY_NAME:
                     grams = _trigrams(joined)
                     self._gram_counts[key] = len(grams)
                     for gram in grams:  # by first letter and word count: only such names are compared
