@@ -2,10 +2,13 @@
 
     python bench/build_eval_data.py --out runs/eval          # dev.json and graph.nt.gz
     python bench/graph_ablation.py --data runs/eval/dev.json --kg runs/eval/graph.nt.gz \\
-        --kg-embeddings runs/eval/kgemb --model runs/fold0 [--episodes 1000] [--plot docs/graph_ablation.png]
+        --kg-embeddings runs/eval/kgemb --model runs/fold0 [--episodes 1000] [--plot docs/graph_ablation.png] \\
+        [--ultra-checkpoint PATH|none] [--variants "no graph,plausibility (ULTRA) only"]
 
 Same episodes with and without the graph (seeded); the graph variants add, one at a time then all
-together, the relations' observed domain/range (side information) and each kind of graph evidence.
+together, the relations' observed domain/range (side information) and each kind of graph evidence;
+plausibility comes from the graph embeddings (ComplEx) or, in the ULTRA variants, from the shipped
+ULTRA checkpoint reasoning over the graph with no training.
 Also reports coverage, and accuracy on the queries the graph knows something about. Prints one JSON
 object (and a PNG of accuracy vs K).
 """
@@ -68,6 +71,9 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot")
+    parser.add_argument("--ultra-checkpoint", default=str(ROOT / "data" / "ultra" / "ultra_3g.pt"),
+                        help="ULTRA weights for the ULTRA-plausibility variants; 'none' leaves them out")
+    parser.add_argument("--variants", help="comma-separated names of the variants to run (default: all)")
     args = parser.parse_args()
 
     from kgrel.app.config import Settings
@@ -77,7 +83,10 @@ def main() -> None:
     side_info = load_side_info(args.side_info)
     store = EmbeddedStore(None)
     ingest_file(store, Path(args.kg))
-    full = evidence_for_file(data, side_info, store, embeddings_dir=args.kg_embeddings)
+    ultra_checkpoint = None if args.ultra_checkpoint == "none" else args.ultra_checkpoint
+    with_ultra = evidence_for_file(data, side_info, store, embeddings_dir=args.kg_embeddings,
+                                   ultra_checkpoint=ultra_checkpoint)
+    full = dataclasses.replace(with_ultra, ultra=None)  # plausibility from the embeddings
     enriched, coverage = full.side_info, full.coverage
     # Each variant's evidence reads domain/range from the side information that variant uses.
     graph = dataclasses.replace(full, side_info=side_info)
@@ -87,6 +96,17 @@ def main() -> None:
     for kind in KINDS:
         variants[f"{kind} only"] = (side_info, graph, {kind: base_weights.get(kind, 1.0)})
     variants["all graph evidence"] = (enriched, full, {k: base_weights.get(k, 1.0) for k in KINDS})
+    if ultra_checkpoint is not None:
+        variants["plausibility (ULTRA) only"] = (side_info, dataclasses.replace(with_ultra, side_info=side_info),
+                                                 {"plausibility": base_weights.get("plausibility", 1.0)})
+        variants["all graph evidence, ULTRA plausibility"] = (enriched, with_ultra,
+                                                              {k: base_weights.get(k, 1.0) for k in KINDS})
+    if args.variants:
+        wanted = [v.strip() for v in args.variants.split(",")]
+        unknown = [v for v in wanted if v not in variants]
+        if unknown:
+            parser.error(f"unknown variants {unknown}; choose from {list(variants)}")
+        variants = {name: variants[name] for name in wanted}
     results: dict = {}
     for name, (info, g, weights) in variants.items():
         model.config.graph_weights = {k: weights.get(k, 0.0) for k in base_weights}
@@ -106,7 +126,7 @@ def main() -> None:
 
         ks = [int(x) for x in args.ks.split(",")]
         fig, ax = plt.subplots(figsize=(6, 3.8))
-        for name in ("no graph", "observed domain/range only", "all graph evidence"):
+        for name in [n for n in ("no graph", "observed domain/range only", "all graph evidence") if n in results]:
             ax.plot(ks, [results[name][f"K={k}"]["accuracy"] for k in ks], marker="o", label=name)
         ax.set(xlabel="examples per relation (K)", ylabel=f"{args.n_way}-way accuracy", xticks=ks)
         ax.grid(alpha=0.3)

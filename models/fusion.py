@@ -44,6 +44,7 @@ from kgrel.kg.ontology import OntologyView, RelationInfo
 from kgrel.kg.store import KnowledgeStore
 from kgrel.models.graph.embeddings import KGEmbeddings
 from kgrel.models.graph.link_predictor import LPConfig
+from kgrel.models.graph.reasoner import GraphReasoner
 from kgrel.models.relation.evidence import Evidence
 from kgrel.models.relation.instances import RelationInstance
 from kgrel.models.relation.model import RelationModel
@@ -212,9 +213,39 @@ def kg_evidence(profile: RelationGraphProfile, contexts: Sequence[GraphContext])
     return {"argument_fit": (fit, fit_mask), "plausibility": (plaus, plaus_mask)}
 
 
+class UltraPlausibility:
+    """Plausibility from ULTRA instead of the embeddings (`models.graph.reasoner`): for a pair whose
+    entities are both in the graph, 2p - 1 with p the share of entities ULTRA ranks below the tail for
+    (head, relation, ?). Nothing is trained, so it holds for entities ingested after any training; each
+    (head, relation) costs a pass over the graph, so the values are computed ahead (`prepare`)."""
+
+    def __init__(self, reasoner: GraphReasoner):
+        self.reasoner = reasoner
+        self.values: dict[tuple[str, str, str], float | None] = {}
+
+    def prepare(self, pairs: Sequence[tuple[str, str]], relations: Sequence[str]) -> None:
+        todo = list(dict.fromkeys((h, r, t) for h, t in pairs for r in relations if (h, r, t) not in self.values))
+        for triple, value in zip(todo, self.reasoner.percentiles(todo), strict=True):
+            self.values[triple] = value
+
+    def evidence(self, contexts: Sequence[GraphContext], relations: Sequence[str]) -> tuple[torch.Tensor, ...]:
+        scores = torch.zeros(len(contexts), len(relations))
+        mask = torch.zeros_like(scores, dtype=torch.bool)
+        for i, c in enumerate(contexts):
+            if c.head.entity is None or c.tail.entity is None:
+                continue
+            for j, r in enumerate(relations):
+                value = self.values.get((c.head.entity, r, c.tail.entity))
+                if value is not None:
+                    scores[i, j], mask[i, j] = 2 * value - 1, True
+        return scores, mask
+
+
 def gather_evidence(model: RelationModel, contexts: Sequence[GraphContext], descriptions: torch.Tensor,
-                    profile: RelationGraphProfile | None, arguments: RelationArguments | None = None) -> Evidence:
-    """All kinds of evidence for queries x relations; `arguments` encodes each relation's domain and range."""
+                    profile: RelationGraphProfile | None, arguments: RelationArguments | None = None,
+                    ultra: tuple[UltraPlausibility, Sequence[str]] | None = None) -> Evidence:
+    """All kinds of evidence for queries x relations; `arguments` encodes each relation's domain and range;
+    `ultra` (with the relations' IRIs) gives the plausibility in place of the embeddings'."""
     scores, masks = {}, {}
     weights = getattr(model.config, "graph_weights", {})
     if arguments is not None:
@@ -226,6 +257,8 @@ def gather_evidence(model: RelationModel, contexts: Sequence[GraphContext], desc
     if profile is not None:
         for name, (s, m) in kg_evidence(profile, contexts).items():
             scores[name], masks[name] = s, m
+    if ultra is not None:
+        scores["plausibility"], masks["plausibility"] = ultra[0].evidence(contexts, ultra[1])
     return Evidence(scores, masks)
 
 
@@ -331,6 +364,7 @@ class GraphEvidenceSource:
     profile: RelationGraphProfile | None = None
     side_info: dict[str, RelationInfo] | None = None  # with observed domain/range where the graph has them
     coverage: dict = field(default_factory=dict)
+    ultra: UltraPlausibility | None = None  # plausibility from ULTRA instead of the embeddings
 
     def __call__(self, model: RelationModel, keys: Sequence[tuple[str, int]], relations: Sequence[str],
                  descriptions: torch.Tensor) -> Evidence:
@@ -339,18 +373,20 @@ class GraphEvidenceSource:
         infos = [self.side_info.get(r) if self.side_info else None for r in relations]
         arguments = RelationArguments.encode(model, [(i.domain, i.range) if i is not None else ([], [])
                                                      for i in infos])
-        return gather_evidence(model, contexts, descriptions, self.profile, arguments)
+        ultra = (self.ultra, [graph_relation_iri(r) for r in relations]) if self.ultra is not None else None
+        return gather_evidence(model, contexts, descriptions, self.profile, arguments, ultra)
 
 
 def evidence_for_file(data: dict[str, list[RelationInstance]], side_info: dict[str, RelationInfo] | None,
                       store: KnowledgeStore, graph_iri: str | None = None, *, embeddings_dir: str | Path | None = None,
                       lp_config: LPConfig | None = None,
                       observed_domain_range: bool = True, lang: str = "en",
-                      embeddings: bool = True) -> GraphEvidenceSource:
+                      embeddings: bool = True, ultra_checkpoint: str | Path | None = None) -> GraphEvidenceSource:
     """Graph evidence for every instance of `data` from the graph in `store` (mentions linked by IRI).
 
     Embeddings are loaded from `embeddings_dir` when it holds some, else trained on the graph (and
-    saved there); with `embeddings` False there are none (types and hypernyms only). Relations without
+    saved there); with `embeddings` False there are none (types and hypernyms only). With
+    `ultra_checkpoint`, the plausibility comes from ULTRA over the graph (`UltraPlausibility`). Relations without
     declared domain/range get the classes their facts have. The result carries a coverage report: how
     many instances the graph can say anything about.
     """
@@ -387,5 +423,12 @@ def evidence_for_file(data: dict[str, list[RelationInstance]], side_info: dict[s
         "relations_with_facts": sorted(r for r, known in zip(relations, profile.known.tolist(), strict=True)
                                        if known) if profile is not None else [],
     }
+    ultra = None
+    if ultra_checkpoint is not None:
+        ultra = UltraPlausibility(GraphReasoner.load(ultra_checkpoint, export_graph(store, graph_iri)))
+        pairs = [(c.head.entity, c.tail.entity) for c in contexts.values() if c.head.entity and c.tail.entity]
+        ultra.prepare(pairs, iris)
+        coverage["ultra_plausibility"] = round(sum(v is not None for v in ultra.values.values())
+                                               / max(1, len(ultra.values)), 4)
     return GraphEvidenceSource(contexts, profile if profile is not None and profile.known.any() else None, side_info,
-                               coverage)
+                               coverage, ultra)

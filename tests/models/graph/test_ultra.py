@@ -136,3 +136,22 @@ def test_the_eval_command_on_an_inductive_fixture(tmp_path, checkpoint):
         assert result["hits@1"] >= 0.5  # the rule (livesIn where one works) is found with no training
     else:
         assert result["pretrained_on"] == [] and result["epochs"] == 2 and result["checkpoint"] is None
+
+
+def test_ultra_plausibility_as_relation_evidence(toy_store):
+    """The relation model's plausibility evidence from ULTRA: a held-out person's true city is more
+    plausible than the others, for relations and pairs the graph knows; nothing where it does not."""
+    from kgrel.kg.export import export_graph
+    from kgrel.models.fusion import GraphContext, LinkedMention, UltraPlausibility
+    from kgrel.models.graph.reasoner import GraphReasoner
+
+    ex = "http://example.org/"
+    ultra = UltraPlausibility(GraphReasoner.load(Settings().ultra_checkpoint, export_graph(toy_store)))
+    pairs = [(ex + "p0", ex + "paris"), (ex + "p0", ex + "rome"), (ex + "nobody", ex + "paris")]
+    relations = [ex + "livesIn", ex + "unknownRelation"]
+    ultra.prepare(pairs, relations)
+    contexts = [GraphContext(LinkedMention(h), LinkedMention(t)) for h, t in pairs]
+    contexts.append(GraphContext(LinkedMention(ex + "p0"), LinkedMention()))  # an unlinked tail
+    scores, mask = ultra.evidence(contexts, relations)
+    assert mask.tolist() == [[True, False], [True, False], [False, False], [False, False]]
+    assert scores[0, 0] > scores[1, 0] and -1 <= scores[1, 0] and scores[0, 0] <= 1
