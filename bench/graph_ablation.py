@@ -3,7 +3,7 @@
     python bench/build_eval_data.py --out runs/eval          # dev.json and graph.nt.gz
     python bench/graph_ablation.py --data runs/eval/dev.json --kg runs/eval/graph.nt.gz \\
         --kg-embeddings runs/eval/kgemb --model runs/fold0 [--episodes 1000] [--plot docs/graph_ablation.png] \\
-        [--ultra-checkpoint PATH|none] [--variants "no graph,plausibility (ULTRA) only"]
+        [--ultra-checkpoint PATH|none] [--variants "no graph;plausibility (ULTRA) only"]
 
 Same episodes with and without the graph (seeded); the graph variants add, one at a time then all
 together, the relations' observed domain/range (side information) and each kind of graph evidence;
@@ -73,7 +73,7 @@ def main() -> None:
     parser.add_argument("--plot")
     parser.add_argument("--ultra-checkpoint", default=str(ROOT / "data" / "ultra" / "ultra_3g.pt"),
                         help="ULTRA weights for the ULTRA-plausibility variants; 'none' leaves them out")
-    parser.add_argument("--variants", help="comma-separated names of the variants to run (default: all)")
+    parser.add_argument("--variants", help="names of the variants to run, separated by semicolons (default: all)")
     args = parser.parse_args()
 
     from kgrel.app.config import Settings
@@ -99,10 +99,10 @@ def main() -> None:
     if ultra_checkpoint is not None:
         variants["plausibility (ULTRA) only"] = (side_info, dataclasses.replace(with_ultra, side_info=side_info),
                                                  {"plausibility": base_weights.get("plausibility", 1.0)})
-        variants["all graph evidence, ULTRA plausibility"] = (enriched, with_ultra,
+        variants["all graph evidence (ULTRA plausibility)"] = (enriched, with_ultra,
                                                               {k: base_weights.get(k, 1.0) for k in KINDS})
     if args.variants:
-        wanted = [v.strip() for v in args.variants.split(",")]
+        wanted = [v.strip() for v in args.variants.split(";")]
         unknown = [v for v in wanted if v not in variants]
         if unknown:
             parser.error(f"unknown variants {unknown}; choose from {list(variants)}")
