@@ -182,15 +182,17 @@ class LabelIndex:
         wanted = " ".join(words)
         if len(wanted) < _MIN_FUZZY_CHARS:
             return []
-        if self._grams is None:
-            self._grams, self._gram_counts = {}, {}
+        if self._grams is None:  # built whole, then published: a request in another thread never sees half
+            index: dict[tuple[str, int, str], list[tuple[str, ...]]] = {}
+            counts: dict[tuple[str, ...], int] = {}
             for key in self.names:
                 joined = " ".join(key)
                 if len(joined) >= _MIN_FUZZY_NAME:
                     grams = _trigrams(joined)
-                    self._gram_counts[key] = len(grams)
+                    counts[key] = len(grams)
                     for gram in grams:  # by first letter and word count: only such names are compared
-                        self._grams.setdefault((joined[0], len(key), gram), []).append(key)
+                        index.setdefault((joined[0], len(key), gram), []).append(key)
+            self._gram_counts, self._grams = counts, index
         query = _trigrams(wanted)
         # Same first letter (typos seldom touch it, a different one is usually another word) and the
         # same number of words (a word more or less is another name: "World War" is not "World War I").
