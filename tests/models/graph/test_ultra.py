@@ -154,4 +154,4 @@ def test_ultra_plausibility_as_relation_evidence(toy_store):
     contexts.append(GraphContext(LinkedMention(ex + "p0"), LinkedMention()))  # an unlinked tail
     scores, mask = ultra.evidence(contexts, relations)
     assert mask.tolist() == [[True, False], [True, False], [False, False], [False, False]]
-    assert scores[0, 0] > scores[1, 0] and -1 <= scores[1, 0] and scores[0, 0] <= 1
+    assert scores[0, 0] > scores[1, 0] and scores[1, 0] >= -1 and scores[0, 0] <= 1
