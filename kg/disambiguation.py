@@ -11,12 +11,11 @@ A neighbour counts more than a class word. A tie, or no evidence at all, leaves 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from kgrel.kg.linking import STOPWORDS, FoundMention, LabelIndex, name_key
 from kgrel.kg.namespaces import RDF, RDFS
-from kgrel.kg.ontology import LABEL_PROPERTIES
+from kgrel.kg.ontology import LABEL_PROPERTIES, iri_values
 from kgrel.kg.store import KnowledgeStore
 
 NEIGHBOUR_WEIGHT = 2.0  # a fact with an entity of the document says more than a word of a class label
@@ -38,26 +37,22 @@ def words_of(text: str) -> set[str]:
     return {_word(t) for t in name_key(text) if t not in STOPWORDS and len(t) > 2}
 
 
-def _iris(iris: Iterable[str]) -> str:
-    return " ".join(f"<{i}>" for i in iris)
-
-
 def candidate_contexts(store: KnowledgeStore, candidates: set[str], linked: set[str]) -> dict[str, CandidateContext]:
     """Class words and neighbours among `linked` for each candidate: two queries, however many candidates."""
     out = {c: CandidateContext() for c in candidates}
     if not candidates:
         return out
-    labels = _iris(LABEL_PROPERTIES)
+    labels, entities = iri_values(LABEL_PROPERTIES), iri_values(candidates)
     rows = store.select(
         # The classes first, in a subquery: joined the other way round, the store scans every label.
-        f"SELECT DISTINCT ?e ?l WHERE {{ {{ SELECT DISTINCT ?e ?c WHERE {{ VALUES ?e {{ {_iris(candidates)} }} "
+        f"SELECT DISTINCT ?e ?l WHERE {{ {{ SELECT DISTINCT ?e ?c WHERE {{ VALUES ?e {{ {entities} }} "
         f"?e <{RDF}type>/<{RDFS}subClassOf>* ?c }} }} VALUES ?p {{ {labels} }} ?c ?p ?l }}")
     for row in rows:
         out[row["e"].value].class_words |= words_of(row["l"].value)
     others = linked - candidates
     if others:
         rows = store.select(
-            f"SELECT DISTINCT ?e ?n WHERE {{ VALUES ?e {{ {_iris(candidates)} }} VALUES ?n {{ {_iris(others)} }} "
+            f"SELECT DISTINCT ?e ?n WHERE {{ VALUES ?e {{ {entities} }} VALUES ?n {{ {iri_values(others)} }} "
             f"{{ ?e ?p ?n }} UNION {{ ?n ?p ?e }} }}")
         for row in rows:
             out[row["e"].value].neighbours.add(row["n"].value)

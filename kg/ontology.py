@@ -5,6 +5,7 @@ Records here are plain data; `models` builds prototypes from them without knowin
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
@@ -50,7 +51,8 @@ class EntityInfo:
     hypernyms: list[str] = field(default_factory=list)  # labels of those classes and their superclasses
 
 
-def _values(iris: tuple[str, ...]) -> str:
+def iri_values(iris: Iterable[str]) -> str:
+    """IRIs as the body of a SPARQL VALUES clause."""
     return " ".join(f"<{i}>" for i in iris)
 
 
@@ -76,12 +78,12 @@ class OntologyView:
 
     def relation_iris(self) -> list[str]:
         rows = self.store.select(
-            f"SELECT DISTINCT ?r WHERE {{ VALUES ?t {{ {_values(RELATION_TYPES)} }} ?r a ?t FILTER(isIRI(?r)) }}")
+            f"SELECT DISTINCT ?r WHERE {{ VALUES ?t {{ {iri_values(RELATION_TYPES)} }} ?r a ?t FILTER(isIRI(?r)) }}")
         return sorted(r["r"].value for r in rows if not r["r"].value.startswith(_BUILTIN_NAMESPACES))
 
     def relations_among(self, iris: list[str]) -> set[str]:
         """Those of `iris` that the graph declares as relations."""
-        return self._those(iris, f"VALUES ?t {{ {_values(RELATION_TYPES)} }} ?x a ?t")
+        return self._those(iris, f"VALUES ?t {{ {iri_values(RELATION_TYPES)} }} ?x a ?t")
 
     def classes_among(self, iris: list[str]) -> set[str]:
         """Those of `iris` that some entity has as its rdf:type."""
@@ -92,7 +94,7 @@ class OntologyView:
         found: set[str] = set()
         for start in range(0, len(iris), 500):
             rows = self.store.select(
-                f"SELECT DISTINCT ?x WHERE {{ VALUES ?x {{ {_values(tuple(iris[start:start + 500]))} }} {condition} }}")
+                f"SELECT DISTINCT ?x WHERE {{ VALUES ?x {{ {iri_values(iris[start:start + 500])} }} {condition} }}")
             found.update(r["x"].value for r in rows)
         return found
 
@@ -108,8 +110,8 @@ class OntologyView:
         for start in range(0, len(iris), 500):
             chunk = iris[start:start + 500]
             rows = self.store.select(
-                f"SELECT ?r ?p ?o ?ol WHERE {{ VALUES ?r {{ {_values(tuple(chunk))} }} "
-                f"VALUES ?p {{ {_values(props)} }} ?r ?p ?o . "
+                f"SELECT ?r ?p ?o ?ol WHERE {{ VALUES ?r {{ {iri_values(tuple(chunk))} }} "
+                f"VALUES ?p {{ {iri_values(props)} }} ?r ?p ?o . "
                 f"OPTIONAL {{ FILTER(isIRI(?o)) ?o <{RDFS}label> ?ol }} }}")
             for row in rows:
                 self._merge(records[row["r"].value], row["p"].value, row["o"], row.get("ol"))
@@ -126,7 +128,7 @@ class OntologyView:
         """owl:SymmetricProperty and owl:inverseOf (read both ways) for the relations in `records`."""
         iris = list(records)
         for start in range(0, len(iris), 500):
-            chunk = _values(tuple(iris[start:start + 500]))
+            chunk = iri_values(tuple(iris[start:start + 500]))
             for row in self.store.select(f"SELECT DISTINCT ?r WHERE {{ VALUES ?r {{ {chunk} }} ?r a <{SYMMETRIC}> }}"):
                 records[row["r"].value].symmetric = True
             rows = self.store.select(
@@ -158,14 +160,14 @@ class OntologyView:
 
     def relation(self, iri: str) -> RelationInfo | None:
         """Side information of one relation, or None when the IRI is not a relation of the graph."""
-        types = self.store.ask(f"ASK {{ VALUES ?t {{ {_values(RELATION_TYPES)} }} <{iri}> a ?t }}")
+        types = self.store.ask(f"ASK {{ VALUES ?t {{ {iri_values(RELATION_TYPES)} }} <{iri}> a ?t }}")
         return self.relations([iri])[0] if types else None
 
     def entity(self, iri: str, max_hypernyms: int = 30) -> EntityInfo:
         """Labels, classes and hypernyms (class labels up the rdfs:subClassOf chain) of one entity."""
         info = EntityInfo(iri=iri)
         rows = self.store.select(
-            f"SELECT ?p ?o WHERE {{ VALUES ?p {{ {_values(LABEL_PROPERTIES + ALIAS_PROPERTIES)} <{RDF}type> }} "
+            f"SELECT ?p ?o WHERE {{ VALUES ?p {{ {iri_values(LABEL_PROPERTIES + ALIAS_PROPERTIES)} <{RDF}type> }} "
             f"<{iri}> ?p ?o }}")
         for row in rows:
             obj = row["o"]
