@@ -176,8 +176,10 @@ def hypernym_text_evidence(model: RelationModel, contexts: Sequence[GraphContext
 
 
 @torch.no_grad()
-def kg_evidence(profile: RelationGraphProfile, contexts: Sequence[GraphContext]) -> dict[str, tuple[torch.Tensor, ...]]:
-    """Argument fit and plausibility of each query's linked entities under each relation."""
+def kg_evidence(profile: RelationGraphProfile, contexts: Sequence[GraphContext],
+                plausibility: bool = True) -> dict[str, tuple[torch.Tensor, ...]]:
+    """Argument fit and (unless `plausibility` is False: another source gives it) plausibility of each
+    query's linked entities under each relation."""
     q, r = len(contexts), len(profile.index)
     fit = torch.zeros(q, r)
     fit_mask = torch.zeros(q, r, dtype=torch.bool)
@@ -198,6 +200,8 @@ def kg_evidence(profile: RelationGraphProfile, contexts: Sequence[GraphContext])
         if parts:
             fit[i, known_cols] = torch.stack(parts).mean(0)
             fit_mask[i, known_cols] = True
+    if not plausibility:
+        return {"argument_fit": (fit, fit_mask)}
     both = [i for i, c in enumerate(contexts) if c.head.vector is not None and c.tail.vector is not None]
     if both:
         heads = torch.stack([contexts[i].head.vector.float() for i in both])
@@ -255,7 +259,7 @@ def gather_evidence(model: RelationModel, contexts: Sequence[GraphContext], desc
     if weights.get("hypernym_text"):
         scores["hypernym_text"], masks["hypernym_text"] = hypernym_text_evidence(model, contexts, descriptions)
     if profile is not None:
-        for name, (s, m) in kg_evidence(profile, contexts).items():
+        for name, (s, m) in kg_evidence(profile, contexts, plausibility=ultra is None).items():
             scores[name], masks[name] = s, m
     if ultra is not None:
         scores["plausibility"], masks["plausibility"] = ultra[0].evidence(contexts, ultra[1])
