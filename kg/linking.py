@@ -209,8 +209,8 @@ class LabelIndex:
         offsets; with `fuzzy`, capitalised words no name covers are linked by spelling when close enough."""
         end = len(text) if end is None else end
         # Fold per token, keeping the original offsets (folding can change lengths).
-        words = list(re.finditer(r"\w+", text[start:end], re.UNICODE))
-        tokens = [(m.start() + start, m.end() + start, tuple(_WORD.findall(_fold(m.group())))) for m in words]
+        tokens = [(m.start() + start, m.end() + start, tuple(_WORD.findall(_fold(m.group()))))
+                  for m in re.finditer(r"\w+", text[start:end], re.UNICODE)]
         flat = [(s, e, piece) for s, e, pieces in tokens for piece in pieces]
         found, i = [], 0
         while i < len(flat):
