@@ -1,5 +1,6 @@
 """Work in a forked child: results and errors come back; time, memory and cancellation stop it."""
 
+import logging
 import threading
 import time
 
@@ -48,6 +49,54 @@ def test_memory_cap_stops_the_child():
 
     with pytest.raises(isolation.OutOfMemory):
         isolation.run(hog, timeout_s=30, memory_mb=200)
+
+
+def lock_held_by_another_thread(seconds: float) -> threading.Lock:
+    lock, held = threading.Lock(), threading.Event()
+
+    def hold():
+        with lock:
+            held.set()
+            time.sleep(seconds)
+
+    threading.Thread(target=hold, daemon=True).start()
+    held.wait()
+    return lock
+
+
+def test_a_lock_held_at_the_fork_stalls_one_child_and_the_next_answers(caplog):
+    """A fork copies a lock another thread holds as held for good (RocksDB's, in the server); the
+    stalled child is told from a working one, killed, and the work forked again."""
+    lock = lock_held_by_another_thread(0.5)
+
+    def needs_the_lock():
+        with lock:
+            return "answered"
+
+    start = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger=isolation.__name__):
+        assert isolation.run(needs_the_lock, timeout_s=20) == "answered"
+    assert time.monotonic() - start < 5, "waited for the deadline instead of forking again"
+    assert "stalled" in caplog.text
+
+
+def test_a_child_stalled_on_every_try_fails_soon_and_says_so():
+    lock = lock_held_by_another_thread(10)
+
+    def needs_the_lock():
+        with lock:
+            return "answered"
+
+    start = time.monotonic()
+    with pytest.raises(isolation.WorkFailed, match="stalled"):
+        isolation.run(needs_the_lock, timeout_s=20)
+    assert time.monotonic() - start < 8
+
+
+def test_a_child_computing_longer_than_the_stall_limit_is_not_taken_for_stalled(caplog):
+    with caplog.at_level(logging.WARNING, logger=isolation.__name__), pytest.raises(isolation.TimedOut):
+        isolation.run(spin, timeout_s=2.5)
+    assert "stalled" not in caplog.text
 
 
 def test_forked_queries_while_other_threads_read_and_write(tmp_path):
