@@ -51,7 +51,8 @@ def test_memory_cap_stops_the_child():
         isolation.run(hog, timeout_s=30, memory_mb=200)
 
 
-def lock_held_by_another_thread(seconds: float) -> threading.Lock:
+def work_needing_a_lock_held_elsewhere(seconds: float):
+    """Work that needs a lock another thread holds for `seconds` from now (so also at the fork)."""
     lock, held = threading.Lock(), threading.Event()
 
     def hold():
@@ -61,18 +62,18 @@ def lock_held_by_another_thread(seconds: float) -> threading.Lock:
 
     threading.Thread(target=hold, daemon=True).start()
     held.wait()
-    return lock
-
-
-def test_a_lock_held_at_the_fork_stalls_one_child_and_the_next_answers(caplog):
-    """A fork copies a lock another thread holds as held for good (RocksDB's, in the server); the
-    stalled child is told from a working one, killed, and the work forked again."""
-    lock = lock_held_by_another_thread(0.5)
 
     def needs_the_lock():
         with lock:
             return "answered"
 
+    return needs_the_lock
+
+
+def test_a_lock_held_at_the_fork_stalls_one_child_and_the_next_answers(caplog):
+    """A fork copies a lock another thread holds as held for good (RocksDB's, in the server); the
+    stalled child is told from a working one, killed, and the work forked again."""
+    needs_the_lock = work_needing_a_lock_held_elsewhere(0.5)
     start = time.monotonic()
     with caplog.at_level(logging.WARNING, logger=isolation.__name__):
         assert isolation.run(needs_the_lock, timeout_s=20) == "answered"
@@ -81,12 +82,7 @@ def test_a_lock_held_at_the_fork_stalls_one_child_and_the_next_answers(caplog):
 
 
 def test_a_child_stalled_on_every_try_fails_soon_and_says_so():
-    lock = lock_held_by_another_thread(10)
-
-    def needs_the_lock():
-        with lock:
-            return "answered"
-
+    needs_the_lock = work_needing_a_lock_held_elsewhere(10)
     start = time.monotonic()
     with pytest.raises(isolation.WorkFailed, match="stalled"):
         isolation.run(needs_the_lock, timeout_s=20)
