@@ -145,7 +145,7 @@ class ExtractionService:
         """Candidate facts above the threshold: each pair of linked mentions is asked both ways, and each
         way gives its best relation unless that is none of the above. A relation's fact comes in one
         direction only (symmetric and inverse relations once), so (a r b) and (b r a) never both appear."""
-        pairs = [p for p in self.link(documents, mentions).pairs() if p.head.entity and p.tail.entity]
+        pairs = [p for p in self.find_pairs(documents, mentions) if p.head.entity and p.tail.entity]
         if not pairs:
             return []
         forward, backward, protos = self.predictions.oriented([p.instance() for p in pairs])
