@@ -58,15 +58,20 @@ def register(sub) -> None:
                                               "X_vN_ind/train.txt), instead of the training graph")
     lp.add_argument("--filter", nargs="*", default=[], metavar="FILE",
                     help="more true triples to leave out of the ranking (e.g. X_vN_ind/valid.txt)")
+    lp.add_argument("--save", metavar="PATH", help="ultra: write the trained weights here (a .pt file, with a "
+                                                   ".json beside it saying what they learned from), to start "
+                                                   "later runs from with --checkpoint")
+    lp.add_argument("--train-name", help="ultra: the training graph's name in that record (default: the "
+                                         "--train file's folder)")
     lp.set_defaults(func=run_eval_lp)
 
 
 def run_eval_lp(args) -> int:
     if args.gnn == "ultra":
         return _eval_ultra(args)
-    if args.inference_graph or args.checkpoint:
-        return fail("--inference-graph and --checkpoint need --gnn ultra: the other models embed the entities "
-                    "they trained on, so they cannot reason over another graph")
+    if args.inference_graph or args.checkpoint or args.save:
+        return fail("--inference-graph, --checkpoint and --save need --gnn ultra: the other models embed the "
+                    "entities they trained on, so they cannot reason over another graph")
     from kgrel.app.services.embeddings import training_config
     from kgrel.models.graph.training import benchmark_link_prediction, plot_history
 
@@ -94,12 +99,15 @@ def _eval_ultra(args) -> int:
     epochs = args.epochs if args.epochs is not None else (0 if checkpoint else 10)
     if checkpoint is None and epochs == 0:
         return fail("--checkpoint none trains from scratch: give --epochs N (N > 0)")
+    if args.save and epochs == 0:
+        return fail("--save writes trained weights: give --epochs N (N > 0)")
     config = UltraTrainConfig(epochs=epochs, batch_size=args.batch_size or 16, lr=args.lr or 5e-4,
                               negatives=args.negatives or 128, time_limit_s=args.time_limit, seed=args.seed)
     try:
         result = benchmark(args.train, args.valid, args.test, inference_graph=args.inference_graph,
                            filters=args.filter, checkpoint=checkpoint, config=config, device=args.device or "auto",
-                           progress=lambda r: print(json.dumps(r), file=sys.stderr))
+                           progress=lambda r: print(json.dumps(r), file=sys.stderr), save=args.save,
+                           train_name=args.train_name)
     except (OSError, ValueError, RuntimeError) as e:
         return fail(str(e))
     print(json.dumps(result))

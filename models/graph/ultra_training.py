@@ -179,14 +179,24 @@ def pretraining_graphs(checkpoint: str | Path | None) -> list[str] | None:
     return PRETRAINED_ON.get(Path(checkpoint).stem)
 
 
+def dataset_name(path: str | Path) -> str:
+    """How a split file's graph is named in `pretrained_on`: its folder (GraIL's `fb237_v1/train.txt`)."""
+    path = Path(path)
+    return path.parent.name or path.name
+
+
 def benchmark(train_path, valid_path, test_path, *, inference_graph=None, filters=(), checkpoint=None,
               config: UltraTrainConfig | None = None, device: str = "auto", sampled_negatives: int = 50,
-              progress: Callable[[dict], None] | None = None) -> dict:
+              progress: Callable[[dict], None] | None = None, save: str | Path | None = None,
+              train_name: str | None = None) -> dict:
     """Fine-tune (or train from scratch, without `checkpoint`) on the training split for `config.epochs`,
     then rank the test split (one file, or several ranked together) over `inference_graph` (the GraIL
     protocol: a graph the model never saw), or over the training graph when none is given. Filtered
     against every triple known of that graph: its facts, the test split, `filters` (and, over the
     training graph, the valid split).
+
+    `save` writes the trained weights there, with the graphs they learned from (the checkpoint's and
+    `train_name`, by default the training file's folder) so that later figures can say what they overlap.
     """
     config = config or UltraTrainConfig(epochs=0)
     device = resolve_device(device)
@@ -206,6 +216,10 @@ def benchmark(train_path, valid_path, test_path, *, inference_graph=None, filter
         history = train(model, graph, train_t, config, on_epoch=progress)
         out.update(train_seconds=round(time.monotonic() - started, 1), epochs=len(history),
                    final_loss=history[-1]["loss"] if history else None)
+        if save:
+            learned_from = (pretraining_graphs(checkpoint) or []) + [train_name or dataset_name(train_path)]
+            model.save(Path(save), pretrained_on=learned_from, history=history)
+            out.update(saved=str(save), saved_pretrained_on=learned_from)
     facts_rows = read_triples(inference_graph) if inference_graph else train_rows
     known_rows = [r for p in filters for r in read_triples(p)] + ([] if inference_graph else valid_rows)
     vocab = Vocabulary()

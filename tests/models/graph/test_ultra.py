@@ -124,18 +124,29 @@ def test_the_eval_command_on_an_inductive_fixture(tmp_path, checkpoint):
             "--train", str(tmp_path / "toy_v1" / "train.txt"), "--valid", str(tmp_path / "toy_v1" / "valid.txt"),
             "--test", str(ind / "test.txt"), "--inference-graph", str(ind / "train.txt"),
             "--filter", str(ind / "valid.txt")]
+    saved = tmp_path / "ours" / "toy.pt"
     if checkpoint == "none":
-        args += ["--checkpoint", "none", "--epochs", "2", "--negatives", "16"]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["test_triples"] == 4 and result["facts"] == 24 * 2 + 24 - 8 and result["entities"] == 27
-    assert 0 < result["mrr"] <= 1 and result["hits@10_of_51"] >= result["hits@10"] - 1e-9
+        args += ["--checkpoint", "none", "--epochs", "2", "--negatives", "16", "--save", str(saved)]
+
+    def evaluate(args):
+        done = subprocess.run(args, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        assert result["test_triples"] == 4 and result["facts"] == 24 * 2 + 24 - 8 and result["entities"] == 27
+        assert 0 < result["mrr"] <= 1 and result["hits@10_of_51"] >= result["hits@10"] - 1e-9
+        return result
+
+    result = evaluate(args)
     if checkpoint == "shipped":
         assert result["pretrained_on"] == ["FB15k-237", "WN18RR", "CoDEx-M"] and "train_seconds" not in result
         assert result["hits@1"] >= 0.5  # the rule (livesIn where one works) is found with no training
     else:
         assert result["pretrained_on"] == [] and result["epochs"] == 2 and result["checkpoint"] is None
+        assert result["saved_pretrained_on"] == ["toy_v1"]
+        # The saved weights start a later run, which knows what they learned from and ranks as they did.
+        again = evaluate(args[:args.index("--checkpoint")] + ["--checkpoint", str(saved)])
+        assert again["pretrained_on"] == ["toy_v1"] and "train_seconds" not in again
+        assert again["mrr"] == pytest.approx(result["mrr"], abs=1e-6)
 
 
 def test_ultra_plausibility_as_relation_evidence(toy_store):
