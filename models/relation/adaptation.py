@@ -43,13 +43,14 @@ class AdaptConfig:
 
 @dataclass
 class AdaptResult:
-    kept: bool  # the adapted model validated at least as well as the one it started from
+    kept: bool  # the adapted model was written: it validated no worse, or `force` was set
     before: dict[str, float]
     after: dict[str, float]
     train_relations: list[str]
     validation_relations: list[str]
     seconds: float
     steps: int
+    validated: bool = False  # it validated at least as well as the model it started from
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -89,9 +90,10 @@ def adapt(base_dir: Path, examples: dict[str, list[RelationInstance]], side_info
     before = trainer.evaluate(val, settings=settings, seed=config.seed)
     result = trainer.train(progress=False)
     after = trainer.evaluate(val, settings=settings, seed=config.seed)
-    kept = config.force or _mean(after) >= _mean(before)
+    validated = _mean(after) >= _mean(before)
+    kept = config.force or validated
     outcome = AdaptResult(kept, _rounded(before), _rounded(after), train_rel, val_rel, result["seconds"],
-                          result["steps"])
+                          result["steps"], validated)
     if kept:
         _save(trainer, model, base_dir, out, {**result, "adaptation": outcome.as_dict()})
     return outcome
