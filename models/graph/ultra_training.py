@@ -217,7 +217,10 @@ def benchmark(train_path, valid_path, test_path, *, inference_graph=None, filter
         out.update(train_seconds=round(time.monotonic() - started, 1), epochs=len(history),
                    final_loss=history[-1]["loss"] if history else None)
         if save:
-            learned_from = (pretraining_graphs(checkpoint) or []) + [train_name or dataset_name(train_path)]
+            before = pretraining_graphs(checkpoint)
+            if before is None:  # weights of unknown origin stay marked so, not passed off as clean
+                before = [f"unknown ({Path(checkpoint).name})"]
+            learned_from = before + [train_name or dataset_name(train_path)]
             model.save(Path(save), pretrained_on=learned_from, history=history)
             out.update(saved=str(save), saved_pretrained_on=learned_from)
     facts_rows = read_triples(inference_graph) if inference_graph else train_rows

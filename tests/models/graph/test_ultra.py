@@ -3,6 +3,8 @@ the shipped weights give the scores they gave when pinned, and a graph never see
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -113,7 +115,6 @@ def write_split(folder, prefix: str, people: int, held_out: int) -> None:
 
 @pytest.mark.parametrize("checkpoint", ["shipped", "none"])
 def test_the_eval_command_on_an_inductive_fixture(tmp_path, checkpoint):
-    import json
     import subprocess
     import sys
 
@@ -166,3 +167,18 @@ def test_ultra_plausibility_as_relation_evidence(toy_store):
     scores, mask = ultra.evidence(contexts, relations)
     assert mask.tolist() == [[True, False], [True, False], [False, False], [False, False]]
     assert scores[0, 0] > scores[1, 0] and scores[1, 0] >= -1 and scores[0, 0] <= 1
+
+
+def test_weights_of_unknown_origin_stay_marked_unknown_when_fine_tuned_and_saved(tmp_path):
+    """A checkpoint with no record of what it learned from cannot make a later figure look clean."""
+    from kgrel.models.graph.ultra_training import benchmark
+
+    write_split(tmp_path / "toy_v1", "p", people=12, held_out=4)
+    mystery = tmp_path / "mystery.pt"
+    torch.save(Ultra().state_dict(), mystery)  # no JSON beside it, not a published name
+    split = tmp_path / "toy_v1"
+    result = benchmark(split / "train.txt", split / "valid.txt", split / "test.txt", checkpoint=mystery,
+                       config=UltraTrainConfig(epochs=1, negatives=8), device="cpu", save=tmp_path / "out.pt")
+    assert result["pretrained_on"] is None
+    assert result["saved_pretrained_on"] == ["unknown (mystery.pt)", "toy_v1"]
+    assert json.loads((tmp_path / "out.json").read_text())["pretrained_on"] == result["saved_pretrained_on"]
