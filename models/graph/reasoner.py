@@ -39,19 +39,23 @@ class GraphReasoner:
     @torch.no_grad()
     def percentiles(self, triples: list[tuple[str, str, str]], batch_size: int = 16) -> list[float | None]:
         """For each (head, relation, tail): the share of the graph's other entities that ULTRA scores below
-        the tail for (head, relation, ?); None where the graph has no node or relation to reason from."""
+        the tail for (head, relation, ?); None where the graph has no node or relation to reason from.
+        Each distinct (head, relation) costs one pass, however many tails are asked of it."""
         out: list[float | None] = [None] * len(triples)
-        known = [(i, self.export.node_index[h], self.export.relation_index[r], self.export.node_index[t])
-                 for i, (h, r, t) in enumerate(triples)
-                 if h in self.export.node_index and t in self.export.node_index and r in self.export.relation_index]
+        nodes, relations = self.export.node_index, self.export.relation_index
+        asked: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (head, relation) -> [(position, tail)]
+        for i, (h, r, t) in enumerate(triples):
+            if h in nodes and t in nodes and r in relations:
+                asked.setdefault((nodes[h], relations[r]), []).append((i, nodes[t]))
+        questions = list(asked)
         device = self.graph.edge_index.device
-        for start in range(0, len(known), batch_size):
-            batch = known[start:start + batch_size]
-            heads = torch.tensor([h for _, h, _, _ in batch], device=device)
-            logits = self.model(self.graph, heads, torch.tensor([r for _, _, r, _ in batch], device=device)).cpu()
-            for row, (i, h, _, t) in enumerate(batch):
-                scores = logits[row]
-                others = torch.ones_like(scores, dtype=torch.bool)
-                others[[h, t]] = False
-                out[i] = (scores[others] < scores[t]).float().mean().item()
+        for start in range(0, len(questions), batch_size):
+            batch = questions[start:start + batch_size]
+            heads = torch.tensor([h for h, _ in batch], device=device)
+            logits = self.model(self.graph, heads, torch.tensor([r for _, r in batch], device=device)).cpu()
+            for scores, (h, r) in zip(logits, batch, strict=True):
+                for i, t in asked[(h, r)]:
+                    others = torch.ones_like(scores, dtype=torch.bool)
+                    others[[h, t]] = False
+                    out[i] = (scores[others] < scores[t]).float().mean().item()
         return out
