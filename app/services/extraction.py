@@ -90,20 +90,21 @@ class LinkedText:
 
     def ambiguous(self) -> list[dict]:
         """Names left unlinked because several entities carry them, with how many, once each."""
-        out: dict[str, dict] = {}
-        for _, _, found in self.sentences:
-            for m in found:
-                if m.ambiguous:
-                    out.setdefault(m.text, {"text": m.text, "entities": len(m.entities)})
-        return list(out.values())
+        return self._once_per_name(lambda m: m.ambiguous, lambda m: {"text": m.text, "entities": len(m.entities)})
 
     def guessed(self) -> list[dict]:
         """Names linked by spelling or by context rather than by an exact name, once each: worth a look."""
+        return self._once_per_name(lambda m: m.entity is not None and m.how in (BY_SPELLING, BY_CONTEXT),
+                                   lambda m: {"text": m.text, "entity": m.entity, "how": m.how, "score": m.score})
+
+    def _once_per_name(self, wanted: Callable[[FoundMention], bool],
+                       describe: Callable[[FoundMention], dict]) -> list[dict]:
+        """`describe(m)` of the first mention of each name for which `wanted(m)`, in text order."""
         out: dict[str, dict] = {}
         for _, _, found in self.sentences:
             for m in found:
-                if m.entity is not None and m.how in (BY_SPELLING, BY_CONTEXT):
-                    out.setdefault(m.text, {"text": m.text, "entity": m.entity, "how": m.how, "score": m.score})
+                if m.text not in out and wanted(m):
+                    out[m.text] = describe(m)
         return list(out.values())
 
 
