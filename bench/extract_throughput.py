@@ -79,7 +79,7 @@ def main() -> None:
     service.predictions.state()
     extraction, encoder = service.extraction, service.predictions.model.encoder
     texts = [d["text"] for d in docs]
-    pairs = [p for p in extraction.find_pairs(texts) if p.head.entity and p.tail.entity]
+    pairs = extraction.linked_pairs(texts)
     instances = [p.instance() for p in pairs]
     inputs = [mark(x, encoder.max_chars).text for x in instances + [reverse(x) for x in instances]]
     batches = [[inputs[i] for i in idx] for idx in encoder.batches([len(t) for t in inputs])]

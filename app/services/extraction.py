@@ -141,12 +141,16 @@ class ExtractionService:
     def find_pairs(self, documents: list[str], mentions: list[list[dict]] | None = None) -> list[Pair]:
         return self.link(documents, mentions).pairs()
 
+    def linked_pairs(self, documents: list[str], mentions: list[list[dict]] | None = None) -> list[Pair]:
+        """The pairs whose two mentions are both linked to entities: the only ones that can become facts."""
+        return [p for p in self.find_pairs(documents, mentions) if p.head.entity and p.tail.entity]
+
     def extract(self, documents: list[str], *, mentions=None, candidates: list[str] | None = None,
                 threshold: float | None = None) -> list[ExtractedFact]:
         """Candidate facts above the threshold: each pair of linked mentions is asked both ways, and each
         way gives its best relation unless that is none of the above. A relation's fact comes in one
         direction only (symmetric and inverse relations once), so (a r b) and (b r a) never both appear."""
-        pairs = [p for p in self.find_pairs(documents, mentions) if p.head.entity and p.tail.entity]
+        pairs = self.linked_pairs(documents, mentions)
         if not pairs:
             return []
         forward, backward, protos = self.predictions.oriented([p.instance() for p in pairs])
