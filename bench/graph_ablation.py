@@ -59,6 +59,9 @@ def run_episodes(model, data, side_info, graph, n_way, k, episodes, seed):
             "covered_queries": covered, "covered_accuracy": round(covered_right / covered, 4) if covered else None}
 
 
+ULTRA_VARIANTS = ("plausibility (ULTRA) only", "all graph evidence (ULTRA plausibility)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
@@ -84,6 +87,9 @@ def main() -> None:
     store = EmbeddedStore(None)
     ingest_file(store, Path(args.kg))
     ultra_checkpoint = None if args.ultra_checkpoint == "none" else args.ultra_checkpoint
+    wanted = [v.strip() for v in args.variants.split(";")] if args.variants else None
+    if wanted is not None and not set(wanted) & set(ULTRA_VARIANTS):
+        ultra_checkpoint = None  # no variant asked needs ULTRA: its passes over the graph take minutes
     with_ultra = evidence_for_file(data, side_info, store, embeddings_dir=args.kg_embeddings,
                                    ultra_checkpoint=ultra_checkpoint)
     full = dataclasses.replace(with_ultra, ultra=None)  # plausibility from the embeddings
@@ -97,12 +103,11 @@ def main() -> None:
         variants[f"{kind} only"] = (side_info, graph, {kind: base_weights.get(kind, 1.0)})
     variants["all graph evidence"] = (enriched, full, {k: base_weights.get(k, 1.0) for k in KINDS})
     if ultra_checkpoint is not None:
-        variants["plausibility (ULTRA) only"] = (side_info, dataclasses.replace(with_ultra, side_info=side_info),
-                                                 {"plausibility": base_weights.get("plausibility", 1.0)})
-        variants["all graph evidence (ULTRA plausibility)"] = (enriched, with_ultra,
-                                                              {k: base_weights.get(k, 1.0) for k in KINDS})
-    if args.variants:
-        wanted = [v.strip() for v in args.variants.split(";")]
+        only, everything = ULTRA_VARIANTS
+        variants[only] = (side_info, dataclasses.replace(with_ultra, side_info=side_info),
+                          {"plausibility": base_weights.get("plausibility", 1.0)})
+        variants[everything] = (enriched, with_ultra, {k: base_weights.get(k, 1.0) for k in KINDS})
+    if wanted is not None:
         unknown = [v for v in wanted if v not in variants]
         if unknown:
             parser.error(f"unknown variants {unknown}; choose from {list(variants)}")
