@@ -30,6 +30,7 @@ from kgrel.kg.isolation import Cancelled, OutOfMemory, TimedOut, WorkFailed
 from kgrel.kg.relations import RelationExists
 from kgrel.kg.sparql import NotAcceptable, ResultTooLarge
 from kgrel.models.relation.adaptation import CannotAdapt
+from kgrel.models.relation.calibration_fitting import CannotCalibrate
 from kgrel.models.relation.instances import InvalidInstance
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ STATUS = [
     (JobBusy, 409),
     (DecisionConflict, 409),
     (CannotAdapt, 409),
+    (CannotCalibrate, 409),
     (NoEmbeddings, 409),
     (StoreUnavailable, 503),
     (KGError, 400),
@@ -90,7 +92,8 @@ def install(app: FastAPI) -> None:
         return JSONResponse(status_code=status_for(inner), content=body,
                             headers={"Retry-After": str(retry)} if retry else None)
 
-    for cls in (KGError, InvalidInstance, BatchItemError, JobBusy, CannotAdapt, QueriesBusy, DecisionConflict):
+    for cls in (KGError, InvalidInstance, BatchItemError, JobBusy, CannotAdapt, CannotCalibrate, QueriesBusy,
+                DecisionConflict):
         app.add_exception_handler(cls, known_error)
 
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -106,6 +106,12 @@ def main() -> None:
     parser.add_argument("--per-relation", type=int, default=50, help="query sentences per relation")
     parser.add_argument("--shots", default="0,1,5")
     parser.add_argument("--threshold", type=float, help="none-of-the-above threshold (default: the model's)")
+    parser.add_argument("--examples", type=int,
+                        help="labelled sentences set aside per relation, never asked (default: the largest K); "
+                             "the K-shot examples are the first K of them")
+    parser.add_argument("--calibrate-on-examples", action="store_true",
+                        help="refit the calibration on those examples first (the user's domain) instead of "
+                             "the model's own")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--png", type=Path, help="write the precision/recall curves here")
     parser.add_argument("--one-way", action="store_true",
@@ -125,16 +131,22 @@ def main() -> None:
     side_info = load_side_info(args.side_info)
     relations = [side_info[r] for r in sorted(data)]
     shots = [int(k) for k in args.shots.split(",")]
+    set_aside = max(shots) if args.examples is None else args.examples
+    if set_aside < max(shots):
+        parser.error(f"--examples {set_aside} is fewer than the largest K ({max(shots)})")
     rng = random.Random(args.seed)
     supports, queries, gold = {}, [], []
     for g, r in enumerate(sorted(data)):
         items = list(data[r])
         rng.shuffle(items)
-        supports[r] = items[:max(shots)]
-        picked = items[max(shots):max(shots) + args.per_relation]
+        supports[r] = items[:set_aside]
+        picked = items[set_aside:set_aside + args.per_relation]
         queries += picked
         gold += [g] * len(picked)
     gold_t = torch.tensor(gold)
+    calibration = None
+    if args.calibrate_on_examples:
+        calibration = calibrate_to_examples(model, supports, side_info, args.seed)
     with torch.inference_mode():
         forward, backward = embed_both_ways(model, queries)
         views = {"forward": forward, "backward": backward}
@@ -152,9 +164,19 @@ def main() -> None:
     if args.png:
         plot(curves, args.png)
     print(json.dumps({"model": str(model_dir or "untrained"), "data": args.data, "one_way": args.one_way,
-                      "relations": sorted(data),
+                      "examples": set_aside, "calibration": calibration, "relations": sorted(data),
                       "queries": len(queries), "threshold": threshold, "seed": args.seed, "results": results,
                       "curves": curves}))
+
+
+def calibrate_to_examples(model: RelationModel, examples: dict, side_info: dict, seed: int) -> dict:
+    """Refit the model's calibration on the labelled examples (what `kgrel adapt --calibrate-only` does)."""
+    from kgrel.models.relation.calibration_fitting import fit_to_examples
+
+    calibration, report = fit_to_examples(model, examples, side_info, seed=seed)
+    model.calibration = calibration
+    print(json.dumps({"calibration": calibration.to_json(), "nota": report}), file=sys.stderr)
+    return {"params": calibration.to_json(), "report": report}
 
 
 def plot(curves: dict, path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The relation model: which one serves, adapting it to the store's examples, switching back."""
+"""The relation model: which one serves, adapting or recalibrating it to the store's examples, switching back."""
 
 from fastapi import APIRouter, status
 
@@ -6,7 +6,7 @@ from kgrel.app.deps import ServiceDep
 from kgrel.app.routes.jobs import job_status
 from kgrel.app.schemas import ErrorOut
 from kgrel.app.schemas.jobs import JobOut, JobStarted
-from kgrel.app.schemas.models import AdaptIn, ModelOut, SelectIn
+from kgrel.app.schemas.models import AdaptIn, CalibrateIn, ModelOut, SelectIn
 from kgrel.models.relation.adaptation import AdaptConfig
 
 router = APIRouter(prefix="/model", tags=["relation model"])
@@ -44,3 +44,23 @@ def adapt(service: ServiceDep, body: AdaptIn | None = None) -> JobStarted:
 def adapt_status(job_id: str, service: ServiceDep) -> JobOut:
     """Status and, when done, validation before and after and whether the adapted model now serves."""
     return job_status(service, job_id, "model-adapt", "adapt")
+
+
+@router.post("/calibrate", status_code=status.HTTP_202_ACCEPTED, response_model=JobStarted, responses=ERRORS)
+def calibrate(service: ServiceDep, body: CalibrateIn | None = None) -> JobStarted:
+    """Refit the serving model's calibration on the examples in the store, in the background, and serve it.
+
+    Nothing is trained: the relations rank as before, but a score now says how often the top answer is
+    right on *your* text, so none-of-the-above holds on text unlike the text the model was calibrated on
+    (biomedical, news). Needs examples of at least 3 relations; 2 or more per relation also fit the
+    one-shot scores. The previous model stays listed and selectable.
+    """
+    body = body or CalibrateIn()
+    job = service.models.start_recalibrate(seed=body.seed)
+    return JobStarted(job=job.id, status=job.status, status_url=f"/model/calibrate/{job.id}")
+
+
+@router.get("/calibrate/{job_id}", response_model=JobOut, responses=ERRORS)
+def calibrate_status(job_id: str, service: ServiceDep) -> JobOut:
+    """Status and, when done, the calibration before and after and the model that now serves."""
+    return job_status(service, job_id, "model-calibrate", "calibrate")

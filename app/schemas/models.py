@@ -10,7 +10,9 @@ class ModelOut(BaseModel):
     path: str
     active: bool = Field(description="This model answers /predict, /extract and the labelling sessions.")
     adaptation: dict | None = Field(None, description="How an adapted model was validated: relation-disjoint "
-                                                      "scores before and after, relations trained and held out.")
+                                                      "scores before and after, relations trained and held out; "
+                                                      "for a recalibrated one (kind 'recalibration'), the "
+                                                      "calibration before and after.")
 
 
 class SelectIn(BaseModel):
@@ -26,3 +28,8 @@ class AdaptIn(BaseModel):
     validation_share: float = Field(0.4, gt=0.0, lt=1.0, description="Share of relations held out for validation.")
     seed: int = 0
     force: bool = Field(False, description="Serve the adapted model even if it validates worse than the current one.")
+
+
+class CalibrateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seed: int = 0

@@ -1,4 +1,4 @@
-"""Relation model folders: which one serves, adapting one to the user's examples, switching back.
+"""Relation model folders: which one serves, adapting or recalibrating one to the user's examples, switching back.
 
 Adapted models live under `<data_dir>/models/<name>/`; the serving choice is kept in
 `<data_dir>/models/active.json` so a restart serves the same model. A switch loads the new model
@@ -21,7 +21,8 @@ from kgrel.app.services.jobs import Job, JobRunner
 from kgrel.app.services.predictions import PredictionService
 from kgrel.kg import examples as kg_examples
 from kgrel.kg.errors import NotFound
-from kgrel.models.relation.adaptation import AdaptConfig, adapt, split_relations
+from kgrel.models.relation.adaptation import AdaptConfig, adapt, recalibrate, split_relations
+from kgrel.models.relation.calibration_fitting import CannotCalibrate
 from kgrel.models.relation.instances import instance_from_record
 from kgrel.models.relation.model import RelationModel
 
@@ -113,16 +114,23 @@ class ModelService:
             out[rec.relation].append(instance_from_record(rec))
         return dict(out)
 
+    def _serving_folder(self, doing: str) -> tuple[str, str]:
+        """(name, folder) of the serving model, which `doing` starts from; NotFound for the untrained encoder."""
+        base = self.location(self.active)
+        if base is None:
+            raise NotFound(f"the untrained encoder has no heads to {doing}; serve a trained model first")
+        return self.active, base
+
+    def _side_info(self, examples: dict) -> dict:
+        return {r.iri: r for r in self.graph.ontology.relations(sorted(examples))}
+
     def start_adapt(self, config: AdaptConfig) -> Job:
         """Fine-tune the serving model on the store's examples in the background; switch to the result
         when it validates at least as well (relation-disjoint), else keep serving the current one."""
         examples = self.examples()
         split_relations(examples, config)  # too few examples: say so now, not in a failed job
-        base_name = self.active
-        base = self.location(base_name)
-        if base is None:
-            raise NotFound("the untrained encoder has no heads to adapt; serve a trained model first")
-        side_info = {r.iri: r for r in self.graph.ontology.relations(sorted(examples))}
+        base_name, base = self._serving_folder("adapt")
+        side_info = self._side_info(examples)
 
         def work(progress) -> dict:
             progress({"stage": "adapting", "relations": len(examples)})
@@ -137,3 +145,24 @@ class ModelService:
             return out
 
         return self.jobs.start("model-adapt", work)
+
+    def start_recalibrate(self, seed: int = 0) -> Job:
+        """Refit the serving model's calibration on the store's examples in the background and switch to
+        the result: the same model, whose scores (and so none-of-the-above) fit the user's text."""
+        examples = {r: items for r, items in self.examples().items() if items}
+        if len(examples) < 3:  # say so now, not in a failed job
+            raise CannotCalibrate(f"refitting the calibration needs examples of at least 3 relations; "
+                                  f"the store has examples of {len(examples)}")
+        base_name, base = self._serving_folder("calibrate")
+        side_info = self._side_info(examples)
+
+        def work(progress) -> dict:
+            progress({"stage": "calibrating", "relations": len(examples)})
+            name = "calibrated-" + time.strftime("%Y%m%d-%H%M%S")
+            result = recalibrate(Path(base), examples, side_info, self.folder / name, seed=seed,
+                                 device=self.settings.device, encoder_dir=self.settings.encoder)
+            progress({"stage": "switching"})
+            self.select(name)
+            return {"model": name, "from": base_name, **result.as_dict()}
+
+        return self.jobs.start("model-calibrate", work)

@@ -6,18 +6,26 @@ user's relations. Validation is relation-disjoint: a seeded share of the relatio
 model is scored on them before and after (N-way 1-shot and 0-shot), and the adapted model is kept
 only when it scores at least as well as the model it started from. The result is a new model folder;
 the one it started from is left as it was, so a switch back is always possible.
+
+`recalibrate` is the light alternative: the model is left as it is and only its calibration is refitted
+on the user's examples, so that its scores, and so none-of-the-above, mean on the user's text what
+they mean on the text it was calibrated on. Seconds instead of minutes, and the ranking of relations
+is unchanged.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from safetensors.torch import load_file, save_file
 
 from kgrel.kg.ontology import RelationInfo
+from kgrel.models.relation.calibration_fitting import fit_to_examples
 from kgrel.models.relation.instances import RelationInstance
 from kgrel.models.relation.model import ENCODER_FILE, PACKAGED, ModelConfig, RelationModel
 from kgrel.models.relation.training import RelationTrainer, TrainConfig
@@ -54,6 +62,47 @@ class AdaptResult:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class RecalibrationResult:
+    relations: list[str]
+    examples: int
+    calibration: dict  # K -> [a, b]: p = sigmoid(a * similarity + b)
+    before: dict  # K -> [a, b] of the model it started from
+    nota: dict  # per fitted K, on the examples' episodes: none-of-the-above recall and right-and-kept
+    seconds: float
+    kind: str = "recalibration"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def recalibrate(base_dir: Path, examples: dict[str, list[RelationInstance]], side_info: dict[str, RelationInfo],
+                out: Path, *, seed: int = 0, episodes: int = 300, device: str = "auto",
+                encoder_dir: str | None = None) -> RecalibrationResult:
+    """Write to `out` the model in `base_dir` with its calibration refitted on `examples`; the heads and
+    encoder are copied unchanged. Raises `CannotCalibrate` when the examples are too few."""
+    started = time.perf_counter()
+    model = RelationModel.load(base_dir, encoder_dir=encoder_dir, device=device)
+    calibration, report = fit_to_examples(model, examples, side_info, episodes=episodes, seed=seed)
+    base = ModelConfig.load(base_dir)
+    outcome = RecalibrationResult(sorted(r for r, items in examples.items() if items),
+                                  sum(len(items) for items in examples.values()), calibration.to_json(),
+                                  base.calibration, {str(k): v for k, v in report.items()},
+                                  round(time.perf_counter() - started, 1))
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(base_dir, tmp)
+    base.calibration = outcome.calibration
+    base.notes = f"{base.notes}; calibration refitted on {outcome.examples} examples of the user's " \
+                 f"{len(outcome.relations)} relations".lstrip("; ")
+    base.encoder = _portable(base.encoder, base_dir)
+    base.save(tmp)
+    (tmp / "training.json").write_text(json.dumps({"result": {"adaptation": outcome.as_dict()}}, indent=1),
+                                       encoding="utf-8")
+    tmp.rename(out)  # the folder appears whole or not at all
+    return outcome
 
 
 def split_relations(examples: dict[str, list[RelationInstance]], config: AdaptConfig) -> tuple[list[str], list[str]]:
@@ -107,8 +156,8 @@ def _save(trainer: RelationTrainer, model: RelationModel, base_dir: Path, out: P
     base = ModelConfig.load(base_dir)
     model.config.calibration = base.calibration
     model.config.nota_threshold = base.nota_threshold
-    if base.encoder != PACKAGED and not Path(base.encoder).is_absolute():
-        model.config.encoder = str((base_dir / base.encoder).resolve())
+    if (portable := _portable(base.encoder, base_dir)) != base.encoder:
+        model.config.encoder = portable
     trainer.save(tmp, result)
     if (base_dir / ENCODER_FILE).exists():
         # The base folder's fine-tuned layers, with those adapted now written over them.
@@ -117,6 +166,13 @@ def _save(trainer: RelationTrainer, model: RelationModel, base_dir: Path, out: P
             layers.update(load_file(str(tmp / ENCODER_FILE)))
         save_file(layers, str(tmp / ENCODER_FILE))
     tmp.rename(out)  # the folder appears whole or not at all
+
+
+def _portable(encoder: str, base_dir: Path) -> str:
+    """The encoder as the new folder must name it: one named relative to the base folder, made absolute."""
+    if encoder != PACKAGED and not Path(encoder).is_absolute():
+        return str((base_dir / encoder).resolve())
+    return encoder
 
 
 def _mean(scores: dict[str, float]) -> float:

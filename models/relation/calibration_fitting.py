@@ -55,3 +55,23 @@ def fit_calibration(model: RelationModel, data: dict[str, list[RelationInstance]
         report[k] = {"present_right_and_kept": round(right.float().mean().item(), 3),
                      "absent_answered_nota": round(nota.float().mean().item(), 3)}
     return calibration, report
+
+
+class CannotCalibrate(ValueError):
+    """Too few labelled examples to refit the calibration on them."""
+
+
+def fit_to_examples(model: RelationModel, examples: dict[str, list[RelationInstance]],
+                    side_info: dict[str, RelationInfo] | None, *, episodes: int = 300,
+                    seed: int = 0) -> tuple[Calibration, dict]:
+    """The calibration refitted on a user's labelled examples, so that a score means "right this often"
+    on *their* text: on text unlike the training text the shipped calibration accepts far too much
+    (README, "Calibrated to your domain"). Episodes draw support and query from each relation's own
+    examples, and the query of one more relation supplies "none of the above". Fits the K that the
+    examples allow (K + 1 examples per relation); larger K use the largest fitted one.
+    """
+    usable = {r: items for r, items in examples.items() if items}
+    if len(usable) < 3:
+        raise CannotCalibrate(f"refitting the calibration needs examples of at least 3 relations "
+                              f"(2 candidates and 1 to stand for none of the above); the store has {len(usable)}")
+    return fit_calibration(model, usable, side_info, n_way=min(10, len(usable) - 1), episodes=episodes, seed=seed)

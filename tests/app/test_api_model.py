@@ -87,3 +87,36 @@ def test_adapt_validates_on_held_out_relations_switches_only_if_no_worse_and_rol
     assert client.post("/model/select", json={"name": "../etc"}).status_code == 404
     assert client.post("/model/select", json={"name": adapted["name"]}).json()["active"]
     assert client.post("/predict", json=QUERY).json() == after
+
+
+def test_calibrate_needs_examples_of_three_relations(client):
+    r = client.post("/model/calibrate", json={})
+    assert r.status_code == 409 and "at least 3 relations" in r.json()["detail"], r.text
+    assert client.post("/model/calibrate", json={"seed": 0, "steps": 5}).status_code == 422  # no such field
+
+
+def test_calibrate_refits_scores_to_the_store_examples_keeps_the_ranking_and_rolls_back(client, settings):
+    register_biomedical_relations(client)
+    before = client.post("/predict", json=QUERY).json()
+    r = client.post("/model/calibrate", json={})
+    assert r.status_code == 202, r.text
+    job = wait(client, r.json()["status_url"])
+    assert job["status"] == "done", job["error"]
+    result = job["result"]
+    assert result["kind"] == "recalibration" and result["from"] == "base" and result["examples"] == 40
+    assert len(result["relations"]) == 8
+    # Five examples per relation fit K = 0..4 (K + 1 examples each); each is a new sigmoid.
+    assert sorted(result["calibration"]) == ["0", "1", "2", "3", "4"]
+    assert all(result["calibration"][k] != result["before"].get(k) for k in result["calibration"])
+    listed = next(m for m in client.get("/model").json() if m["active"])
+    assert listed["name"] == result["model"] and listed["adaptation"]["kind"] == "recalibration"
+    # Nothing was trained: the same relations in the same order, with the new probabilities.
+    after = client.post("/predict", json=QUERY).json()
+    ranked = lambda out: [(p["relation"], p["reversed"]) for p in out["predictions"]]  # noqa: E731
+    assert ranked(after) == ranked(before)
+    assert [p["score"] for p in after["predictions"]] != [p["score"] for p in before["predictions"]]
+    # Back to the base model: its answers exactly; the recalibrated one stays selectable.
+    assert client.post("/model/select", json={"name": "base"}).json()["active"]
+    assert client.post("/predict", json=QUERY).json() == before
+    assert client.post("/model/select", json={"name": result["model"]}).json()["active"]
+    assert client.post("/predict", json=QUERY).json() == after

@@ -168,3 +168,21 @@ def test_eval_with_and_without_the_graph(tmp_path):
     fewshot = run("eval", "fewshot", *common, "--n-way", "5", "--k-shot", "1", "--episodes", "20", "--seed", "1")
     assert fewshot.returncode == 0, fewshot.stderr
     assert last_json(fewshot.stdout)["graph"] is True
+
+
+def test_adapt_calibrate_only_refits_on_the_store_examples_and_lists_the_model(tmp_path, model):
+    from kgrel.app.config import Settings
+    from tests.app.test_api_model import register_biomedical_relations
+    from tests.conftest import make_client
+
+    data_dir = tmp_path / "var"
+    r = run("adapt", "--calibrate-only", "--data-dir", str(data_dir))
+    assert r.returncode != 0 and "at least 3 relations" in r.stderr, r.stderr
+    with make_client(Settings(data_dir=data_dir), model) as client:
+        register_biomedical_relations(client)
+    r = run("adapt", "--calibrate-only", "--data-dir", str(data_dir))
+    assert r.returncode == 0, r.stderr
+    result = last_json(r.stdout)
+    assert result["task"] == "calibrate" and result["examples"] == 40 and result["from"] == "base"
+    listed = last_json(run("adapt", "--list", "--data-dir", str(data_dir)).stdout)
+    assert [(m["name"], m["active"]) for m in listed] == [("base", False), (result["model"], True)]
