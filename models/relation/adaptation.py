@@ -70,7 +70,7 @@ class RecalibrationResult:
     examples: int
     calibration: dict  # K -> [a, b]: p = sigmoid(a * similarity + b)
     before: dict  # K -> [a, b] of the model it started from
-    nota: dict  # per fitted K, on the examples' episodes: none-of-the-above recall and right-and-kept
+    nota: dict  # per fitted K, on the examples' episodes: none-of-the-above recall, right-and-kept; before too
     seconds: float
     kind: str = "recalibration"
 

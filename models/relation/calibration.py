@@ -21,9 +21,13 @@ class Calibration:
 
     def probability(self, scores: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         ks = k.clamp(max=MAX_K).long()
-        a = torch.tensor([self.params.get(i, self._default(i))[0] for i in range(MAX_K + 1)])
-        b = torch.tensor([self.params.get(i, self._default(i))[1] for i in range(MAX_K + 1)])
+        a = torch.tensor([self.parameters(i)[0] for i in range(MAX_K + 1)])
+        b = torch.tensor([self.parameters(i)[1] for i in range(MAX_K + 1)])
         return torch.sigmoid(a[ks] * scores + b[ks])
+
+    def parameters(self, k: int) -> tuple[float, float]:
+        """(a, b) used for K examples."""
+        return self.params.get(min(k, MAX_K), self._default(min(k, MAX_K)))
 
     def _default(self, k: int) -> tuple[float, float]:
         # Uncalibrated fallback: the nearest fitted K, else p = 0.5 at a similarity of 0.5.

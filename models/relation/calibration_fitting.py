@@ -14,7 +14,7 @@ from kgrel.models.relation.prototypes import PrototypicalClassifier, none_of_the
 
 def fit_calibration(model: RelationModel, data: dict[str, list[RelationInstance]],
                     side_info: dict[str, RelationInfo] | None, *, n_way: int = 10, episodes: int = 300,
-                    seed: int = 0, max_k: int = MAX_K) -> tuple[Calibration, dict]:
+                    seed: int = 0, max_k: int = MAX_K, compare: bool = False) -> tuple[Calibration, dict]:
     """Fit one sigmoid per K on N-way episodes; returns the calibration and a none-of-the-above report.
 
     The sigmoid is fitted to whether the *top* answer is right, over queries whose relation is among
@@ -22,7 +22,7 @@ def fit_calibration(model: RelationModel, data: dict[str, list[RelationInstance]
     means "right four times in five" and the threshold decides none-of-the-above. The report gives,
     at the model's threshold, how often a query whose relation is *absent* from the candidates is
     answered "none of the above", and how often one whose relation is present is answered with the
-    right relation.
+    right relation; with `compare`, also under the model's current calibration (keys ending "_before").
     """
     classifier = PrototypicalClassifier(model)
     calibration = Calibration()
@@ -49,12 +49,23 @@ def fit_calibration(model: RelationModel, data: dict[str, list[RelationInstance]
                              torch.full_like(absent_top, 0.5 / len(absent_top))])
         a, b = fit_platt(torch.cat([top, absent_top]), torch.cat([correct, torch.zeros_like(absent_top)]), weights)
         calibration.params[k] = (a, b)
-        kept = ~none_of_the_above(torch.sigmoid(a * present_t + b).max(-1).values, threshold)
-        right = (present_t.argmax(-1) == torch.arange(n_way)) & kept
-        nota = none_of_the_above(torch.sigmoid(a * torch.stack(absent) + b).max(-1).values, threshold)
-        report[k] = {"present_right_and_kept": round(right.float().mean().item(), 3),
-                     "absent_answered_nota": round(nota.float().mean().item(), 3)}
+        report[k] = _decisions(present_t, torch.stack(absent), a, b, threshold)
+        if compare:
+            # The calibration it replaces, on the same episodes: what refitting changes.
+            before = _decisions(present_t, torch.stack(absent), *model.calibration.parameters(k), threshold)
+            report[k].update({f"{name}_before": value for name, value in before.items()})
     return calibration, report
+
+
+def _decisions(present: torch.Tensor, absent: torch.Tensor, a: float, b: float, threshold: float) -> dict:
+    """With p = sigmoid(a * s + b): the share of present queries answered right and kept, and of absent
+    ones answered none of the above."""
+    n_way = present.shape[-1]
+    kept = ~none_of_the_above(torch.sigmoid(a * present + b).max(-1).values, threshold)
+    right = (present.argmax(-1) == torch.arange(n_way)) & kept
+    nota = none_of_the_above(torch.sigmoid(a * absent + b).max(-1).values, threshold)
+    return {"present_right_and_kept": round(right.float().mean().item(), 3),
+            "absent_answered_nota": round(nota.float().mean().item(), 3)}
 
 
 class CannotCalibrate(ValueError):
@@ -74,4 +85,5 @@ def fit_to_examples(model: RelationModel, examples: dict[str, list[RelationInsta
     if len(usable) < 3:
         raise CannotCalibrate(f"refitting the calibration needs examples of at least 3 relations "
                               f"(2 candidates and 1 to stand for none of the above); the store has {len(usable)}")
-    return fit_calibration(model, usable, side_info, n_way=min(10, len(usable) - 1), episodes=episodes, seed=seed)
+    return fit_calibration(model, usable, side_info, n_way=min(10, len(usable) - 1), episodes=episodes, seed=seed,
+                           compare=True)

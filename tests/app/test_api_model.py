@@ -108,6 +108,9 @@ def test_calibrate_refits_scores_to_the_store_examples_keeps_the_ranking_and_rol
     # Five examples per relation fit K = 0..4 (K + 1 examples each); each is a new sigmoid.
     assert sorted(result["calibration"]) == ["0", "1", "2", "3", "4"]
     assert all(result["calibration"][k] != result["before"].get(k) for k in result["calibration"])
+    # What the refit changes on the examples' own episodes, so the user can judge it.
+    assert set(result["nota"]["1"]) == {"present_right_and_kept", "absent_answered_nota",
+                                        "present_right_and_kept_before", "absent_answered_nota_before"}
     listed = next(m for m in client.get("/model").json() if m["active"])
     assert listed["name"] == result["model"] and listed["adaptation"]["kind"] == "recalibration"
     # Nothing was trained: the same relations in the same order, with the new probabilities.
