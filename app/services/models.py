@@ -22,7 +22,7 @@ from kgrel.app.services.predictions import PredictionService
 from kgrel.kg import examples as kg_examples
 from kgrel.kg.errors import NotFound
 from kgrel.models.relation.adaptation import AdaptConfig, adapt, recalibrate, split_relations
-from kgrel.models.relation.calibration_fitting import CannotCalibrate
+from kgrel.models.relation.calibration_fitting import calibration_examples
 from kgrel.models.relation.instances import instance_from_record
 from kgrel.models.relation.model import RelationModel
 
@@ -121,6 +121,15 @@ class ModelService:
             raise NotFound(f"the untrained encoder has no heads to {doing}; serve a trained model first")
         return self.active, base
 
+    def _new_name(self, kind: str) -> str:
+        """A model name from the time, never one already taken (two jobs may end in the same second)."""
+        name = stem = f"{kind}-" + time.strftime("%Y%m%d-%H%M%S")
+        n = 1
+        while (self.folder / name).exists() or (self.folder / f"{name}.partial").exists():
+            n += 1
+            name = f"{stem}-{n}"
+        return name
+
     def _side_info(self, examples: dict) -> dict:
         return {r.iri: r for r in self.graph.ontology.relations(sorted(examples))}
 
@@ -134,7 +143,7 @@ class ModelService:
 
         def work(progress) -> dict:
             progress({"stage": "adapting", "relations": len(examples)})
-            name = "adapted-" + time.strftime("%Y%m%d-%H%M%S")
+            name = self._new_name("adapted")
             result = adapt(Path(base), examples, side_info, self.folder / name, config,
                            device=self.settings.device, encoder_dir=self.settings.encoder)
             out = {"model": name if result.kept else None, "from": base_name, **asdict(result),
@@ -149,16 +158,13 @@ class ModelService:
     def start_recalibrate(self, seed: int = 0) -> Job:
         """Refit the serving model's calibration on the store's examples in the background and switch to
         the result: the same model, whose scores (and so none-of-the-above) fit the user's text."""
-        examples = {r: items for r, items in self.examples().items() if items}
-        if len(examples) < 3:  # say so now, not in a failed job
-            raise CannotCalibrate(f"refitting the calibration needs examples of at least 3 relations; "
-                                  f"the store has examples of {len(examples)}")
+        examples = calibration_examples(self.examples())  # too few: say so now, not in a failed job
         base_name, base = self._serving_folder("calibrate")
         side_info = self._side_info(examples)
 
         def work(progress) -> dict:
             progress({"stage": "calibrating", "relations": len(examples)})
-            name = "calibrated-" + time.strftime("%Y%m%d-%H%M%S")
+            name = self._new_name("calibrated")
             result = recalibrate(Path(base), examples, side_info, self.folder / name, seed=seed,
                                  device=self.settings.device, encoder_dir=self.settings.encoder)
             progress({"stage": "switching"})

@@ -72,6 +72,15 @@ class CannotCalibrate(ValueError):
     """Too few labelled examples to refit the calibration on them."""
 
 
+def calibration_examples(examples: dict[str, list[RelationInstance]]) -> dict[str, list[RelationInstance]]:
+    """The relations that have examples; CannotCalibrate when they are too few to refit on."""
+    usable = {r: items for r, items in examples.items() if items}
+    if len(usable) < 3:
+        raise CannotCalibrate(f"refitting the calibration needs examples of at least 3 relations "
+                              f"(2 candidates and 1 to stand for none of the above); the store has {len(usable)}")
+    return usable
+
+
 def fit_to_examples(model: RelationModel, examples: dict[str, list[RelationInstance]],
                     side_info: dict[str, RelationInfo] | None, *, episodes: int = 300,
                     seed: int = 0) -> tuple[Calibration, dict]:
@@ -81,9 +90,6 @@ def fit_to_examples(model: RelationModel, examples: dict[str, list[RelationInsta
     examples, and the query of one more relation supplies "none of the above". Fits the K that the
     examples allow (K + 1 examples per relation); larger K use the largest fitted one.
     """
-    usable = {r: items for r, items in examples.items() if items}
-    if len(usable) < 3:
-        raise CannotCalibrate(f"refitting the calibration needs examples of at least 3 relations "
-                              f"(2 candidates and 1 to stand for none of the above); the store has {len(usable)}")
+    usable = calibration_examples(examples)
     return fit_calibration(model, usable, side_info, n_way=min(10, len(usable) - 1), episodes=episodes, seed=seed,
                            compare=True)

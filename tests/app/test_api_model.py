@@ -123,3 +123,8 @@ def test_calibrate_refits_scores_to_the_store_examples_keeps_the_ranking_and_rol
     assert client.post("/predict", json=QUERY).json() == before
     assert client.post("/model/select", json={"name": result["model"]}).json()["active"]
     assert client.post("/predict", json=QUERY).json() == after
+    # Recalibrating again at once (the same second, likely) makes another model, never overwrites one.
+    again = wait(client, client.post("/model/calibrate", json={"seed": 1}).json()["status_url"])
+    assert again["status"] == "done" and again["result"]["from"] == result["model"], again
+    assert again["result"]["model"] != result["model"]
+    assert [m["name"] for m in client.get("/model").json()][1:] == sorted([result["model"], again["result"]["model"]])
