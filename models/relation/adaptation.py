@@ -25,7 +25,7 @@ from pathlib import Path
 from safetensors.torch import load_file, save_file
 
 from kgrel.kg.ontology import RelationInfo
-from kgrel.models.relation.calibration_fitting import fit_to_examples
+from kgrel.models.relation.calibration_fitting import calibration_examples, fit_to_examples
 from kgrel.models.relation.instances import RelationInstance
 from kgrel.models.relation.model import ENCODER_FILE, PACKAGED, ModelConfig, RelationModel
 from kgrel.models.relation.training import RelationTrainer, TrainConfig
@@ -84,12 +84,12 @@ def recalibrate(base_dir: Path, examples: dict[str, list[RelationInstance]], sid
     """Write to `out` the model in `base_dir` with its calibration refitted on `examples`; the heads and
     encoder are copied unchanged. Raises `CannotCalibrate` when the examples are too few."""
     started = time.perf_counter()
+    examples = calibration_examples(examples)
     model = RelationModel.load(base_dir, encoder_dir=encoder_dir, device=device)
     calibration, report = fit_to_examples(model, examples, side_info, episodes=episodes, seed=seed)
     base = ModelConfig.load(base_dir)
-    outcome = RecalibrationResult(sorted(r for r, items in examples.items() if items),
-                                  sum(len(items) for items in examples.values()), calibration.to_json(),
-                                  base.calibration, {str(k): v for k, v in report.items()},
+    outcome = RecalibrationResult(sorted(examples), sum(len(items) for items in examples.values()),
+                                  calibration.to_json(), base.calibration, {str(k): v for k, v in report.items()},
                                   round(time.perf_counter() - started, 1))
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -21,8 +21,7 @@ class Calibration:
 
     def probability(self, scores: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         ks = k.clamp(max=MAX_K).long()
-        a = torch.tensor([self.parameters(i)[0] for i in range(MAX_K + 1)])
-        b = torch.tensor([self.parameters(i)[1] for i in range(MAX_K + 1)])
+        a, b = torch.tensor([self.parameters(i) for i in range(MAX_K + 1)]).T
         return torch.sigmoid(a[ks] * scores + b[ks])
 
     def parameters(self, k: int) -> tuple[float, float]:

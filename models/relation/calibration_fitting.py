@@ -42,17 +42,18 @@ def fit_calibration(model: RelationModel, data: dict[str, list[RelationInstance]
             present.append(s[:n_way])
             absent.append(s[n_way])
         present_t = torch.stack(present)  # (episodes, n_way queries, n_way relations), diagonal is right
-        absent_top = torch.stack(absent).max(-1).values
+        absent_t = torch.stack(absent)  # (episodes, n_way relations): the query of the (N+1)th relation
+        absent_top = absent_t.max(-1).values
         top = present_t.max(-1).values.reshape(-1)
         correct = (present_t.argmax(-1) == torch.arange(n_way)).float().reshape(-1)
         weights = torch.cat([torch.full_like(top, 0.5 / len(top)),
                              torch.full_like(absent_top, 0.5 / len(absent_top))])
         a, b = fit_platt(torch.cat([top, absent_top]), torch.cat([correct, torch.zeros_like(absent_top)]), weights)
         calibration.params[k] = (a, b)
-        report[k] = _decisions(present_t, torch.stack(absent), a, b, threshold)
+        report[k] = _decisions(present_t, absent_t, a, b, threshold)
         if compare:
             # The calibration it replaces, on the same episodes: what refitting changes.
-            before = _decisions(present_t, torch.stack(absent), *model.calibration.parameters(k), threshold)
+            before = _decisions(present_t, absent_t, *model.calibration.parameters(k), threshold)
             report[k].update({f"{name}_before": value for name, value in before.items()})
     return calibration, report
 
