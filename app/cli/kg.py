@@ -61,6 +61,9 @@ def register(sub) -> None:
     lp.add_argument("--save", metavar="PATH", help="ultra: write the trained weights here (a .pt file, with a "
                                                    ".json beside it saying what they learned from), to start "
                                                    "later runs from with --checkpoint")
+    lp.add_argument("--test-sample", type=int, metavar="N",
+                    help="ultra: rank N test triples drawn at random (seeded) instead of all, for graphs whose "
+                         "full ranking takes hours on a CPU; the output says so and gives a 95%% interval")
     lp.add_argument("--train-name", help="ultra: the training graph's name in that record (default: the "
                                          "--train file's folder)")
     lp.set_defaults(func=run_eval_lp)
@@ -69,9 +72,10 @@ def register(sub) -> None:
 def run_eval_lp(args) -> int:
     if args.gnn == "ultra":
         return _eval_ultra(args)
-    if args.inference_graph or args.checkpoint or args.save:
-        return fail("--inference-graph, --checkpoint and --save need --gnn ultra: the other models embed the "
-                    "entities they trained on, so they cannot reason over another graph")
+    if args.inference_graph or args.checkpoint or args.save or args.test_sample is not None:
+        return fail("--inference-graph, --checkpoint, --save and --test-sample need --gnn ultra: the other models "
+                    "embed the entities they trained on, so they cannot reason over another graph (and rank "
+                    "every test triple in seconds)")
     from kgrel.app.services.embeddings import training_config
     from kgrel.models.graph.training import benchmark_link_prediction, plot_history
 
@@ -99,6 +103,8 @@ def _eval_ultra(args) -> int:
     epochs = args.epochs if args.epochs is not None else (0 if checkpoint else 10)
     if checkpoint is None and epochs == 0:
         return fail("--checkpoint none trains from scratch: give --epochs N (N > 0)")
+    if args.test_sample is not None and args.test_sample < 1:
+        return fail("--test-sample N ranks N test triples: give N >= 1")
     if args.save and epochs == 0:
         return fail("--save writes trained weights: give --epochs N (N > 0)")
     config = UltraTrainConfig(epochs=epochs, batch_size=args.batch_size or 16, lr=args.lr or 5e-4,
@@ -107,7 +113,7 @@ def _eval_ultra(args) -> int:
         result = benchmark(args.train, args.valid, args.test, inference_graph=args.inference_graph,
                            filters=args.filter, checkpoint=checkpoint, config=config, device=args.device or "auto",
                            progress=lambda r: print(json.dumps(r), file=sys.stderr), save=args.save,
-                           train_name=args.train_name)
+                           train_name=args.train_name, test_sample=args.test_sample)
     except (OSError, ValueError, RuntimeError) as e:
         return fail(str(e))
     print(json.dumps(result))

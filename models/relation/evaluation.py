@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import random
 import time
 
@@ -15,13 +14,7 @@ from kgrel.models.relation.evidence import EvidenceSource
 from kgrel.models.relation.instances import RelationInstance
 from kgrel.models.relation.model import RelationModel
 from kgrel.models.relation.prototypes import PrototypeSet, PrototypicalClassifier, none_of_the_above
-
-
-def mean_ci95(values: list[float]) -> tuple[float, float]:
-    n = len(values)
-    mean = sum(values) / n
-    var = sum((v - mean) ** 2 for v in values) / max(1, n - 1)
-    return mean, 1.96 * math.sqrt(var / n)
+from kgrel.models.statistics import mean_ci95
 
 
 def evaluate_fewshot(model: RelationModel, data: dict[str, list[RelationInstance]], n_way: int, k_shot: int,

@@ -182,3 +182,19 @@ def test_weights_of_unknown_origin_stay_marked_unknown_when_fine_tuned_and_saved
     assert result["pretrained_on"] is None
     assert result["saved_pretrained_on"] == ["unknown (mystery.pt)", "toy_v1"]
     assert json.loads((tmp_path / "out.json").read_text())["pretrained_on"] == result["saved_pretrained_on"]
+
+
+def test_a_sampled_test_set_is_drawn_the_same_each_run_and_says_so(tmp_path):
+    """`test_sample` ranks a seeded subset of the test triples (filtering against all of them), and the
+    figures say how many were ranked and how sure their MRR is."""
+    from kgrel.models.graph.ultra_training import benchmark
+
+    write_split(tmp_path / "toy_v1", "p", people=30, held_out=12)
+    split = tmp_path / "toy_v1"
+    runs = [benchmark(split / "train.txt", split / "valid.txt", split / "test.txt",
+                      checkpoint=Settings().ultra_checkpoint, device="cpu", test_sample=3) for _ in range(2)]
+    assert runs[0]["test_triples"] == 6 and runs[0]["test_sampled"] == 3
+    assert runs[0]["mrr"] == runs[1]["mrr"] and runs[0]["mrr_ci95"] > 0
+    whole = benchmark(split / "train.txt", split / "valid.txt", split / "test.txt",
+                      checkpoint=Settings().ultra_checkpoint, device="cpu")
+    assert "test_sampled" not in whole and "mrr_ci95" not in whole
