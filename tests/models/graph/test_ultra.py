@@ -53,10 +53,34 @@ def test_one_layer_by_hand_and_the_fast_sum_agrees_with_message_passing():
     for e in range(edge_index.shape[1]):  # messages flow from edge_index[1] into edge_index[0]
         summed[:, edge_index[0, e]] += state[:, edge_index[1, e]] * relation[:, edge_type[e]]
     expected = torch.relu(conv.layer_norm(conv.linear(torch.cat([state, summed + boundary], -1))))
-    assert torch.allclose(conv(state, boundary, edge_index, edge_type), expected, atol=1e-6)  # PyG propagate
+    assert torch.allclose(conv(state, boundary, edge_index, edge_type), expected, atol=1e-6)
+    propagated = conv.propagate(edge_index, state=state, relation=relation, edge_type=edge_type, size=(4, 4))
+    assert torch.allclose(propagated, summed, atol=1e-6)  # PyG's message passing, by the definition
     with torch.no_grad():
         assert torch.allclose(conv(state, boundary, edge_index, edge_type), expected, atol=1e-6)
         assert torch.allclose(fused_sum(state, relation, edge_index, edge_type, rows=2), summed, atol=1e-6)
+
+
+@pytest.mark.parametrize("rows", [2, 5, 16384])  # a slice of edges smaller than the batch, uneven, all at once
+def test_the_fused_sum_has_the_gradients_of_message_passing(rows):
+    """Training runs through `fused_sum`'s own backward pass: its gradients for the states and for the
+    per-query relation vectors are those of autograd through PyG's per-edge messages (and of a numerical check)."""
+    torch.manual_seed(0)
+    graph = tiny_graph(people=5)
+    edge_index, edge_type = graph.edge_index, graph.edge_type
+    conv = RelationalConv(3, None, project=True).double()
+    state = torch.randn(2, graph.num_nodes, 3, dtype=torch.double, requires_grad=True)
+    relation = torch.randn(2, graph.num_relations, 3, dtype=torch.double, requires_grad=True)
+    weights = torch.randn(2, graph.num_nodes, 3, dtype=torch.double)
+    size = (graph.num_nodes, graph.num_nodes)
+    reference = torch.autograd.grad((conv.propagate(edge_index, state=state, relation=relation, edge_type=edge_type,
+                                                    size=size) * weights).sum(), [state, relation])
+    fused = torch.autograd.grad((fused_sum(state, relation, edge_index, edge_type, rows=rows) * weights).sum(),
+                                [state, relation])
+    for got, want in zip(fused, reference, strict=True):
+        assert torch.allclose(got, want, atol=1e-10)
+    assert torch.autograd.gradcheck(lambda s, r: fused_sum(s, r, edge_index, edge_type, rows=rows),
+                                    (state, relation))
 
 
 def test_the_shipped_checkpoint_gives_the_pinned_scores():
