@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     ultra_checkpoint: Path = Field(SHIPPED / "ultra" / "ultra_3g.pt",
                                    description="ULTRA weights the graph model reasons with (`kgrel kg eval-lp --gnn "
                                                "ultra`, /kg/predict-links): the shipped ultra_3g by default.")
+    train_memory_mb: int | None = Field(
+        None, ge=1, description="Memory one graph-model training step may use, in MiB (default: half of what is "
+                                "available when the job starts; on a GPU, half of its free memory). ULTRA's batch "
+                                "is cut to fit; a graph where one triple per step does not fit is refused.")
     demo_graph: Path = Field(SHIPPED / "demo_graph.nt.gz", description="Graph loaded by --load-demo.")
     load_demo: bool = Field(False, description="Load the demo graph into an empty store at start-up.")
 

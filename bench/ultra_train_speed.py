@@ -6,7 +6,8 @@
 Builds the graph of the training triples, loads the shipped checkpoint and runs `--steps` training steps
 of `--batch-size` triples (each asked both ways) as `kgrel kg train --gnn ultra` does. Reports seconds
 per step (after a first, warm-up step) and the peak memory the steps took: resident memory above what
-the process held before training on a CPU (Linux), allocated memory on a GPU. The last line is JSON.
+the process held before training on a CPU (Linux), allocated memory on a GPU; beside it, the estimate
+the service cuts its batch by (`ultra_training.step_memory`). The last line is JSON.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def main() -> None:
     from kgrel.models.device import resolve_device
     from kgrel.models.graph.evaluation import read_triples
     from kgrel.models.graph.ultra import FactGraph, Ultra
-    from kgrel.models.graph.ultra_training import UltraTrainConfig, Vocabulary, train
+    from kgrel.models.graph.ultra_training import UltraTrainConfig, Vocabulary, step_memory, train
 
     device = resolve_device(args.device)
     vocab = Vocabulary()
@@ -75,7 +76,9 @@ def main() -> None:
     print(json.dumps({"train": str(args.train), "entities": graph.num_nodes, "facts": len(triples),
                       "batch_size": args.batch_size, "queries_per_step": 2 * args.batch_size,
                       "steps": args.steps, "seconds_per_step": round(seconds / args.steps, 3),
-                      "peak_step_memory_gib": round(peak / 2**30, 2), "loss": history[-1]["loss"],
+                      "peak_step_memory_gib": round(peak / 2**30, 2),
+                      "estimated_step_memory_gib": round(step_memory(graph.num_nodes, args.batch_size) / 2**30, 2),
+                      "loss": history[-1]["loss"],
                       "device": str(device), "hardware": hardware()}))
 
 

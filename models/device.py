@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import torch
 
 
@@ -27,3 +30,18 @@ def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
     except (AttributeError, RuntimeError):
         fast = False
     return torch.bfloat16 if fast else None
+
+
+def available_memory(device: torch.device | str) -> int:
+    """Bytes free for new work: the GPU's free memory, or what Linux reports as available (MemAvailable:
+    free plus reclaimable cache), else the machine's physical memory."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

@@ -39,7 +39,8 @@ def register(sub) -> None:
     lp.add_argument("--rank", type=int, default=256)
     lp.add_argument("--epochs", type=int, help="training epochs (default: 200; ultra: 0 from a checkpoint, "
                                                "10 from scratch)")
-    lp.add_argument("--batch-size", type=int, help="triples per step (default: 1000; ultra: 16)")
+    lp.add_argument("--batch-size", type=int, help="triples per step (default: 1000; ultra: 16, or fewer to fit in "
+                                                   "half of the memory available)")
     lp.add_argument("--lr", type=float, help="learning rate (default: 0.1; ultra: 5e-4)")
     lp.add_argument("--n3", type=float, default=5e-3)
     lp.add_argument("--negatives", type=int, default=0,
@@ -113,7 +114,8 @@ def _eval_ultra(args) -> int:
         result = benchmark(args.train, args.valid, args.test, inference_graph=args.inference_graph,
                            filters=args.filter, checkpoint=checkpoint, config=config, device=args.device or "auto",
                            progress=lambda r: print(json.dumps(r), file=sys.stderr), save=args.save,
-                           train_name=args.train_name, test_sample=args.test_sample)
+                           train_name=args.train_name, test_sample=args.test_sample,
+                           fit_memory=args.batch_size is None)
     except (OSError, ValueError, RuntimeError) as e:
         return fail(str(e))
     print(json.dumps(result))

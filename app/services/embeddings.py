@@ -14,6 +14,7 @@ from kgrel.app.services.jobs import Job, JobRunner
 from kgrel.kg import changes
 from kgrel.kg.errors import KGError, NotFound
 from kgrel.kg.export import export_graph
+from kgrel.models.device import available_memory
 from kgrel.models.graph import ultra_training
 from kgrel.models.graph.embeddings import KGEmbeddings
 from kgrel.models.graph.link_predictor import LPConfig
@@ -137,11 +138,14 @@ class EmbeddingService:
             export = export_graph(self.graph.store, graph_iri)
             if not len(export.triples):
                 raise NotFound("the graph has no facts between entities to learn from")
+            batch_size = ultra_training.fitting_batch_size(export.num_nodes, UltraTrainConfig.batch_size,
+                                                           self._training_memory())
             model = Ultra.load(start, self.device) if start else Ultra().to(self.device)
-            progress({"stage": "training", "entities": export.num_nodes, "triples": len(export.triples)})
+            progress({"stage": "training", "entities": export.num_nodes, "triples": len(export.triples),
+                      "batch_size": batch_size})
             history = ultra_training.train(
                 model, FactGraph.from_triples(export.triples, export.num_nodes, len(export.relations)).to(self.device),
-                export.triples, UltraTrainConfig(epochs=epochs, time_limit_s=time_limit_s),
+                export.triples, UltraTrainConfig(epochs=epochs, batch_size=batch_size, time_limit_s=time_limit_s),
                 on_epoch=lambda r: progress({"stage": "training", **r}))
             name = "ultra-" + time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
             model.save(self.folder / f"{name}.pt", started_from=str(start) if start else None,
@@ -155,9 +159,15 @@ class EmbeddingService:
             self.graph.announce({EMBEDDINGS})
             return {"checkpoint": str(self.folder / f"{name}.pt"), "started_from": str(start) if start else None,
                     "entities": export.num_nodes, "relations": len(export.relations), "triples": len(export.triples),
-                    "epochs": len(history), "final_loss": history[-1]["loss"] if history else None}
+                    "epochs": len(history), "final_loss": history[-1]["loss"] if history else None,
+                    "batch_size": batch_size}
 
         return self.jobs.start("kg-train", work)
+
+    def _training_memory(self) -> int:
+        """Bytes a training step may hold: the setting, else half of what is free now."""
+        allowed = self.graph.settings.train_memory_mb
+        return allowed * 2**20 if allowed else available_memory(self.device) // 2
 
     def reasoner(self) -> GraphReasoner:
         """ULTRA over the graph as it is now: rebuilt (seconds on a large graph) at the first question after

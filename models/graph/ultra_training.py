@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from kgrel.models.device import resolve_device
+from kgrel.models.device import available_memory, resolve_device
 from kgrel.models.graph.evaluation import lp_metrics, read_triples
-from kgrel.models.graph.ultra import FactGraph, Ultra
+from kgrel.models.graph.ultra import DIM, FactGraph, Ultra
 from kgrel.models.statistics import mean_ci95
 
 
@@ -35,6 +35,36 @@ class UltraTrainConfig:
     batches_per_epoch: int | None = None  # None: every triple once per epoch
     time_limit_s: float | None = None
     seed: int = 0
+
+
+# What one training query holds at the peak of a step, in (nodes, dim) float32 states: measured at about 35
+# with bench/ultra_train_speed.py (CoDEx-S 0.62 GiB, CoDEx-M 4.5 GiB for 32 queries), rounded up for headroom.
+STATES_PER_QUERY = 48
+
+
+class GraphTooLarge(ValueError):
+    """Not even one triple per training step fits in the memory training may use."""
+
+
+def step_memory(num_nodes: int, batch_size: int, dim: int = DIM) -> int:
+    """Bytes a training step of `batch_size` triples (each asked both ways) is expected to hold."""
+    return STATES_PER_QUERY * 2 * batch_size * num_nodes * dim * 4
+
+
+def fitting_batch_size(num_nodes: int, requested: int, budget_bytes: int) -> int:
+    """`requested` triples per step, or fewer so that a step fits in `budget_bytes`; a graph where not even
+    one fits is refused before training starts, instead of the process being killed for memory."""
+    fits = budget_bytes // step_memory(num_nodes, 1)
+    if fits < 1:
+        raise GraphTooLarge(
+            f"a graph of {num_nodes:,} entities needs about {_size(step_memory(num_nodes, 1))} per training step "
+            f"and {_size(budget_bytes)} may be used: train on a GPU or a larger machine, on a named graph that "
+            "holds part of the facts, or raise the memory allowed for training")
+    return min(requested, fits)
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
 
 
 class Answers:
@@ -189,7 +219,7 @@ def dataset_name(path: str | Path) -> str:
 def benchmark(train_path, valid_path, test_path, *, inference_graph=None, filters=(), checkpoint=None,
               config: UltraTrainConfig | None = None, device: str = "auto", sampled_negatives: int = 50,
               progress: Callable[[dict], None] | None = None, save: str | Path | None = None,
-              train_name: str | None = None, test_sample: int | None = None) -> dict:
+              train_name: str | None = None, test_sample: int | None = None, fit_memory: bool = False) -> dict:
     """Fine-tune (or train from scratch, without `checkpoint`) on the training split for `config.epochs`,
     then rank the test split (one file, or several ranked together) over `inference_graph` (the GraIL
     protocol: a graph the model never saw), or over the training graph when none is given. Filtered
@@ -198,6 +228,8 @@ def benchmark(train_path, valid_path, test_path, *, inference_graph=None, filter
 
     `save` writes the trained weights there, with the graphs they learned from (the checkpoint's and
     `train_name`, by default the training file's folder) so that later figures can say what they overlap.
+
+    `fit_memory` cuts the training batch to fit in half of the memory available (`fitting_batch_size`).
 
     `test_sample` ranks that many test triples drawn at random (seeded), for graphs whose full ranking takes
     hours on a CPU; the figures then say so and carry a 95% interval on the MRR. Filtering still uses them all.
@@ -217,9 +249,11 @@ def benchmark(train_path, valid_path, test_path, *, inference_graph=None, filter
         vocab = Vocabulary()
         train_t = vocab.index(train_rows)
         graph = FactGraph.from_triples(train_t, len(vocab.entities), len(vocab.relations)).to(device)
+        if fit_memory:
+            config.batch_size = fitting_batch_size(graph.num_nodes, config.batch_size, available_memory(device) // 2)
         history = train(model, graph, train_t, config, on_epoch=progress)
-        out.update(train_seconds=round(time.monotonic() - started, 1), epochs=len(history),
-                   final_loss=history[-1]["loss"] if history else None)
+        out.update(batch_size=config.batch_size, train_seconds=round(time.monotonic() - started, 1),
+                   epochs=len(history), final_loss=history[-1]["loss"] if history else None)
         if save:
             before = pretraining_graphs(checkpoint)
             if before is None:  # weights of unknown origin stay marked so, not passed off as clean

@@ -87,3 +87,30 @@ def test_ultra_fine_tuned_on_the_graph_in_the_background_then_serves(client):
     after = client.get("/kg/predict-links", params={"head": "ex:p0", "relation": "ex:livesIn", "k": 1}).json()
     assert after[0]["curie"] == before[0]["curie"] == "ex:paris" and after[0]["score"] != before[0]["score"]
     assert client.post("/kg/train", json={"encoder": "ultra", "checkpoint": "other"}).status_code == 422
+
+
+def wait_job(client, url: str) -> dict:
+    deadline = time.time() + 300
+    while (job := client.get(url).json())["status"] in ("queued", "running"):
+        assert time.time() < deadline
+        time.sleep(0.2)
+    return job
+
+
+def test_ultra_training_cuts_its_batch_to_the_memory_allowed_and_refuses_a_graph_that_cannot_fit(tmp_path, model):
+    """KGREL_TRAIN_MEMORY_MB: a step of the toy graph needs under 1 MiB per triple, so 1 MiB allows one triple
+    per step; a graph of 2,000 more entities needs ~50 MiB per triple, and the job fails saying so before it
+    trains, leaving the serving weights as they were (instead of the process being killed for memory)."""
+    with make_client(Settings(data_dir=tmp_path / "var", train_memory_mb=1), model) as client:
+        client.post("/graph/triples", content=toy_turtle().encode(), headers={"Content-Type": "text/turtle"})
+        job = wait_job(client, client.post("/kg/train", json={"encoder": "ultra", "epochs": 1}).json()["status_url"])
+        assert job["status"] == "done", job
+        assert job["result"]["batch_size"] == 1
+        serving = client.app.state.service.embeddings.ultra_checkpoint()
+        chain = "".join(f"<http://example.org/n{i}> <http://example.org/knows> <http://example.org/n{i + 1}> .\n"
+                        for i in range(2000))
+        client.post("/graph/triples", content=chain.encode(), headers={"Content-Type": "application/n-triples"})
+        job = wait_job(client, client.post("/kg/train", json={"encoder": "ultra", "epochs": 1}).json()["status_url"])
+        assert job["status"] == "failed" and "GraphTooLarge" in job["error"], job
+        assert "MiB per training step" in job["error"] and "1.0 MiB may be used" in job["error"]
+        assert client.app.state.service.embeddings.ultra_checkpoint() == serving

@@ -222,3 +222,13 @@ def test_a_sampled_test_set_is_drawn_the_same_each_run_and_says_so(tmp_path):
     whole = benchmark(split / "train.txt", split / "valid.txt", split / "test.txt",
                       checkpoint=Settings().ultra_checkpoint, device="cpu")
     assert "test_sampled" not in whole and "mrr_ci95" not in whole
+
+
+def test_the_training_batch_is_cut_to_fit_the_memory_allowed():
+    from kgrel.models.graph.ultra_training import GraphTooLarge, fitting_batch_size, step_memory
+
+    assert step_memory(1000, 4) == 4 * step_memory(1000, 1) > 0
+    assert fitting_batch_size(1000, 16, 100 * step_memory(1000, 1)) == 16  # room to spare: as asked
+    assert fitting_batch_size(1000, 16, 5 * step_memory(1000, 1) + 1) == 5
+    with pytest.raises(GraphTooLarge, match="1,000,000 entities"):
+        fitting_batch_size(1_000_000, 16, step_memory(1_000_000, 1) - 1)
