@@ -33,15 +33,25 @@ def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
 
 
 def available_memory(device: torch.device | str) -> int:
-    """Bytes free for new work: the GPU's free memory, or what Linux reports as available (MemAvailable:
-    free plus reclaimable cache), else the machine's physical memory."""
+    """Bytes free for new work: the GPU's free memory; on a CPU what Linux reports as available
+    (MemAvailable: free plus reclaimable cache), else the machine's physical memory, and never more than a
+    container's memory limit leaves (cgroup v2 or v1: /proc/meminfo shows the host's memory)."""
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.mem_get_info(device)[0]
+    free = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
+                free = int(line.split()[1]) * 1024
     except OSError:
         pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for limit, used in (("memory.max", "memory.current"), ("memory/memory.limit_in_bytes",
+                                                           "memory/memory.usage_in_bytes")):
+        try:
+            cap = Path("/sys/fs/cgroup", limit).read_text().strip()
+            if cap.isdigit():  # "max" (v2) means no limit; v1 writes a huge number instead
+                free = min(free, max(0, int(cap) - int(Path("/sys/fs/cgroup", used).read_text())))
+        except (OSError, ValueError):
+            continue
+    return free

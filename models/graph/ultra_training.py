@@ -37,7 +37,7 @@ class UltraTrainConfig:
     seed: int = 0
 
 
-# What one training query holds at the peak of a step, in (nodes, dim) float32 states: measured at about 35
+# What one training query holds at the peak of a step, in (nodes, dim) float32 states: measured at 35-40
 # with bench/ultra_train_speed.py (CoDEx-S 0.62 GiB, CoDEx-M 4.5 GiB for 32 queries), rounded up for headroom.
 STATES_PER_QUERY = 48
 

@@ -232,3 +232,12 @@ def test_the_training_batch_is_cut_to_fit_the_memory_allowed():
     assert fitting_batch_size(1000, 16, 5 * step_memory(1000, 1) + 1) == 5
     with pytest.raises(GraphTooLarge, match="1,000,000 entities"):
         fitting_batch_size(1_000_000, 16, step_memory(1_000_000, 1) - 1)
+
+
+
+def test_the_memory_free_on_this_machine_is_read():
+    import os
+
+    from kgrel.models.device import available_memory
+
+    assert 0 < available_memory("cpu") <= os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
