@@ -13,7 +13,7 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -250,7 +250,8 @@ def benchmark(train_path, valid_path, test_path, *, inference_graph=None, filter
         train_t = vocab.index(train_rows)
         graph = FactGraph.from_triples(train_t, len(vocab.entities), len(vocab.relations)).to(device)
         if fit_memory:
-            config.batch_size = fitting_batch_size(graph.num_nodes, config.batch_size, available_memory(device) // 2)
+            config = replace(config, batch_size=fitting_batch_size(graph.num_nodes, config.batch_size,
+                                                                   available_memory(device) // 2))
         history = train(model, graph, train_t, config, on_epoch=progress)
         out.update(batch_size=config.batch_size, train_seconds=round(time.monotonic() - started, 1),
                    epochs=len(history), final_loss=history[-1]["loss"] if history else None)
