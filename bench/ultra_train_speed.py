@@ -25,14 +25,6 @@ sys.path.insert(0, str(ROOT))
 from bench.predict_speed import hardware  # noqa: E402
 
 
-def resident_bytes() -> int:
-    """Resident memory now (Linux /proc), in bytes."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train", required=True, help="tab-separated training triples (.gz read compressed)")
@@ -42,6 +34,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
 
+    import psutil
     import torch
 
     from kgrel.app.config import Settings
@@ -62,7 +55,7 @@ def main() -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-    before = resident_bytes()
+    before = psutil.Process().memory_info().rss
     config.batches_per_epoch, config.seed = args.steps, 1
     started = time.perf_counter()
     history = train(model, graph, triples, config)

@@ -14,7 +14,6 @@ from kgrel.app.services.jobs import Job, JobRunner
 from kgrel.kg import changes
 from kgrel.kg.errors import KGError, NotFound
 from kgrel.kg.export import export_graph
-from kgrel.models.device import available_memory
 from kgrel.models.graph import ultra_training
 from kgrel.models.graph.embeddings import KGEmbeddings
 from kgrel.models.graph.link_predictor import LPConfig
@@ -138,8 +137,9 @@ class EmbeddingService:
             export = export_graph(self.graph.store, graph_iri)
             if not len(export.triples):
                 raise NotFound("the graph has no facts between entities to learn from")
-            batch_size = ultra_training.fitting_batch_size(export.num_nodes, UltraTrainConfig.batch_size,
-                                                           self._training_memory())
+            batch_size = ultra_training.fitting_batch_size(
+                export.num_nodes, UltraTrainConfig.batch_size,
+                ultra_training.training_budget(self.device, self.graph.settings.train_memory_mb))
             model = Ultra.load(start, self.device) if start else Ultra().to(self.device)
             progress({"stage": "training", "entities": export.num_nodes, "triples": len(export.triples),
                       "batch_size": batch_size})
@@ -163,11 +163,6 @@ class EmbeddingService:
                     "batch_size": batch_size}
 
         return self.jobs.start("kg-train", work)
-
-    def _training_memory(self) -> int:
-        """Bytes a training step may hold: the setting, else half of what is free now."""
-        allowed = self.graph.settings.train_memory_mb
-        return allowed * 2**20 if allowed else available_memory(self.device) // 2
 
     def reasoner(self) -> GraphReasoner:
         """ULTRA over the graph as it is now: rebuilt (seconds on a large graph) at the first question after

@@ -54,13 +54,20 @@ def step_memory(num_nodes: int, batch_size: int, dim: int = DIM) -> int:
 def fitting_batch_size(num_nodes: int, requested: int, budget_bytes: int) -> int:
     """`requested` triples per step, or fewer so that a step fits in `budget_bytes`; a graph where not even
     one fits is refused before training starts, instead of the process being killed for memory."""
-    fits = budget_bytes // step_memory(num_nodes, 1)
+    per_triple = step_memory(num_nodes, 1)
+    fits = budget_bytes // per_triple
     if fits < 1:
         raise GraphTooLarge(
-            f"a graph of {num_nodes:,} entities needs about {_size(step_memory(num_nodes, 1))} per training step "
+            f"a graph of {num_nodes:,} entities needs about {_size(per_triple)} per training step "
             f"and {_size(budget_bytes)} may be used: train on a GPU or a larger machine, on a named graph that "
             "holds part of the facts, or raise the memory allowed for training")
     return min(requested, fits)
+
+
+def training_budget(device: torch.device | str, allowed_mb: int | None = None) -> int:
+    """Bytes a training step may hold: `allowed_mb` when set (KGREL_TRAIN_MEMORY_MB), else half of what is
+    free now."""
+    return allowed_mb * 2**20 if allowed_mb else available_memory(device) // 2
 
 
 def _size(n: int) -> str:
@@ -251,7 +258,7 @@ def benchmark(train_path, valid_path, test_path, *, inference_graph=None, filter
         graph = FactGraph.from_triples(train_t, len(vocab.entities), len(vocab.relations)).to(device)
         if fit_memory:
             config = replace(config, batch_size=fitting_batch_size(graph.num_nodes, config.batch_size,
-                                                                   available_memory(device) // 2))
+                                                                   training_budget(device)))
         history = train(model, graph, train_t, config, on_epoch=progress)
         out.update(batch_size=config.batch_size, train_seconds=round(time.monotonic() - started, 1),
                    epochs=len(history), final_loss=history[-1]["loss"] if history else None)
