@@ -54,17 +54,19 @@ def top_facts(fwd: torch.Tensor, bwd: torch.Tensor) -> tuple[torch.Tensor, torch
 
 
 def ask(classifier: PrototypicalClassifier, protos, queries: dict, gold: torch.Tensor,
-        one_way: bool = False) -> dict[str, torch.Tensor]:
+        one_way: bool = False, rule: str = "max") -> dict[str, torch.Tensor]:
     """The three asks for every query: score, relation, reversed, and whether the fact is correct.
 
-    `one_way` asks each pair only as given, without the reversed reading (kgrel before direction)."""
+    `one_way` asks each pair only as given, without the reversed reading (kgrel before direction);
+    `rule` is how the two readings of a pair combine (`direction.orient`)."""
     forward, backward = queries["forward"], queries["backward"]
     if one_way:
         def oriented(f, b, p, idx=None):
             probs = classifier.probabilities(*f, p, idx)
             return probs, torch.zeros_like(probs)
     else:
-        oriented = classifier.oriented
+        def oriented(f, b, p, idx=None):
+            return classifier.oriented(f, b, p, idx, rule=rule)
     out = {}
     score, rel, rev = top_facts(*oriented(forward, backward, protos))
     out["asked"] = (score, (rel == gold) & ~rev)
@@ -116,6 +118,9 @@ def main() -> None:
     parser.add_argument("--png", type=Path, help="write the precision/recall curves here")
     parser.add_argument("--one-way", action="store_true",
                         help="ask each pair only as given (no reversed reading): kgrel's behaviour before direction")
+    parser.add_argument("--direction-rule", choices=("max", "exclusive"), default="max",
+                        help="how the two readings of a pair combine (direction.orient): the winning reading's "
+                             "own score, as the service does (max), or discounted by the losing reading's")
     args = parser.parse_args()
 
     from kgrel.app.config import Settings
@@ -157,13 +162,14 @@ def main() -> None:
         for k in shots:
             examples = {r: [(f"{r}-{i}", x) for i, x in enumerate(supports[r][:k])] for r in data}
             protos = cache.build(relations, examples)
-            out = ask(classifier, protos, views, gold_t, one_way=args.one_way)
+            out = ask(classifier, protos, views, gold_t, one_way=args.one_way, rule=args.direction_rule)
             results[f"K={k}"] = rates(out, threshold)
             curves[f"K={k}"] = [{"threshold": t, **rates(out, t)} for t in CURVE]
             print(json.dumps({f"K={k}": results[f"K={k}"]}), file=sys.stderr)
     if args.png:
         plot(curves, args.png)
     print(json.dumps({"model": str(model_dir or "untrained"), "data": args.data, "one_way": args.one_way,
+                      "direction_rule": args.direction_rule,
                       "examples": set_aside, "calibration": calibration, "relations": sorted(data),
                       "queries": len(queries), "threshold": threshold, "seed": args.seed, "results": results,
                       "curves": curves}))

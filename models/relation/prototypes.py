@@ -202,16 +202,18 @@ class PrototypicalClassifier:
 
     def oriented(self, forward: tuple[torch.Tensor, torch.Tensor], backward: tuple[torch.Tensor, torch.Tensor],
                  protos: PrototypeSet, idx: torch.Tensor | None = None, evidence: Evidence | None = None,
-                 backward_evidence: Evidence | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                 backward_evidence: Evidence | None = None,
+                 rule: str = "max") -> tuple[torch.Tensor, torch.Tensor]:
         """Probabilities of the facts (head r tail) and (tail r head), one direction per fact.
 
-        `forward` and `backward` are the (example, side) views of the pairs as asked and reversed.
+        `forward` and `backward` are the (example, side) views of the pairs as asked and reversed;
+        `rule` is `direction.orient`'s.
         """
         if idx is None:
             idx = torch.arange(len(protos))
         fwd = self.probabilities(*forward, protos, idx, evidence)
         bwd = self.probabilities(*backward, protos, idx, backward_evidence)
-        return orient(fwd, bwd, protos.algebra.select(idx))
+        return orient(fwd, bwd, protos.algebra.select(idx), rule)
 
     def predict(self, instances: Sequence[RelationInstance], protos: PrototypeSet,
                 candidates: Sequence[Sequence[int] | None] | None = None, top_k: int | Sequence[int] = 3,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from kgrel.models.relation.direction import RelationAlgebra, orient
+from kgrel.models.relation.direction import RelationAlgebra, exclusive, orient
 
 # Relations: 0 asymmetric (composer), 1 symmetric (spouse), 2 and 3 inverses (parent of / child of).
 ALGEBRA = RelationAlgebra.of(["composer", "spouse", "parentOf", "childOf"], [False, True, False, False],
@@ -25,7 +26,7 @@ def test_algebra_reads_inverses_both_ways_and_self_inverse_as_symmetric():
 def test_orient_keeps_one_direction_per_fact():
     forward = torch.tensor([[0.8, 0.3, 0.2, 0.1]])
     backward = torch.tensor([[0.6, 0.7, 0.1, 0.9]])
-    fwd, bwd = orient(forward, backward, ALGEBRA)
+    fwd, bwd = orient(forward, backward, ALGEBRA)  # the service's rule: the winning reading's own score
     # composer: (a composer b) 0.8 beats (b composer a) 0.6, which is dropped.
     assert fwd[0, 0] == 0.8 and bwd[0, 0] == 0
     # spouse: one fact, the better reading, stated as asked.
@@ -34,12 +35,33 @@ def test_orient_keeps_one_direction_per_fact():
     assert fwd[0, 2] == 0.9 and fwd[0, 3] == 0 and bwd[0, 2] == 0 and bwd[0, 3] == 0
 
 
-def test_orient_never_returns_both_directions_of_an_asymmetric_relation():
+def test_the_exclusive_rule_scores_a_reading_by_how_sure_the_direction_is():
+    forward = torch.tensor([[0.8, 0.3, 0.2, 0.1]])
+    backward = torch.tensor([[0.6, 0.7, 0.1, 0.9]])
+    fwd, bwd = orient(forward, backward, ALGEBRA, rule="exclusive")
+    # composer: both readings are likely, so the winning direction is less sure: 0.8 * 0.4 / (1 - 0.48).
+    assert fwd[0, 0].item() == pytest.approx(0.32 / 0.52) and bwd[0, 0] == 0
+    # spouse is symmetric: the two readings are one fact, nothing to discount.
+    assert fwd[0, 1] == pytest.approx(0.7) and bwd[0, 1] == 0
+    # parentOf (a, b) read 0.9 either way, against (b parentOf a) read at most 0.1: 0.9 * 0.9 / (1 - 0.09).
+    assert fwd[0, 2].item() == pytest.approx(0.81 / 0.91) and fwd[0, 3] == 0 and bwd[0, 2] == 0 and bwd[0, 3] == 0
+    # Sure of the relation, unsure of the direction: no longer above a threshold of 1/2.
+    assert exclusive(torch.tensor(0.8), torch.tensor(0.8)).item() == pytest.approx(0.16 / 0.36)
+    # A reading the other one does not contest keeps its score.
+    assert exclusive(torch.tensor(0.8), torch.tensor(0.0)).item() == pytest.approx(0.8)
+    with pytest.raises(ValueError, match="direction rule"):
+        orient(forward, backward, ALGEBRA, rule="both")
+
+
+@pytest.mark.parametrize("rule", ["exclusive", "max"])
+def test_orient_never_returns_both_directions_of_an_asymmetric_relation(rule):
     torch.manual_seed(0)
     forward, backward = torch.rand(50, 4), torch.rand(50, 4)
-    fwd, bwd = orient(forward, backward, RelationAlgebra.asymmetric(4))
+    fwd, bwd = orient(forward, backward, RelationAlgebra.asymmetric(4), rule)
     assert not ((fwd > 0) & (bwd > 0)).any()
-    assert torch.equal(torch.maximum(fwd, bwd), torch.maximum(forward, backward))
+    high, low = torch.maximum(forward, backward), torch.minimum(forward, backward)
+    expected = high if rule == "max" else exclusive(high, low)
+    assert torch.allclose(torch.maximum(fwd, bwd), expected)
     # And a reversed pair is the mirror image: asking (b, a) gives the same facts the other way round.
-    fwd2, bwd2 = orient(backward, forward, RelationAlgebra.asymmetric(4))
+    fwd2, bwd2 = orient(backward, forward, RelationAlgebra.asymmetric(4), rule)
     assert torch.equal(fwd2, bwd) and torch.equal(bwd2, fwd)
