@@ -10,12 +10,14 @@ p_b[r] = P(b r a) (the pair reversed). Facts are then read under each relation's
 - any other relation is asymmetric: (a r b) and (b r a) cannot both hold, and only the direction
   with the higher score is kept (a tie keeps the order asked).
 
+The result never holds both directions of an asymmetric relation, whatever the model scores.
+
 The two readings of an asymmetric relation (or of a relation and its inverse) are scored
 independently, yet at most one of them is true. `rule="exclusive"` scores the kept one P(this
 reading, not the other | not both) = p (1 - q) / (1 - p q) instead of p: measured, it halves reversed
 false facts and raises fact precision, but it also reorders relations (one the model reads strongly
 both ways, like an undeclared symmetric "spouse" or a relation taught by two examples, falls below a
-weaker one), so the service keeps "max" (README, "Direction: one reading excludes the other").
+weaker one), so the service keeps "max" (README, "Tried, not the default: one reading excludes the other").
 """
 
 from __future__ import annotations
