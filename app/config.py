@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     use_graph: bool = Field(True, description="Use graph evidence (hypernyms, graph embeddings) for linked mentions.")
     observed_domain_range: bool = Field(
         True, description="Give relations without rdfs:domain/range the classes their facts have in the graph.")
+    observed_symmetry: bool = Field(
+        True, description="Read a relation declared neither symmetric nor with an inverse as symmetric when most of "
+                          "its facts in the graph are stated both ways (spouse, sibling).")
     link_predictor: Literal["ultra", "embeddings"] = Field(
         "ultra", description="What /kg/predict-links asks: ultra (pre-trained, reasons over the graph as it is, "
                              "no training) or embeddings (those trained with POST /kg/train).")

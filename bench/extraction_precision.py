@@ -54,7 +54,7 @@ def top_facts(fwd: torch.Tensor, bwd: torch.Tensor) -> tuple[torch.Tensor, torch
 
 
 def ask(classifier: PrototypicalClassifier, protos, queries: dict, gold: torch.Tensor,
-        one_way: bool = False, rule: str = "max") -> dict[str, torch.Tensor]:
+        one_way: bool = False, rule: str = "exclusive") -> dict[str, torch.Tensor]:
     """The three asks for every query: score, relation, reversed, and whether the fact is correct.
 
     `one_way` asks each pair only as given, without the reversed reading (kgrel before direction);
@@ -118,9 +118,10 @@ def main() -> None:
     parser.add_argument("--png", type=Path, help="write the precision/recall curves here")
     parser.add_argument("--one-way", action="store_true",
                         help="ask each pair only as given (no reversed reading): kgrel's behaviour before direction")
-    parser.add_argument("--direction-rule", choices=("max", "exclusive"), default="max",
+    parser.add_argument("--direction-rule", choices=("max", "exclusive"), default="exclusive",
                         help="how the two readings of a pair combine (direction.orient): the winning reading's "
-                             "own score, as the service does (max), or discounted by the losing reading's")
+                             "score discounted by the losing reading's, as the service does (exclusive), or its "
+                             "own score (max)")
     args = parser.parse_args()
 
     from kgrel.app.config import Settings

@@ -20,6 +20,11 @@ DOMAIN_PROPERTIES = (RDFS + "domain", SCHEMA + "domainIncludes")
 RANGE_PROPERTIES = (RDFS + "range", SCHEMA + "rangeIncludes")
 INVERSE_OF = OWL + "inverseOf"
 SYMMETRIC = OWL + "SymmetricProperty"
+# A relation declared neither symmetric nor with an inverse is read as symmetric when its facts say so:
+# at least RECIPROCATED_MIN of them have their reverse stated too, and those are at least RECIPROCATED_SHARE
+# of its facts (Wikidata's spouse and sibling facts are stated both ways; "influenced by" 1% of the time).
+RECIPROCATED_MIN = 4
+RECIPROCATED_SHARE = 0.5
 # Vocabulary terms that are rdf:Property in their own ontologies but never relations between entities.
 _BUILTIN_NAMESPACES = (RDF, RDFS, OWL, SKOS, XSD)
 
@@ -39,6 +44,13 @@ class RelationInfo:
     # relation is asymmetric, and only one direction of a pair can hold.
     symmetric: bool = False
     inverse: str | None = None  # IRI of the inverse relation
+    # Not declared symmetric, but its facts in the graph are mostly stated both ways (`reciprocated`).
+    observed_symmetric: bool = False
+
+    @property
+    def reads_symmetric(self) -> bool:
+        """Whether a pair's two directions are one fact: declared so, or so in the graph's facts."""
+        return self.symmetric or self.observed_symmetric
 
 
 @dataclass
@@ -218,6 +230,21 @@ class OntologyView:
         bare = [iri for r, iri in zip(relations, iris, strict=True) if not (r.domain or r.range)]
         return self.argument_classes(bare) if bare else {}
 
+    def reciprocated(self, relation_iris: list[str]) -> set[str]:
+        """Those of `relation_iris` whose facts are mostly stated both ways, (a r b) with (b r a): at least
+        RECIPROCATED_MIN such facts, and RECIPROCATED_SHARE of the relation's facts between two entities."""
+        found: set[str] = set()
+        for start in range(0, len(relation_iris), 400):
+            rows = self.store.select(
+                f"SELECT ?r (COUNT(*) AS ?n) (SUM(IF(EXISTS {{ ?o ?r ?s }}, 1, 0)) AS ?k) "
+                f"WHERE {{ VALUES ?r {{ {iri_values(relation_iris[start:start + 400])} }} "
+                f"?s ?r ?o FILTER(isIRI(?o) && ?o != ?s) }} GROUP BY ?r")
+            for row in rows:
+                n, k = int(row["n"].value), int(row["k"].value)
+                if k >= RECIPROCATED_MIN and k >= RECIPROCATED_SHARE * n:
+                    found.add(row["r"].value)
+        return found
+
     def argument_classes(self, relation_iris: list[str], top: int = 2, min_share: float = 0.2) -> dict:
         """Observed domain and range: the commonest classes of each relation's subjects and objects in the facts.
 
@@ -245,6 +272,11 @@ class OntologyView:
                 if domain or range_:
                     out[r] = (domain, range_)
         return out
+
+
+def undeclared_algebra(relations: list[RelationInfo]) -> list[RelationInfo]:
+    """The relations whose algebra the graph does not declare: neither symmetric nor with an inverse."""
+    return [r for r in relations if not r.symmetric and not r.inverse]
 
 
 def apply_observed(relations: list[RelationInfo], observed: dict, iris: list[str] | None = None) -> None:

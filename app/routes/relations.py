@@ -21,7 +21,8 @@ ERRORS = {404: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": Err
 def relation_out(service: KgrelService, info: RelationInfo, n_examples: int) -> RelationOut:
     return RelationOut(id=info.iri, curie=service.graph.curie(info.iri), label=info.label, aliases=info.aliases,
                        description=info.description, domain=info.domain, range=info.range,
-                       symmetric=info.symmetric, inverse=info.inverse, examples=n_examples)
+                       symmetric=info.symmetric, inverse=info.inverse, observed_symmetric=info.observed_symmetric,
+                       examples=n_examples)
 
 
 def example_out(rec: ExampleRecord) -> ExampleOut:

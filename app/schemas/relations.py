@@ -39,6 +39,9 @@ class RelationOut(BaseModel):
     symmetric: bool = Field(description="owl:SymmetricProperty: both directions are the same fact.")
     inverse: str | None = Field(description="owl:inverseOf; None: asymmetric unless symmetric (one direction "
                                             "of a pair can hold).")
+    observed_symmetric: bool = Field(
+        False, description="Declared neither symmetric nor with an inverse, but most of its facts in the graph are "
+                           "stated both ways, so it is read as symmetric (`observed_symmetry` setting).")
     examples: int
 
 

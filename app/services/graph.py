@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -20,7 +21,7 @@ from kgrel.kg import relations as kg_relations
 from kgrel.kg.errors import KGError, NotFound, StoreUnavailable
 from kgrel.kg.ingest import IngestReport, ingest, ingest_file, replace_graph
 from kgrel.kg.linking import FoundMention, LabelIndex
-from kgrel.kg.ontology import EntityInfo, OntologyView, RelationInfo, apply_observed
+from kgrel.kg.ontology import EntityInfo, OntologyView, RelationInfo, apply_observed, undeclared_algebra
 from kgrel.kg.prefixes import PrefixMap
 from kgrel.kg.sparql import QueryLimits, SparqlResponse, run_query, run_update
 from kgrel.kg.store import KnowledgeStore, open_store
@@ -38,6 +39,14 @@ def example_record(relation: str, x: RelationInstance, source: str | None = None
 
 # What a worker announces besides the graph's aspects (`kg.changes`), for the other workers over a shared store.
 PREFIXES, CORRECTIONS, EMBEDDINGS, MODEL = "prefixes", "corrections", "embeddings", "model"
+
+
+@dataclass
+class ObservedFacts:
+    """What the facts said of each relation when last read (`GraphService.scoring_relations`)."""
+
+    arguments: dict = field(default_factory=dict)  # relation -> (domain labels, range labels)
+    reciprocated: dict = field(default_factory=dict)  # relation -> its facts are mostly stated both ways
 
 
 class QueriesBusy(Exception):
@@ -216,14 +225,23 @@ class GraphService:
 
     def relations(self) -> list[tuple[RelationInfo, int]]:
         counts = kg_examples.count_examples(self.store)
-        return [(r, counts.get(r.iri, 0)) for r in self.ontology.relations()]
+        return [(r, counts.get(r.iri, 0)) for r in self._with_observed_symmetry(self.ontology.relations())]
 
     def relation(self, identifier: str) -> tuple[RelationInfo, int]:
         iri = self.iri(identifier)
         info = self.ontology.relation(iri)
         if info is None:
             raise NotFound(f"relation {identifier} not found; GET /relations lists the known relations")
-        return info, kg_examples.count_examples(self.store).get(iri, 0)
+        return self._with_observed_symmetry([info])[0], kg_examples.count_examples(self.store).get(iri, 0)
+
+    def _with_observed_symmetry(self, relations: list[RelationInfo]) -> list[RelationInfo]:
+        """`relations` marked observed-symmetric where their facts say so (as the relation model reads them)."""
+        if self.settings.observed_symmetry:
+            undeclared = undeclared_algebra(relations)
+            found = self.ontology.reciprocated([r.iri for r in undeclared]) if undeclared else set()
+            for r in undeclared:
+                r.observed_symmetric = r.iri in found
+        return relations
 
     def register_relation(self, spec: kg_relations.RelationSpec) -> RelationInfo:
         kg_relations.register_relation(self.store, spec)
@@ -245,26 +263,37 @@ class GraphService:
     def examples(self, identifier: str) -> list[kg_examples.ExampleRecord]:
         return kg_examples.list_examples(self.store, self.relation(identifier)[0].iri)
 
-    def scoring_relations(self, observed: dict | None = None,
-                          stale: set[str] | None = None) -> tuple[list[RelationInfo], dict]:
-        """Every relation with its side information; those without a declared domain/range get the
-        classes their facts have in the graph (when the settings say so). `observed` (from an earlier
+    def scoring_relations(self, observed: ObservedFacts | None = None,
+                          stale: set[str] | None = None) -> tuple[list[RelationInfo], ObservedFacts]:
+        """Every relation with its side information and what its facts in the graph add (when the settings
+        say so): classes for those without a declared domain/range, and symmetry for those whose facts are
+        mostly stated both ways though the graph declares no algebra for them. `observed` (from an earlier
         call) is reused but for the relations in `stale` and those it has not seen; without it, or with
-        `stale` None, all are computed afresh (a statistic over all facts: about a second on a large
-        graph). Returns the relations and the observed classes used, ([], []) for those with none."""
+        `stale` None, all are computed afresh (statistics over all facts: about a second on a large graph).
+        Returns the relations and the observations used."""
         relations = self.ontology.relations()
-        if not self.settings.observed_domain_range:
-            return relations, {}
-        bare = [r for r in relations if not (r.domain or r.range)]
-        if observed is None or stale is None:
-            todo, observed = bare, {}
-        else:
-            todo = [r for r in bare if r.iri in stale or r.iri not in observed]
-        if todo:
-            fresh = self.ontology.observed_arguments(todo)
-            observed = {**observed, **{r.iri: fresh.get(r.iri, ([], [])) for r in todo}}
-        apply_observed(relations, observed)
-        return relations, observed
+        previous = ObservedFacts() if observed is None or stale is None else observed
+
+        def todo(candidates: list[RelationInfo], seen: dict) -> list[RelationInfo]:
+            if observed is None or stale is None:
+                return candidates
+            return [r for r in candidates if r.iri in stale or r.iri not in seen]
+
+        arguments: dict = {}
+        if self.settings.observed_domain_range:
+            work = todo([r for r in relations if not (r.domain or r.range)], previous.arguments)
+            fresh = self.ontology.observed_arguments(work) if work else {}
+            arguments = {**previous.arguments, **{r.iri: fresh.get(r.iri, ([], [])) for r in work}}
+            apply_observed(relations, arguments)
+        reciprocated: dict[str, bool] = {}
+        if self.settings.observed_symmetry:
+            undeclared = undeclared_algebra(relations)
+            work = todo(undeclared, previous.reciprocated)
+            found = self.ontology.reciprocated([r.iri for r in work]) if work else set()
+            reciprocated = {**previous.reciprocated, **{r.iri: r.iri in found for r in work}}
+            for r in undeclared:
+                r.observed_symmetric = reciprocated.get(r.iri, False)
+        return relations, ObservedFacts(arguments, reciprocated)
 
     # Entities ---------------------------------------------------------------------------------
 

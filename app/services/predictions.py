@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from kgrel.app.config import Settings
 from kgrel.app.observability import Metrics
 from kgrel.app.services.embeddings import EmbeddingService
-from kgrel.app.services.graph import GraphService
+from kgrel.app.services.graph import GraphService, ObservedFacts
 from kgrel.kg import changes
 from kgrel.kg import examples as kg_examples
 from kgrel.kg.errors import InvalidIdentifier
@@ -35,7 +35,7 @@ class _Built:
     relations: int  # graph versions (`kg.changes`)
     facts: int
     embeddings: KGEmbeddings | None
-    observed: dict  # the observed domain/range used, reused until the facts are re-read
+    observed: ObservedFacts  # what the facts said of the relations, reused until the facts are re-read
 
     def current(self, graph: GraphService, embeddings: KGEmbeddings | None) -> bool:
         return self.relations == graph.version(changes.RELATIONS) and self.embeddings is embeddings
@@ -86,9 +86,9 @@ class PredictionService:
         """Prototypes, the relations' graph profile and encoded domain/range.
 
         A write to relations or examples, or new graph embeddings, is seen by the next request: it is
-        rebuilt then (re-encoding only what changed). Facts only move the relations' observed domain/range,
-        a statistic over the whole graph: that is refreshed in the background while requests go on with
-        the current state, so an ingest does not stall the next /predict."""
+        rebuilt then (re-encoding only what changed). Facts only move what is observed of the relations
+        (domain/range, symmetry), statistics over the whole graph: that is refreshed in the background
+        while requests go on with the current state, so an ingest does not stall the next /predict."""
         built = self._built
         if built is not None and built.current(self.graph, self.embeddings.current):
             if built.facts != self.graph.version(changes.FACTS):
@@ -101,8 +101,9 @@ class PredictionService:
             return built.state
 
     def refresh(self) -> ScoringState:
-        """Bring the observed domain/range up to date with the facts (what the background refresh does):
-        recomputed only for the relations whose facts changed, and nothing rebuilt when none did."""
+        """Bring what is observed of the relations (domain/range, symmetry) up to date with the facts (what
+        the background refresh does): recomputed only for the relations whose facts changed, and nothing
+        rebuilt when none did."""
         with self._build_lock, self.metrics.time_model("rebuild"):
             facts_version = self.graph.version(changes.FACTS)
             stale = self.graph.take_stale_facts()
@@ -141,7 +142,7 @@ class PredictionService:
         thread.start()
 
     def _build(self, stale: set[str] | None, facts_version: int | None = None) -> _Built:
-        """Build the state; the observed domain/range of the relations in `stale` is recomputed and the
+        """Build the state; what is observed of the relations in `stale` is recomputed and the
         rest reused (None: all recomputed; an empty set: all reused, the facts version left as it was)."""
         # Versions are read before the graph, so a write during the build leaves the result stale, not wrong.
         relations_version = self.graph.version(changes.RELATIONS)

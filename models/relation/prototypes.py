@@ -122,7 +122,7 @@ class PrototypeCache:
         description = (torch.stack([self._descriptions[t] for t in texts]) if texts
                        else torch.zeros(0, self.model.encoder.hidden_size))
         iris = [r.iri for r in relations]
-        algebra = RelationAlgebra.of(iris, [r.symmetric for r in relations], [r.inverse for r in relations])
+        algebra = RelationAlgebra.of(iris, [r.reads_symmetric for r in relations], [r.inverse for r in relations])
         return PrototypeSet(iris, [r.label for r in relations], description, example_sum, k, algebra=algebra)
 
     def _example_dim(self) -> int:
@@ -203,7 +203,7 @@ class PrototypicalClassifier:
     def oriented(self, forward: tuple[torch.Tensor, torch.Tensor], backward: tuple[torch.Tensor, torch.Tensor],
                  protos: PrototypeSet, idx: torch.Tensor | None = None, evidence: Evidence | None = None,
                  backward_evidence: Evidence | None = None,
-                 rule: str = "max") -> tuple[torch.Tensor, torch.Tensor]:
+                 rule: str = "exclusive") -> tuple[torch.Tensor, torch.Tensor]:
         """Probabilities of the facts (head r tail) and (tail r head), one direction per fact.
 
         `forward` and `backward` are the (example, side) views of the pairs as asked and reversed;

@@ -55,9 +55,12 @@ def test_few_shot_examples_teach_a_relation_its_label_cannot(onto_client):
 
     before, top_before = score_of_r42()
     assert top_before != "ex:r42"
+    # Three examples: with two, "r42" and "author" (main creator of a written work) tie within 0.01.
     r = onto_client.post("/relations/ex:r42/examples", json=[
         span("The opera Carmen was composed by Georges Bizet.", "Carmen", "Georges Bizet"),
-        span("Swan Lake is a ballet with music composed by Pyotr Tchaikovsky.", "Swan Lake", "Pyotr Tchaikovsky")])
+        span("Swan Lake is a ballet with music composed by Pyotr Tchaikovsky.", "Swan Lake", "Pyotr Tchaikovsky"),
+        span("The Four Seasons is a set of violin concertos composed by Antonio Vivaldi.", "The Four Seasons",
+             "Antonio Vivaldi")])
     assert r.status_code == 201
     after, top_after = score_of_r42()
     assert top_after == "ex:r42" and after > before

@@ -65,8 +65,36 @@ def test_new_facts_move_that_relations_observed_classes(onto_client):
               "ex:t1 a ex:Teacher . ex:p1 a ex:Pupil . ex:t2 a ex:Teacher . ex:p2 a ex:Pupil .")
     onto_client.post("/graph/triples", content=turtle.encode(), headers={"Content-Type": "text/turtle"})
     predictions.refresh()
-    assert predictions._built.observed["http://example.org/mentor"] == ([], [])  # no facts yet
+    assert predictions._built.observed.arguments["http://example.org/mentor"] == ([], [])  # no facts yet
     facts = b"@prefix ex: <http://example.org/> . ex:t1 ex:mentor ex:p1 . ex:t2 ex:mentor ex:p2 ."
     onto_client.post("/graph/triples", content=facts, headers={"Content-Type": "text/turtle"})
     predictions.refresh()
-    assert predictions._built.observed["http://example.org/mentor"] == (["teacher"], ["pupil"])
+    assert predictions._built.observed.arguments["http://example.org/mentor"] == (["teacher"], ["pupil"])
+
+
+def test_a_relation_whose_facts_are_stated_both_ways_is_read_as_symmetric(onto_client):
+    """Undeclared, "sibling" is asymmetric: a pair the model reads both ways is a fact of doubtful direction.
+    Once the graph states its facts both ways it is one fact, scored alike whichever way it is asked."""
+    predictions = onto_client.app.state.service.predictions
+    onto_client.post("/relations", json={"id": "ex:sibling", "label": "sibling", "aliases": ["brother", "sister"]})
+    text = "Alice and her brother Bob grew up in Leeds."
+    asked = {"text": text, "head": {"start": 0, "end": 5}, "tail": {"start": 22, "end": 25}, "top_k": 7}
+    flipped = {**asked, "head": asked["tail"], "tail": asked["head"]}
+
+    def sibling(body):
+        preds = onto_client.post("/predict", json=body).json()["predictions"]
+        return next(p for p in preds if p["curie"] == "ex:sibling")
+
+    before, before_flipped = sibling(asked), sibling(flipped)
+    assert onto_client.get("/relations/ex:sibling").json()["observed_symmetric"] is False
+    facts = b"@prefix ex: <http://example.org/> . ex:a ex:sibling ex:b . ex:b ex:sibling ex:a . " \
+            b"ex:c ex:sibling ex:d . ex:d ex:sibling ex:c . ex:e ex:sibling ex:f ."
+    onto_client.post("/graph/triples", content=facts, headers={"Content-Type": "text/turtle"})
+    predictions.refresh()
+    assert predictions._built.observed.reciprocated["http://example.org/sibling"] is True
+    listed = onto_client.get("/relations/ex:sibling").json()
+    assert listed["observed_symmetric"] is True and listed["symmetric"] is False
+    after, after_flipped = sibling(asked), sibling(flipped)
+    # One fact, stated in the order asked, with the better reading's score: never below the asymmetric one.
+    assert not after["reversed"] and not after_flipped["reversed"]
+    assert after["score"] == after_flipped["score"] > max(before["score"], before_flipped["score"])

@@ -121,6 +121,23 @@ def test_ontology_view_reads_side_information_and_hypernyms(store):
     assert set(marie.hypernyms) == {"person", "agent"}
 
 
+def test_relations_whose_facts_are_mostly_stated_both_ways_are_reciprocated(store):
+    turtle = ("@prefix ex: <http://example.org/> . "
+              # sibling: 4 of 5 facts have their reverse stated too.
+              "ex:a ex:sibling ex:b . ex:b ex:sibling ex:a . ex:c ex:sibling ex:d . ex:d ex:sibling ex:c . "
+              "ex:e ex:sibling ex:f . "
+              # influencedBy: 4 of 10, under half.
+              "ex:a ex:influencedBy ex:b . ex:b ex:influencedBy ex:a . ex:c ex:influencedBy ex:d . "
+              "ex:d ex:influencedBy ex:c . " + " ".join(f"ex:x{i} ex:influencedBy ex:y{i} ." for i in range(6)) +
+              # knows: one pair both ways is too little to tell; a fact about itself is no reverse.
+              " ex:a ex:knows ex:b . ex:b ex:knows ex:a . ex:a ex:likes ex:a . ex:b ex:likes ex:b . "
+              "ex:c ex:likes ex:c . ex:d ex:likes ex:d .")
+    ingest(store, turtle.encode(), ox.RdfFormat.TURTLE)
+    view = OntologyView(store)
+    relations = [EX + n for n in ("sibling", "influencedBy", "knows", "likes", "unused")]
+    assert view.reciprocated(relations) == {EX + "sibling"}
+
+
 def test_register_relation_examples_and_delete(store):
     register_relation(store, RelationSpec(EX + "composer", "composed by", ["composer"], "who wrote the music"))
     with pytest.raises(RelationExists):

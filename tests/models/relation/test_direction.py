@@ -26,7 +26,7 @@ def test_algebra_reads_inverses_both_ways_and_self_inverse_as_symmetric():
 def test_orient_keeps_one_direction_per_fact():
     forward = torch.tensor([[0.8, 0.3, 0.2, 0.1]])
     backward = torch.tensor([[0.6, 0.7, 0.1, 0.9]])
-    fwd, bwd = orient(forward, backward, ALGEBRA)  # the service's rule: the winning reading's own score
+    fwd, bwd = orient(forward, backward, ALGEBRA, rule="max")  # the winning reading's own score
     # composer: (a composer b) 0.8 beats (b composer a) 0.6, which is dropped.
     assert fwd[0, 0] == 0.8 and bwd[0, 0] == 0
     # spouse: one fact, the better reading, stated as asked.
@@ -38,7 +38,7 @@ def test_orient_keeps_one_direction_per_fact():
 def test_the_exclusive_rule_scores_a_reading_by_how_sure_the_direction_is():
     forward = torch.tensor([[0.8, 0.3, 0.2, 0.1]])
     backward = torch.tensor([[0.6, 0.7, 0.1, 0.9]])
-    fwd, bwd = orient(forward, backward, ALGEBRA, rule="exclusive")
+    fwd, bwd = orient(forward, backward, ALGEBRA)  # the service's rule
     # composer: both readings are likely, so the winning direction is less sure: 0.8 * 0.4 / (1 - 0.48).
     assert fwd[0, 0].item() == pytest.approx(0.32 / 0.52) and bwd[0, 0] == 0
     # spouse is symmetric: the two readings are one fact, nothing to discount.
