@@ -39,3 +39,9 @@ def test_the_readme_walkthrough_on_the_demo_graph(tmp_path, model):
         assert (fact["head_label"], fact["curie"], fact["tail_label"]) == ("Carmen", "ex:composer", "Georges Bizet")
         assert fact["sentence_start"] == 35 and fact["head_span"]["start"] == 55
         assert fact["head_span"]["linked_by"] == fact["tail_span"]["linked_by"] == "name"
+        # The demo graph declares no algebra; as "How it works" says, relations it states both ways read as
+        # symmetric (spouse, sibling, unmarried partner, diplomatic relation), "influenced by" does not.
+        relations = {r["curie"]: r for r in c.get("/relations").json()}
+        assert {curie for curie, r in relations.items() if r["observed_symmetric"]} == \
+            {"wdt:P26", "wdt:P3373", "wdt:P451", "wdt:P530"}
+        assert not relations["wdt:P737"]["observed_symmetric"]
