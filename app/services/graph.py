@@ -67,6 +67,8 @@ class GraphService:
         self._versions = dict.fromkeys(changes.ALL, 0)
         self._stale_facts: set[str] | None = set()
         self._labels: tuple[int, LabelIndex] | None = None
+        # Which relations' facts are mostly stated both ways, as of a facts version: a second on a large graph.
+        self._reciprocated: tuple[int, dict[str, bool]] = (-1, {})
         self._queries = threading.BoundedSemaphore(settings.sparql_concurrency)
         self._updates = threading.Lock()
         self.corrections = 0  # hand corrections (SPARQL Update, Graph Store Protocol) so far
@@ -235,12 +237,24 @@ class GraphService:
         return self._with_observed_symmetry([info])[0], kg_examples.count_examples(self.store).get(iri, 0)
 
     def _with_observed_symmetry(self, relations: list[RelationInfo]) -> list[RelationInfo]:
-        """`relations` marked observed-symmetric where their facts say so (as the relation model reads them)."""
-        if self.settings.observed_symmetry:
-            undeclared = undeclared_algebra(relations)
-            found = self.ontology.reciprocated([r.iri for r in undeclared]) if undeclared else set()
-            for r in undeclared:
-                r.observed_symmetric = r.iri in found
+        """`relations` marked observed-symmetric where their facts say so (as the relation model reads them);
+        computed once per version of the facts, and for a relation the last computation has not seen."""
+        if not self.settings.observed_symmetry:
+            return relations
+        undeclared = undeclared_algebra(relations)
+        with self._lock:
+            version = self._versions[changes.FACTS]  # read first: a write meanwhile leaves it stale, not wrong
+            seen_version, known = self._reciprocated
+        if seen_version != version:
+            known = {}
+        missing = [r.iri for r in undeclared if r.iri not in known]
+        if missing:
+            found = self.ontology.reciprocated(missing)
+            known = {**known, **{iri: iri in found for iri in missing}}
+            with self._lock:
+                self._reciprocated = (version, known)
+        for r in undeclared:
+            r.observed_symmetric = known[r.iri]
         return relations
 
     def register_relation(self, spec: kg_relations.RelationSpec) -> RelationInfo:
