@@ -30,6 +30,13 @@ def test_the_api_over_each_remote_engine(remote_settings, model):
         assert c.post("/relations", json={"id": "ex:composer", "label": "composer",
                                           "description": "person who wrote the music"}).status_code == 201
         assert {r["curie"] for r in c.get("/relations").json()} >= {"ex:composer", "ex:spouse"}
+        # Facts stated both ways make an undeclared relation read as symmetric, on every engine.
+        assert c.post("/relations", json={"id": "ex:sibling", "label": "sibling"}).status_code == 201
+        assert c.get("/relations/ex:sibling").json()["observed_symmetric"] is False
+        both_ways = "@prefix ex: <http://example.org/> . " + " ".join(
+            f"ex:s{i} ex:sibling ex:t{i} . ex:t{i} ex:sibling ex:s{i} ." for i in range(2))
+        assert c.post("/graph/triples", content=both_ways.encode(), headers=TTL).status_code == 200
+        assert c.get("/relations/ex:sibling").json()["observed_symmetric"] is True
         example = {"text": "The Magic Flute was composed by Mozart.", "head": {"start": 0, "end": 15},
                    "tail": {"start": 32, "end": 38}}
         assert c.post("/relations/ex:composer/examples", json=example).status_code == 201
