@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -41,14 +40,6 @@ def example_record(relation: str, x: RelationInstance, source: str | None = None
 PREFIXES, CORRECTIONS, EMBEDDINGS, MODEL = "prefixes", "corrections", "embeddings", "model"
 
 
-@dataclass
-class ObservedFacts:
-    """What the facts said of each relation when last read (`GraphService.scoring_relations`)."""
-
-    arguments: dict = field(default_factory=dict)  # relation -> (domain labels, range labels)
-    reciprocated: dict = field(default_factory=dict)  # relation -> its facts are mostly stated both ways
-
-
 class QueriesBusy(Exception):
     """Every slot for client SPARQL queries is taken: answered 503 with Retry-After."""
 
@@ -67,8 +58,9 @@ class GraphService:
         self._versions = dict.fromkeys(changes.ALL, 0)
         self._stale_facts: set[str] | None = set()
         self._labels: tuple[int, LabelIndex] | None = None
-        # Which relations' facts are mostly stated both ways, as of a facts version: a second on a large graph.
-        self._reciprocated: tuple[int, dict[str, bool]] = (-1, {})
+        # Whether each relation's facts are mostly stated both ways (a second to count on a large graph);
+        # a relation leaves it when its facts change.
+        self._reciprocated: dict[str, bool] = {}
         self._queries = threading.BoundedSemaphore(settings.sparql_concurrency)
         self._updates = threading.Lock()
         self.corrections = 0  # hand corrections (SPARQL Update, Graph Store Protocol) so far
@@ -127,6 +119,11 @@ class GraphService:
                     self._stale_facts = None
                 else:
                     self._stale_facts |= fact_relations
+                if fact_relations is None:
+                    self._reciprocated.clear()
+                else:
+                    for iri in fact_relations:
+                        self._reciprocated.pop(iri, None)
 
     def take_stale_facts(self) -> set[str] | None:
         """The relations whose facts changed since the last call (None: possibly all), and forget them."""
@@ -237,22 +234,22 @@ class GraphService:
         return self._with_observed_symmetry([info])[0], kg_examples.count_examples(self.store).get(iri, 0)
 
     def _with_observed_symmetry(self, relations: list[RelationInfo]) -> list[RelationInfo]:
-        """`relations` marked observed-symmetric where their facts say so (as the relation model reads them);
-        computed once per version of the facts, and for a relation the last computation has not seen."""
+        """`relations` marked observed-symmetric where their facts say so, for the listing and the relation
+        model alike; counted only for relations whose facts changed since they were last counted."""
         if not self.settings.observed_symmetry:
             return relations
         undeclared = undeclared_algebra(relations)
         with self._lock:
-            version = self._versions[changes.FACTS]  # read first: a write meanwhile leaves it stale, not wrong
-            seen_version, known = self._reciprocated
-        if seen_version != version:
-            known = {}
+            version = self._versions[changes.FACTS]
+            known = dict(self._reciprocated)
         missing = [r.iri for r in undeclared if r.iri not in known]
         if missing:
             found = self.ontology.reciprocated(missing)
-            known = {**known, **{iri: iri in found for iri in missing}}
+            fresh = {iri: iri in found for iri in missing}
+            known.update(fresh)
             with self._lock:
-                self._reciprocated = (version, known)
+                if self._versions[changes.FACTS] == version:  # no write meanwhile: what was counted still holds
+                    self._reciprocated.update(fresh)
         for r in undeclared:
             r.observed_symmetric = known[r.iri]
         return relations
@@ -277,37 +274,28 @@ class GraphService:
     def examples(self, identifier: str) -> list[kg_examples.ExampleRecord]:
         return kg_examples.list_examples(self.store, self.relation(identifier)[0].iri)
 
-    def scoring_relations(self, observed: ObservedFacts | None = None,
-                          stale: set[str] | None = None) -> tuple[list[RelationInfo], ObservedFacts]:
+    def scoring_relations(self, observed: dict | None = None,
+                          stale: set[str] | None = None) -> tuple[list[RelationInfo], dict]:
         """Every relation with its side information and what its facts in the graph add (when the settings
         say so): classes for those without a declared domain/range, and symmetry for those whose facts are
-        mostly stated both ways though the graph declares no algebra for them. `observed` (from an earlier
-        call) is reused but for the relations in `stale` and those it has not seen; without it, or with
-        `stale` None, all are computed afresh (statistics over all facts: about a second on a large graph).
-        Returns the relations and the observations used."""
-        relations = self.ontology.relations()
-        previous = ObservedFacts() if observed is None or stale is None else observed
-
-        def todo(candidates: list[RelationInfo], seen: dict) -> list[RelationInfo]:
-            if observed is None or stale is None:
-                return candidates
-            return [r for r in candidates if r.iri in stale or r.iri not in seen]
-
-        arguments: dict = {}
-        if self.settings.observed_domain_range:
-            work = todo([r for r in relations if not (r.domain or r.range)], previous.arguments)
-            fresh = self.ontology.observed_arguments(work) if work else {}
-            arguments = {**previous.arguments, **{r.iri: fresh.get(r.iri, ([], [])) for r in work}}
-            apply_observed(relations, arguments)
-        reciprocated: dict[str, bool] = {}
-        if self.settings.observed_symmetry:
-            undeclared = undeclared_algebra(relations)
-            work = todo(undeclared, previous.reciprocated)
-            found = self.ontology.reciprocated([r.iri for r in work]) if work else set()
-            reciprocated = {**previous.reciprocated, **{r.iri: r.iri in found for r in work}}
-            for r in undeclared:
-                r.observed_symmetric = reciprocated.get(r.iri, False)
-        return relations, ObservedFacts(arguments, reciprocated)
+        mostly stated both ways though the graph declares no algebra for them (`_with_observed_symmetry`).
+        The observed classes in `observed` (from an earlier call) are reused but for the relations in `stale`
+        and those it has not seen; without it, or with `stale` None, all are computed afresh (a statistic
+        over all facts: about a second on a large graph). Returns the relations and the observed classes
+        used, ([], []) for those with none."""
+        relations = self._with_observed_symmetry(self.ontology.relations())
+        if not self.settings.observed_domain_range:
+            return relations, {}
+        bare = [r for r in relations if not (r.domain or r.range)]
+        if observed is None or stale is None:
+            todo, observed = bare, {}
+        else:
+            todo = [r for r in bare if r.iri in stale or r.iri not in observed]
+        if todo:
+            fresh = self.ontology.observed_arguments(todo)
+            observed = {**observed, **{r.iri: fresh.get(r.iri, ([], [])) for r in todo}}
+        apply_observed(relations, observed)
+        return relations, observed
 
     # Entities ---------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from kgrel.app.config import Settings
 from kgrel.app.observability import Metrics
 from kgrel.app.services.embeddings import EmbeddingService
-from kgrel.app.services.graph import GraphService, ObservedFacts
+from kgrel.app.services.graph import GraphService
 from kgrel.kg import changes
 from kgrel.kg import examples as kg_examples
 from kgrel.kg.errors import InvalidIdentifier
@@ -35,7 +35,7 @@ class _Built:
     relations: int  # graph versions (`kg.changes`)
     facts: int
     embeddings: KGEmbeddings | None
-    observed: ObservedFacts  # what the facts said of the relations, reused until the facts are re-read
+    observed: dict  # the observed domain/range used, reused until the facts are re-read
 
     def current(self, graph: GraphService, embeddings: KGEmbeddings | None) -> bool:
         return self.relations == graph.version(changes.RELATIONS) and self.embeddings is embeddings
