@@ -32,10 +32,12 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from kgrel.models.relation.example_threshold import example_threshold  # noqa: E402
 from kgrel.models.relation.fewrel import load_fewrel, load_side_info  # noqa: E402
 from kgrel.models.relation.instances import RelationInstance  # noqa: E402
 from kgrel.models.relation.model import RelationModel  # noqa: E402
 from kgrel.models.relation.prototypes import (  # noqa: E402
+    InstanceViewCache,
     PrototypeCache,
     PrototypicalClassifier,
     embed_both_ways,
@@ -107,14 +109,21 @@ def main() -> None:
     parser.add_argument("--model", help="relation model folder (default: the shipped one); 'untrained' for none")
     parser.add_argument("--per-relation", type=int, default=50, help="query sentences per relation")
     parser.add_argument("--shots", default="0,1,5")
-    parser.add_argument("--threshold", type=float, help="none-of-the-above threshold (default: the model's)")
+    parser.add_argument("--threshold", type=float,
+                        help="none-of-the-above threshold (default: the service's, see --examples-nota-recall)")
     parser.add_argument("--examples", type=int,
                         help="labelled sentences set aside per relation, never asked (default: the largest K); "
                              "the K-shot examples are the first K of them")
     parser.add_argument("--calibrate-on-examples", action="store_true",
                         help="refit the calibration on those examples first (the user's domain) instead of "
                              "the model's own")
+    parser.add_argument("--examples-nota-recall", type=float, default=0.9,
+                        help="raise the threshold as the service does (KGREL_EXAMPLES_NOTA_RECALL): until this share "
+                             "of the K-shot examples, asked among the other relations, is none of the above; "
+                             "0 keeps the model's threshold")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="run seeds SEED .. SEED+N-1 (other examples and queries each) and add their mean")
     parser.add_argument("--png", type=Path, help="write the precision/recall curves here")
     parser.add_argument("--one-way", action="store_true",
                         help="ask each pair only as given (no reversed reading): kgrel's behaviour before direction")
@@ -140,7 +149,27 @@ def main() -> None:
     set_aside = max(shots) if args.examples is None else args.examples
     if set_aside < max(shots):
         parser.error(f"--examples {set_aside} is fewer than the largest K ({max(shots)})")
-    rng = random.Random(args.seed)
+    shipped_calibration = model.calibration
+    runs = []
+    for seed in range(args.seed, args.seed + args.seeds):
+        model.calibration = shipped_calibration
+        runs.append(run_seed(args, model, data, relations, side_info, shots, set_aside, seed))
+    if args.png:
+        plot(runs[0]["curves"], args.png)
+    out = {"model": str(model_dir or "untrained"), "data": args.data, "one_way": args.one_way,
+           "direction_rule": args.direction_rule, "examples": set_aside, "relations": sorted(data),
+           "examples_nota_recall": args.examples_nota_recall, "seed": args.seed, **runs[0]}
+    if args.seeds > 1:  # the mean over seeds (each draws other examples and queries), and its spread
+        out["seeds"] = list(range(args.seed, args.seed + args.seeds))
+        out["mean_results"] = {k: mean_rates([r["results"][k] for r in runs]) for k in runs[0]["results"]}
+        out["seed_results"] = [r["results"] for r in runs]
+    print(json.dumps(out))
+
+
+def run_seed(args, model: RelationModel, data: dict, relations: list, side_info: dict, shots: list[int],
+             set_aside: int, seed: int) -> dict:
+    """The three asks at each K for one draw of examples and queries."""
+    rng = random.Random(seed)
     supports, queries, gold = {}, [], []
     for g, r in enumerate(sorted(data)):
         items = list(data[r])
@@ -152,28 +181,44 @@ def main() -> None:
     gold_t = torch.tensor(gold)
     calibration = None
     if args.calibrate_on_examples:
-        calibration = calibrate_to_examples(model, supports, side_info, args.seed)
+        calibration = calibrate_to_examples(model, supports, side_info, seed)
     with torch.inference_mode():
         forward, backward = embed_both_ways(model, queries)
         views = {"forward": forward, "backward": backward}
         classifier = PrototypicalClassifier(model)
         cache = PrototypeCache(model)
-        threshold = model.config.nota_threshold if args.threshold is None else args.threshold
-        results, curves = {}, {}
+        example_views = InstanceViewCache(model)
+        results, curves, thresholds = {}, {}, {}
         for k in shots:
             examples = {r: [(f"{r}-{i}", x) for i, x in enumerate(supports[r][:k])] for r in data}
             protos = cache.build(relations, examples)
+            threshold = args.threshold
+            if threshold is None:  # as the service decides: the model's, raised to what the examples show
+                by_iri = {info.iri: examples[r] for r, info in zip(sorted(data), relations, strict=True)}
+                found = example_threshold(classifier, example_views, protos, by_iri,
+                                          args.examples_nota_recall or None)
+                threshold = found.serving
+                thresholds[f"K={k}"] = {"model": found.model, "from_examples": found.from_examples,
+                                        "serving": found.serving}
             out = ask(classifier, protos, views, gold_t, one_way=args.one_way, rule=args.direction_rule)
-            results[f"K={k}"] = rates(out, threshold)
+            results[f"K={k}"] = {"threshold": threshold, **rates(out, threshold)}
             curves[f"K={k}"] = [{"threshold": t, **rates(out, t)} for t in CURVE]
-            print(json.dumps({f"K={k}": results[f"K={k}"]}), file=sys.stderr)
-    if args.png:
-        plot(curves, args.png)
-    print(json.dumps({"model": str(model_dir or "untrained"), "data": args.data, "one_way": args.one_way,
-                      "direction_rule": args.direction_rule,
-                      "examples": set_aside, "calibration": calibration, "relations": sorted(data),
-                      "queries": len(queries), "threshold": threshold, "seed": args.seed, "results": results,
-                      "curves": curves}))
+            print(json.dumps({"seed": seed, f"K={k}": results[f"K={k}"]}), file=sys.stderr)
+    return {"calibration": calibration, "queries": len(queries), "thresholds": thresholds, "results": results,
+            "curves": curves}
+
+
+def mean_rates(runs: list[dict]) -> dict:
+    """Each figure's mean over the runs, with its standard deviation (keys ending "_sd")."""
+    out = {}
+    for name in runs[0]:
+        values = [r[name] for r in runs if r[name] is not None]
+        if not values:
+            continue
+        mean = sum(values) / len(values)
+        out[name] = round(mean, 4)
+        out[f"{name}_sd"] = round((sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5, 4)
+    return out
 
 
 def calibrate_to_examples(model: RelationModel, examples: dict, side_info: dict, seed: int) -> dict:

@@ -46,9 +46,16 @@ from kgrel.models.graph.embeddings import KGEmbeddings
 from kgrel.models.graph.link_predictor import LPConfig
 from kgrel.models.graph.reasoner import GraphReasoner
 from kgrel.models.relation.evidence import Evidence
+from kgrel.models.relation.example_threshold import ExampleThreshold, example_threshold
 from kgrel.models.relation.instances import RelationInstance
 from kgrel.models.relation.model import RelationModel
-from kgrel.models.relation.prototypes import InstancePrediction, PrototypeCache, PrototypeSet, PrototypicalClassifier
+from kgrel.models.relation.prototypes import (
+    InstancePrediction,
+    InstanceViewCache,
+    PrototypeCache,
+    PrototypeSet,
+    PrototypicalClassifier,
+)
 
 Facts = Callable[[str], list[tuple[str, str, str]]]
 
@@ -302,25 +309,35 @@ class ScoringState:
     prototypes: PrototypeSet
     profile: RelationGraphProfile | None
     arguments: RelationArguments
+    threshold: ExampleThreshold  # the none-of-the-above threshold, raised to what the examples show
 
 
 class GraphAwareClassifier:
-    """The prototypical classifier with graph evidence for mentions linked to the graph."""
+    """The prototypical classifier with graph evidence for mentions linked to the graph.
 
-    def __init__(self, model: RelationModel, use_graph: bool = True):
+    `examples_nota_recall` (None: off) raises the none-of-the-above threshold until that share of the
+    examples, asked among the other relations, would be answered none of the above
+    (`models.relation.example_threshold`)."""
+
+    def __init__(self, model: RelationModel, use_graph: bool = True, examples_nota_recall: float | None = None):
         self.model = model
         self.use_graph = use_graph
+        self.examples_nota_recall = examples_nota_recall
         self.classifier = PrototypicalClassifier(model)
         self._cache = PrototypeCache(model)
+        self._example_views = InstanceViewCache(model)
 
     def prepare(self, relations: list[RelationInfo],
                 examples: Mapping[str, Sequence[tuple[str, RelationInstance]]],
                 embeddings: KGEmbeddings | None) -> ScoringState:
-        """Prototypes (re-encoding only what changed), the relations' graph profile and encoded domain/range."""
+        """Prototypes (re-encoding only what changed), the relations' graph profile, encoded domain/range
+        and the none-of-the-above threshold."""
         protos = self._cache.build(relations, examples)
         profile = RelationGraphProfile(embeddings, protos.iris) if embeddings is not None else None
         arguments = RelationArguments.encode(self.model, [(r.domain, r.range) for r in relations])
-        return ScoringState(protos, profile, arguments)
+        threshold = example_threshold(self.classifier, self._example_views, protos, examples,
+                                      self.examples_nota_recall)
+        return ScoringState(protos, profile, arguments, threshold)
 
     def evidence(self, state: ScoringState, contexts: Sequence[GraphContext] | None) -> Evidence | None:
         """Graph evidence over instances x all relations; None when nothing is linked (scores as text only)."""
@@ -333,7 +350,13 @@ class GraphAwareClassifier:
     def predict(self, state: ScoringState, instances: Sequence[RelationInstance],
                 contexts: Sequence[GraphContext] | None, candidates=None, top_k: int | Sequence[int] = 3,
                 threshold=None) -> list[InstancePrediction]:
-        """Ranked facts (each pair asked both ways) and the none-of-the-above decision for each instance."""
+        """Ranked facts (each pair asked both ways) and the none-of-the-above decision for each instance;
+        a threshold left None is the state's (`ScoringState.threshold`)."""
+        serving = state.threshold.serving
+        if threshold is None or isinstance(threshold, float | int):
+            threshold = serving if threshold is None else threshold
+        else:
+            threshold = [serving if t is None else t for t in threshold]
         return self.classifier.predict(instances, state.prototypes, candidates, top_k=top_k, threshold=threshold,
                                        evidence=self.evidence(state, contexts),
                                        backward_evidence=self.evidence(state, reversed_contexts(contexts)))

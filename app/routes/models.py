@@ -6,7 +6,7 @@ from kgrel.app.deps import ServiceDep
 from kgrel.app.routes.jobs import job_status
 from kgrel.app.schemas import ErrorOut
 from kgrel.app.schemas.jobs import JobOut, JobStarted
-from kgrel.app.schemas.models import AdaptIn, CalibrateIn, ModelOut, SelectIn
+from kgrel.app.schemas.models import AdaptIn, CalibrateIn, ConfusionOut, ModelOut, SelectIn, ThresholdOut
 from kgrel.models.relation.adaptation import AdaptConfig
 
 router = APIRouter(prefix="/model", tags=["relation model"])
@@ -17,6 +17,22 @@ ERRORS = {404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 422: {"model": Err
 def list_models(service: ServiceDep) -> list[dict]:
     """The base model and every adapted one; `active` marks the one serving."""
     return service.models.models()
+
+
+@router.get("/threshold", response_model=ThresholdOut)
+def threshold(service: ServiceDep) -> ThresholdOut:
+    """The none-of-the-above threshold serving now, and what the store's examples say of it.
+
+    On text unlike the text the model was calibrated on, wrong relations score higher. Each example,
+    asked among every relation but its own (and its inverse), shows how high on *your* text; the
+    threshold is raised until `recall` of them would be answered none of the above, never lowered.
+    """
+    t = service.predictions.threshold()
+    curie = service.graph.curie
+    return ThresholdOut(serving=t.serving, model=t.model, from_examples=t.from_examples, recall=t.recall,
+                        examples_asked=t.asked, relations=t.relations,
+                        highest=[ConfusionOut(relation=curie(c.relation), read_as=curie(c.read_as), score=c.score)
+                                 for c in t.highest])
 
 
 @router.post("/select", response_model=ModelOut, responses=ERRORS)

@@ -157,7 +157,7 @@ class ExtractionService:
         keep = None
         if candidates is not None:
             keep = [self.predictions.relation_index(protos, c) for c in candidates]
-        threshold = self.predictions.model.config.nota_threshold if threshold is None else threshold
+        threshold = self.predictions.threshold().serving if threshold is None else threshold
         facts = []
         for probs, oriented_pairs in ((forward, pairs), (backward, [p.reversed() for p in pairs])):
             scores, relations = best_relations(probs, keep)

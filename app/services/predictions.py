@@ -19,6 +19,7 @@ from kgrel.kg import examples as kg_examples
 from kgrel.kg.errors import InvalidIdentifier
 from kgrel.models.fusion import GraphAwareClassifier, GraphContext, ScoringState, link_contexts
 from kgrel.models.graph.embeddings import KGEmbeddings
+from kgrel.models.relation.example_threshold import ExampleThreshold
 from kgrel.models.relation.instances import RelationInstance, instance_from_record, reverse
 from kgrel.models.relation.model import RelationModel
 from kgrel.models.relation.prototypes import InstancePrediction, InstanceViewCache, PrototypeSet, embed_both_ways
@@ -57,7 +58,7 @@ class PredictionService:
         self.graph = graph
         self.embeddings = embeddings
         self.model = model
-        self.classifier = GraphAwareClassifier(model, use_graph=settings.use_graph)
+        self.classifier = self._classifier(model)
         self.views = InstanceViewCache(model)
         self._lock = threading.Lock()  # guards the fields below; never held while building
         self._build_lock = threading.Lock()  # one build at a time
@@ -77,10 +78,18 @@ class PredictionService:
 
     def switch_model(self, model: RelationModel) -> None:
         """Serve with `model` from the next request on; its prototypes are built afresh."""
-        classifier = GraphAwareClassifier(model, use_graph=self.settings.use_graph)
+        classifier = self._classifier(model)
         views = InstanceViewCache(model)
         with self._lock:
             self.model, self.classifier, self.views, self._built = model, classifier, views, None
+
+    def _classifier(self, model: RelationModel) -> GraphAwareClassifier:
+        return GraphAwareClassifier(model, use_graph=self.settings.use_graph,
+                                    examples_nota_recall=self.settings.examples_nota_recall or None)
+
+    def threshold(self) -> ExampleThreshold:
+        """The none-of-the-above threshold serving now: the model's, or higher where the examples call for it."""
+        return self.state().threshold
 
     def state(self) -> ScoringState:
         """Prototypes, the relations' graph profile and encoded domain/range.

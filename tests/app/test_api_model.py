@@ -128,3 +128,58 @@ def test_calibrate_refits_scores_to_the_store_examples_keeps_the_ranking_and_rol
     assert again["status"] == "done" and again["result"]["from"] == result["model"], again
     assert again["result"]["model"] != result["model"]
     assert [m["name"] for m in client.get("/model").json()][1:] == sorted([result["model"], again["result"]["model"]])
+
+
+def _register_with_examples(client, per_relation: int) -> dict:
+    """The eight biomedical relations, each with its first `per_relation` sentences as examples; returns the
+    fixture's sentences by relation IRI."""
+    data = load_fewrel(DATA / "tiny_biomed.json")
+    side_info = load_side_info(DATA / "tiny_biomed_side_info.json")
+    by_iri = {}
+    for rid, items in data.items():
+        iri = f"http://example.org/{rid}"
+        info = side_info[rid]
+        assert client.post("/relations", json={"id": iri, "label": info.label,
+                                               "description": info.description}).status_code == 201
+        examples = [{"text": x.text, "head": {"start": x.head.start, "end": x.head.end},
+                     "tail": {"start": x.tail.start, "end": x.tail.end}} for x in items[:per_relation]]
+        if examples:
+            assert client.post(f"/relations/{iri}/examples", json=examples).status_code == 201
+        by_iri[iri] = items
+    return by_iri
+
+
+def test_biomedical_examples_raise_the_none_of_the_above_threshold(client):
+    by_iri = _register_with_examples(client, per_relation=2)
+    t = client.get("/model/threshold").json()
+    assert t["model"] == 0.5 and t["recall"] == 0.9
+    assert t["examples_asked"] == 16 and t["relations"] == 8
+    # The shipped calibration is too lenient on biomedical text, and the examples show it.
+    assert t["from_examples"] > t["model"] and t["serving"] == t["from_examples"]
+    assert t["highest"] and all(c["relation"] != c["read_as"] and c["relation"] in by_iri for c in t["highest"])
+    # Each other sentence asked with its own relation left out: the right answer is none of the above.
+    nota_served = nota_model = 0
+    for iri, items in by_iri.items():
+        others = [other for other in by_iri if other != iri]
+        for x in items[2:]:
+            body = {"text": x.text, "head": {"start": x.head.start, "end": x.head.end},
+                    "tail": {"start": x.tail.start, "end": x.tail.end}, "candidates": others, "top_k": 1}
+            served = client.post("/predict", json=body).json()
+            top = served["predictions"][0]["score"] if served["predictions"] else 0.0
+            assert served["none_of_the_above"] == (top < t["serving"])  # a request without a threshold
+            at_model = client.post("/predict", json={**body, "threshold": t["model"]}).json()
+            assert at_model["predictions"] == served["predictions"]  # the threshold decides; scores stay
+            nota_served += served["none_of_the_above"]
+            nota_model += at_model["none_of_the_above"]
+    assert nota_served > nota_model
+
+
+def test_the_examples_threshold_needs_enough_examples_and_can_be_turned_off(tmp_path, model):
+    with make_client(Settings(data_dir=tmp_path / "off", examples_nota_recall=0), model) as client:
+        _register_with_examples(client, per_relation=2)
+        t = client.get("/model/threshold").json()
+        assert t["from_examples"] is None and t["recall"] is None and t["serving"] == t["model"] == 0.5
+    with make_client(Settings(data_dir=tmp_path / "few"), model) as client:
+        _register_with_examples(client, per_relation=0)
+        t = client.get("/model/threshold").json()
+        assert t["from_examples"] is None and t["examples_asked"] == 0 and t["serving"] == 0.5
