@@ -118,7 +118,8 @@ class LabellingService:
 
     def suggestions(self, session_id: str, n: int = 10, diversity: float = 0.5) -> list[Suggestion]:
         """Pending candidates to label next: the model's probability of the session's relation near the
-        decision boundary, spread over the text; with the current examples (accepted ones included).
+        decision boundary (the serving none-of-the-above threshold), spread over the text; with the
+        current examples (accepted ones included).
 
         Each pair is shown in the direction the model finds the relation in (head and tail swapped
         when it reads the fact the other way round), so one pair is never offered both ways; each comes
@@ -145,7 +146,8 @@ class LabellingService:
         shown[swapped] = backward[swapped]
         p = shown[:, r].clone()
         example_views, _ = self.predictions.views.views([view_key(c) for c in pending], instances)
-        order = rank_for_labelling(p, example_views, n, diversity)
+        # Most informative where the service decides: the threshold the store's examples set, not 0.5.
+        order = rank_for_labelling(p, example_views, n, diversity, self.predictions.threshold().serving)
         shown[:, r] = -1.0  # the alternatives are the other relations
         top = shown[order].topk(min(k, len(protos) - 1), dim=1)
         return [Suggestion(pending[i], round(float(p[i]), 4),

@@ -6,22 +6,26 @@ import torch
 import torch.nn.functional as F
 
 
-def informativeness(probability: torch.Tensor) -> torch.Tensor:
-    """1 at the decision boundary (p = 0.5), 0 where the model is sure either way."""
-    return 1.0 - (2.0 * probability - 1.0).abs()
+def informativeness(probability: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """1 at the decision boundary (p = the none-of-the-above threshold), falling linearly to 0 where the
+    model is sure either way (p = 0 or 1)."""
+    below = probability / threshold
+    above = (1.0 - probability) / (1.0 - threshold)
+    return torch.where(probability <= threshold, below, above).clamp(0.0, 1.0)
 
 
 def rank_for_labelling(probability: torch.Tensor, vectors: torch.Tensor, n: int,
-                       diversity: float = 0.5) -> list[int]:
+                       diversity: float = 0.5, threshold: float = 0.5) -> list[int]:
     """Indices of the `n` candidates to show first: uncertain ones, spread over the text.
 
     Greedy maximal marginal relevance: each pick maximises
     (1 - diversity) * informativeness - diversity * max cosine similarity to the picks so far,
-    so ten near-duplicates of one uncertain sentence do not crowd out the rest.
+    so ten near-duplicates of one uncertain sentence do not crowd out the rest. `threshold` is where
+    the service decides (the serving none-of-the-above threshold).
     """
     if len(probability) == 0 or n <= 0:
         return []
-    gain = informativeness(probability.float())
+    gain = informativeness(probability.float(), threshold)
     unit = F.normalize(vectors.float(), dim=1)
     picked: list[int] = []
     closest = torch.full((len(probability),), -1.0)  # max similarity to a picked candidate

@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from kgrel.models.relation.active_learning import informativeness, rank_for_labelling
 from kgrel.models.relation.calibration import MAX_K, Calibration
 from kgrel.models.relation.encoder import InstanceEncoding
 from kgrel.models.relation.evidence import Evidence
@@ -72,3 +73,14 @@ def test_none_of_the_above_is_one_threshold_on_the_best_probability():
     probs = torch.tensor([[0.2, 0.7, 0.1], [0.6, 0.3, 0.9]])
     assert best_relations(probs) == ([pytest.approx(0.7), pytest.approx(0.9)], [1, 2])
     assert best_relations(probs, keep=[0]) == ([pytest.approx(0.2), pytest.approx(0.6)], [0, 0])
+
+
+def test_informativeness_peaks_at_the_threshold_the_service_decides_at():
+    p = torch.tensor([0.0, 0.25, 0.5, 0.7, 0.85, 1.0])
+    assert informativeness(p).tolist() == pytest.approx([0.0, 0.5, 1.0, 0.6, 0.3, 0.0])  # 1 - |2p - 1|
+    # With the threshold at 0.7: p / 0.7 below it, (1 - p) / 0.3 above it.
+    assert informativeness(p, 0.7).tolist() == pytest.approx([0.0, 0.25 / 0.7, 0.5 / 0.7, 1.0, 0.5, 0.0])
+    # Without diversity the most informative come first: at 0.5, p = 0.5; at 0.7, p = 0.7.
+    vectors = torch.eye(6)
+    assert rank_for_labelling(p, vectors, 2, diversity=0.0) == [2, 3]
+    assert rank_for_labelling(p, vectors, 2, diversity=0.0, threshold=0.7) == [3, 2]
