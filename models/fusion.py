@@ -316,7 +316,7 @@ class GraphAwareClassifier:
     """The prototypical classifier with graph evidence for mentions linked to the graph.
 
     `examples_nota_recall` (None: off) raises the none-of-the-above threshold until that share of the
-    examples, asked among the other relations, would be answered none of the above
+    examples, asked among the other relations with examples, would be answered none of the above
     (`models.relation.example_threshold`)."""
 
     def __init__(self, model: RelationModel, use_graph: bool = True, examples_nota_recall: float | None = None):

@@ -24,7 +24,7 @@ def threshold(service: ServiceDep) -> ThresholdOut:
     """The none-of-the-above threshold serving now, and what the store's examples say of it.
 
     On text unlike the text the model was calibrated on, wrong relations score higher. Each example,
-    asked among every relation but its own (and its inverse), shows how high on *your* text; the
+    asked among the other relations with examples (never its own or its inverse), shows how high on *your* text; the
     threshold is raised until `recall` of them would be answered none of the above, never lowered.
     """
     t = service.predictions.threshold()

@@ -46,7 +46,7 @@ class ThresholdOut(BaseModel):
                                        "gives none: the larger of the next two.")
     model: float = Field(description="The serving model's own threshold (its calibration's operating point).")
     from_examples: float | None = Field(
-        None, description="What the examples call for: each example asked among the other relations, the "
+        None, description="What the examples call for: each example asked among the other relations with examples, the "
                           "score under which `recall` of them fall (relations weigh the same). None: too few "
                           "examples (8 of 3 relations) or turned off (KGREL_EXAMPLES_NOTA_RECALL=0).")
     recall: float | None = Field(description="The share of those examples to answer none of the above.")
