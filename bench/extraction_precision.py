@@ -32,6 +32,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from kgrel.models.relation.direction import best_facts  # noqa: E402
 from kgrel.models.relation.example_threshold import example_threshold  # noqa: E402
 from kgrel.models.relation.fewrel import load_fewrel, load_side_info  # noqa: E402
 from kgrel.models.relation.instances import RelationInstance  # noqa: E402
@@ -45,14 +46,6 @@ from kgrel.models.relation.prototypes import (  # noqa: E402
 )
 
 CURVE = [round(0.05 * i, 2) for i in range(20)]
-
-
-def top_facts(fwd: torch.Tensor, bwd: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Each row's best fact: its probability, its relation column and whether it is reversed."""
-    both = torch.cat([fwd, bwd], dim=1)
-    best = both.max(1)
-    r = fwd.shape[1]
-    return best.values, best.indices % r, best.indices >= r
 
 
 def ask(classifier: PrototypicalClassifier, protos, queries: dict, gold: torch.Tensor,
@@ -70,9 +63,9 @@ def ask(classifier: PrototypicalClassifier, protos, queries: dict, gold: torch.T
         def oriented(f, b, p, idx=None):
             return classifier.oriented(f, b, p, idx, rule=rule)
     out = {}
-    score, rel, rev = top_facts(*oriented(forward, backward, protos))
+    score, rel, rev = best_facts(*oriented(forward, backward, protos))
     out["asked"] = (score, (rel == gold) & ~rev)
-    score, rel, rev = top_facts(*oriented(backward, forward, protos))
+    score, rel, rev = best_facts(*oriented(backward, forward, protos))
     # Asked (tail, head): the correct fact is the gold relation stated reversed; gold unreversed is false.
     out["flipped"] = (score, (rel == gold) & rev)
     out["flipped_false"] = (score, (rel == gold) & ~rev)
@@ -80,7 +73,7 @@ def ask(classifier: PrototypicalClassifier, protos, queries: dict, gold: torch.T
     for g in gold.unique().tolist():
         rows = (gold == g).nonzero().flatten()
         idx = torch.tensor([i for i in range(len(protos)) if i != g])
-        s, _, _ = top_facts(*oriented((forward[0][rows], forward[1][rows]), (backward[0][rows], backward[1][rows]),
+        s, _, _ = best_facts(*oriented((forward[0][rows], forward[1][rows]), (backward[0][rows], backward[1][rows]),
                                       protos, idx))
         scores[rows] = s
     out["gold_removed"] = (scores, torch.zeros(len(gold), dtype=torch.bool))
@@ -194,8 +187,7 @@ def run_seed(args, model: RelationModel, data: dict, relations: list, side_info:
             protos = cache.build(relations, examples)
             threshold = args.threshold
             if threshold is None:  # as the service decides: the model's, raised to what the examples show
-                by_iri = {info.iri: examples[r] for r, info in zip(sorted(data), relations, strict=True)}
-                found = example_threshold(classifier, example_views, protos, by_iri,
+                found = example_threshold(classifier, example_views, protos, examples,  # FewRel ids are the IRIs
                                           args.examples_nota_recall or None)
                 threshold = found.serving
                 thresholds[f"K={k}"] = {"model": found.model, "from_examples": found.from_examples,

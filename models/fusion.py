@@ -352,14 +352,10 @@ class GraphAwareClassifier:
                 threshold=None) -> list[InstancePrediction]:
         """Ranked facts (each pair asked both ways) and the none-of-the-above decision for each instance;
         a threshold left None is the state's (`ScoringState.threshold`)."""
-        serving = state.threshold.serving
-        if threshold is None or isinstance(threshold, float | int):
-            threshold = serving if threshold is None else threshold
-        else:
-            threshold = [serving if t is None else t for t in threshold]
         return self.classifier.predict(instances, state.prototypes, candidates, top_k=top_k, threshold=threshold,
                                        evidence=self.evidence(state, contexts),
-                                       backward_evidence=self.evidence(state, reversed_contexts(contexts)))
+                                       backward_evidence=self.evidence(state, reversed_contexts(contexts)),
+                                       default_threshold=state.threshold.serving)
 
     def oriented(self, state: ScoringState, forward: tuple[torch.Tensor, torch.Tensor],
                  backward: tuple[torch.Tensor, torch.Tensor],

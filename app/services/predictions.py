@@ -20,11 +20,10 @@ from kgrel.kg.errors import InvalidIdentifier
 from kgrel.models.fusion import GraphAwareClassifier, GraphContext, ScoringState, link_contexts
 from kgrel.models.graph.embeddings import KGEmbeddings
 from kgrel.models.relation.example_threshold import ExampleThreshold
-from kgrel.models.relation.instances import RelationInstance, instance_from_record, reverse
+from kgrel.models.relation.instances import RelationInstance, instance_from_record
 from kgrel.models.relation.model import RelationModel
 from kgrel.models.relation.prototypes import InstancePrediction, InstanceViewCache, PrototypeSet, embed_both_ways
 
-REVERSED_KEY = "~reversed"  # suffix of the view-cache key of an instance asked the other way round
 log = logging.getLogger(__name__)
 
 
@@ -214,8 +213,7 @@ class PredictionService:
         the instances so that their encoding is kept."""
         state = self.state()
         if keys is not None:
-            forward_views = self.views.views(keys, instances)
-            backward_views = self.views.views([k + REVERSED_KEY for k in keys], [reverse(x) for x in instances])
+            forward_views, backward_views = self.views.both_ways(keys, instances)
         else:
             forward_views, backward_views = embed_both_ways(self.model, instances)
         fwd, bwd = self.classifier.oriented(state, forward_views, backward_views, self.contexts(instances))

@@ -91,3 +91,11 @@ def orient(forward: torch.Tensor, backward: torch.Tensor,
     # (b r a) with r' = inverse(r) in the set is the fact (a r' b): state it once, forward.
     bwd = torch.where(has_inverse, torch.zeros_like(bwd), bwd)
     return fwd, bwd
+
+
+def best_facts(forward: torch.Tensor, backward: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each row's best fact among `orient`'s (forward, backward) scores: its probability, its relation
+    column and whether it is stated reversed."""
+    best = torch.cat([forward, backward], dim=1).max(1)
+    r = forward.shape[1]
+    return best.values, best.indices % r, best.indices >= r

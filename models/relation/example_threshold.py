@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from kgrel.models.relation.instances import RelationInstance, reverse
+from kgrel.models.relation.direction import best_facts
+from kgrel.models.relation.instances import RelationInstance
 from kgrel.models.relation.prototypes import InstanceViewCache, PrototypeSet, PrototypicalClassifier
 
 MIN_RELATIONS = 3  # fewer relations with examples say nothing about "another relation"
@@ -82,64 +83,37 @@ def sample_examples(example_ids: Sequence[str], limit: int = MAX_ASKED) -> list[
     return sorted(ranked[:limit])
 
 
-def threshold_from_examples(oriented, relation_of: Sequence[int], inverse: torch.Tensor, iris: Sequence[str],
-                            model_threshold: float, recall: float) -> ExampleThreshold:
-    """The threshold for the examples whose relations (prototype indices) are `relation_of`, each asked
-    among the other relations in `relation_of` but its inverse.
-
-    `oriented(rows, idx)` returns the oriented (forward, backward) fact scores of the examples `rows`
-    among the relations `idx` (`PrototypicalClassifier.oriented` over the examples' views); `inverse`
-    is the prototype set's inverse index per relation (-1: none).
-    """
-    result = ExampleThreshold(model_threshold, recall)
-    relations = sorted(set(relation_of))
-    result.asked, result.relations = len(relation_of), len(relations)
-    if not _enough(relation_of):
-        return result
-    relation_t = torch.tensor(list(relation_of), dtype=torch.long)
-    tops = torch.zeros(len(relation_of))
-    read_as = torch.zeros(len(relation_of), dtype=torch.long)
-    for r in relations:
-        rows = (relation_t == r).nonzero().flatten()
-        # Never empty: of at least MIN_RELATIONS (3) relations, only one is r's inverse.
-        idx = torch.tensor([i for i in relations if i not in (r, int(inverse[r]))], dtype=torch.long)
-        fwd, bwd = oriented(rows, idx)
-        best = torch.cat([fwd, bwd], dim=1).max(1)
-        tops[rows] = best.values
-        read_as[rows] = idx[best.indices % len(idx)]
-    counts = torch.bincount(relation_t, minlength=len(iris)).double()
-    result.from_examples = round(weighted_quantile(tops, 1.0 / counts[relation_t], recall), 4)
-    worst: dict[tuple[int, int], float] = {}
-    for rel, other, score in zip(relation_of, read_as.tolist(), tops.tolist(), strict=True):
-        worst[(rel, other)] = max(score, worst.get((rel, other), 0.0))
-    result.highest = [Confusion(iris[rel], iris[other], round(score, 4))
-                      for (rel, other), score in sorted(worst.items(), key=lambda kv: -kv[1])[:3]]
-    return result
-
-
-def _enough(relation_of: Sequence[int]) -> bool:
-    return len(set(relation_of)) >= MIN_RELATIONS and len(relation_of) >= MIN_EXAMPLES
-
-
 def example_threshold(classifier: PrototypicalClassifier, views: InstanceViewCache, protos: PrototypeSet,
                       examples: Mapping[str, Sequence[tuple[str, RelationInstance]]],
                       recall: float | None) -> ExampleThreshold:
     """The threshold the examples of `protos`' relations call for; `examples` maps a relation IRI to its
-    (example id, instance) pairs and `views` keeps their encodings between rebuilds. `recall` None: the
-    model's threshold."""
-    model_threshold = classifier.model.config.nota_threshold
+    (example id, instance) pairs and `views` keeps their encodings between rebuilds. Each example is asked
+    among the other relations with examples but its inverse. `recall` None: the model's threshold."""
     pairs = [(i, eid, inst) for iri, items in examples.items() if (i := protos.index(iri)) is not None
              for eid, inst in items]
     pairs = [pairs[i] for i in sample_examples([eid for _, eid, _ in pairs])]
-    relation_of = [i for i, _, _ in pairs]
-    if recall is None or not _enough(relation_of):
-        return ExampleThreshold(model_threshold, recall, asked=len(pairs), relations=len(set(relation_of)))
-    keys = [eid for _, eid, _ in pairs]
-    forward = views.views(keys, [inst for _, _, inst in pairs])
-    backward = views.views([k + "~reversed" for k in keys], [reverse(inst) for _, _, inst in pairs])
-
-    def oriented(rows: torch.Tensor, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return classifier.oriented((forward[0][rows], forward[1][rows]), (backward[0][rows], backward[1][rows]),
-                                   protos, idx)
-
-    return threshold_from_examples(oriented, relation_of, protos.algebra.inverse, protos.iris, model_threshold, recall)
+    relation_of = torch.tensor([i for i, _, _ in pairs], dtype=torch.long)
+    relations = relation_of.unique().tolist()
+    result = ExampleThreshold(classifier.model.config.nota_threshold, recall, asked=len(pairs),
+                              relations=len(relations))
+    if recall is None or len(relations) < MIN_RELATIONS or len(pairs) < MIN_EXAMPLES:
+        return result
+    forward, backward = views.both_ways([eid for _, eid, _ in pairs], [inst for _, _, inst in pairs])
+    tops = torch.zeros(len(pairs))
+    read_as = torch.zeros(len(pairs), dtype=torch.long)
+    for r in relations:
+        rows = (relation_of == r).nonzero().flatten()
+        # Never empty: of at least MIN_RELATIONS (3) relations, only one is r's inverse.
+        idx = torch.tensor([i for i in relations if i not in (r, int(protos.algebra.inverse[r]))], dtype=torch.long)
+        fwd, bwd = classifier.oriented((forward[0][rows], forward[1][rows]), (backward[0][rows], backward[1][rows]),
+                                       protos, idx)
+        tops[rows], columns, _ = best_facts(fwd, bwd)
+        read_as[rows] = idx[columns]
+    counts = torch.bincount(relation_of, minlength=len(protos)).double()
+    result.from_examples = round(weighted_quantile(tops, 1.0 / counts[relation_of], recall), 4)
+    worst: dict[tuple[int, int], float] = {}
+    for rel, other, score in zip(relation_of.tolist(), read_as.tolist(), tops.tolist(), strict=True):
+        worst[(rel, other)] = max(score, worst.get((rel, other), 0.0))
+    result.highest = [Confusion(protos.iris[rel], protos.iris[other], round(score, 4))
+                      for (rel, other), score in sorted(worst.items(), key=lambda kv: -kv[1])[:3]]
+    return result

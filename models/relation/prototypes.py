@@ -154,6 +154,9 @@ def best_relations(probabilities: torch.Tensor, keep: Sequence[int] | None = Non
     return best.values.tolist(), best.indices.tolist()
 
 
+REVERSED_KEY = "~reversed"  # suffix of the key of an instance asked the other way round
+
+
 class InstanceViewCache:
     """(example, side) views of instances known by a key (a labelling candidate), encoded once."""
 
@@ -175,6 +178,12 @@ class InstanceViewCache:
         if not keys:
             return self.model.embed_instances([])
         return (torch.stack([self._views[k][0] for k in keys]), torch.stack([self._views[k][1] for k in keys]))
+
+    def both_ways(self, keys: Sequence[str], instances: Sequence[RelationInstance]
+                  ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+        """The views of the instances as asked and reversed (`embed_both_ways`), each kept under its key."""
+        return (self.views(keys, instances),
+                self.views([k + REVERSED_KEY for k in keys], [reverse(x) for x in instances]))
 
 
 class PrototypicalClassifier:
@@ -219,19 +228,21 @@ class PrototypicalClassifier:
                 candidates: Sequence[Sequence[int] | None] | None = None, top_k: int | Sequence[int] = 3,
                 threshold: float | Sequence[float | None] | None = None,
                 evidence: Evidence | None = None,
-                backward_evidence: Evidence | None = None) -> list[InstancePrediction]:
+                backward_evidence: Evidence | None = None,
+                default_threshold: float | None = None) -> list[InstancePrediction]:
         """Ranked facts for each instance, and whether the answer is none of the above.
 
         Each pair is scored as asked and reversed; a prediction with `reversed` set states the fact
         (tail, relation, head). `candidates[i]` restricts instance i to those relation indices; `top_k`
-        and `threshold` are one value for all instances or one per instance (a None threshold: the
-        model's). `evidence` / `backward_evidence` (over instances x all relations) add the graph's say.
+        and `threshold` are one value for all instances or one per instance (a None threshold:
+        `default_threshold`, else the model's). `evidence` / `backward_evidence` (over instances x all
+        relations) add the graph's say.
         """
         if not instances:
             return []
         n = len(instances)
         top_ks = [top_k] * n if isinstance(top_k, int) else list(top_k)
-        default = self.model.config.nota_threshold
+        default = self.model.config.nota_threshold if default_threshold is None else default_threshold
         thresholds = [threshold] * n if threshold is None or isinstance(threshold, float | int) else list(threshold)
         thresholds = [default if t is None else float(t) for t in thresholds]
         if len(protos) == 0:
