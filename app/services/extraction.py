@@ -153,11 +153,12 @@ class ExtractionService:
         pairs = self.linked_pairs(documents, mentions)
         if not pairs:
             return []
-        forward, backward, protos = self.predictions.oriented([p.instance() for p in pairs])
+        scored = self.predictions.oriented([p.instance() for p in pairs])
+        forward, backward, protos = scored.forward, scored.backward, scored.prototypes
         keep = None
         if candidates is not None:
             keep = [self.predictions.relation_index(protos, c) for c in candidates]
-        threshold = self.predictions.threshold().serving if threshold is None else threshold
+        threshold = scored.threshold if threshold is None else threshold
         facts = []
         for probs, oriented_pairs in ((forward, pairs), (backward, [p.reversed() for p in pairs])):
             scores, relations = best_relations(probs, keep)

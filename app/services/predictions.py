@@ -9,6 +9,7 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kgrel.app.config import Settings
 from kgrel.app.observability import Metrics
@@ -23,6 +24,9 @@ from kgrel.models.relation.example_threshold import ExampleThreshold
 from kgrel.models.relation.instances import RelationInstance, instance_from_record
 from kgrel.models.relation.model import RelationModel
 from kgrel.models.relation.prototypes import InstancePrediction, InstanceViewCache, PrototypeSet, embed_both_ways
+
+if TYPE_CHECKING:  # app/ never imports torch itself: the models do
+    from torch import Tensor
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,18 @@ class _Built:
 
     def current(self, graph: GraphService, embeddings: KGEmbeddings | None) -> bool:
         return self.relations == graph.version(changes.RELATIONS) and self.embeddings is embeddings
+
+
+@dataclass
+class OrientedScores:
+    """Pairs scored both ways against one scoring state: the facts' probabilities (pairs x relations, as
+    asked and reversed), the prototypes they are columns of and that state's none-of-the-above threshold.
+    Taken together so that a rebuild between two reads cannot pair one state's scores with another's."""
+
+    forward: Tensor
+    backward: Tensor
+    prototypes: PrototypeSet
+    threshold: float
 
 
 @dataclass
@@ -207,14 +223,14 @@ class PredictionService:
             return self.classifier.predict(state, instances, contexts, candidates, top_k=[r.top_k for r in requests],
                                            threshold=[r.threshold for r in requests])
 
-    def oriented(self, instances: Sequence[RelationInstance], keys: Sequence[str] | None = None):
+    def oriented(self, instances: Sequence[RelationInstance], keys: Sequence[str] | None = None) -> OrientedScores:
         """Calibrated probabilities of the facts (head r tail) and (tail r head) for every relation, one
-        direction per fact (with graph evidence), and the prototypes they are columns of. `keys` name
-        the instances so that their encoding is kept."""
+        direction per fact (with graph evidence), with the prototypes they are columns of and the threshold
+        of the same state. `keys` name the instances so that their encoding is kept."""
         state = self.state()
         if keys is not None:
             forward_views, backward_views = self.views.both_ways(keys, instances)
         else:
             forward_views, backward_views = embed_both_ways(self.model, instances)
         fwd, bwd = self.classifier.oriented(state, forward_views, backward_views, self.contexts(instances))
-        return fwd, bwd, state.prototypes
+        return OrientedScores(fwd, bwd, state.prototypes, state.threshold.serving)

@@ -132,7 +132,8 @@ class LabellingService:
         if not pending:
             return []
         instances = [candidate_instance(c) for c in pending]
-        forward, backward, protos = self.predictions.oriented(instances, keys=[view_key(c) for c in pending])
+        scored = self.predictions.oriented(instances, keys=[view_key(c) for c in pending])
+        forward, backward, protos = scored.forward, scored.backward, scored.prototypes
         r = self.predictions.relation_index(protos, session.relation)
         fixed = [i for i, c in enumerate(pending) if c.swapped_by_user]  # the user set the direction: it stands
         swapped = backward[:, r] > forward[:, r]
@@ -147,7 +148,7 @@ class LabellingService:
         p = shown[:, r].clone()
         example_views, _ = self.predictions.views.views([view_key(c) for c in pending], instances)
         # Most informative where the service decides: the threshold the store's examples set, not 0.5.
-        order = rank_for_labelling(p, example_views, n, diversity, self.predictions.threshold().serving)
+        order = rank_for_labelling(p, example_views, n, diversity, scored.threshold)
         shown[:, r] = -1.0  # the alternatives are the other relations
         top = shown[order].topk(min(k, len(protos) - 1), dim=1)
         return [Suggestion(pending[i], round(float(p[i]), 4),
@@ -228,7 +229,8 @@ class LabellingService:
 
     def _model_score(self, candidate: Candidate, relation: str) -> float | None:
         """The model's probability of (head, relation, tail) in the candidate's sentence, as it is shown."""
-        forward, _, protos = self.predictions.oriented([candidate_instance(candidate)], keys=[view_key(candidate)])
+        scored = self.predictions.oriented([candidate_instance(candidate)], keys=[view_key(candidate)])
+        forward, protos = scored.forward, scored.prototypes
         i = protos.index(relation)
         return None if i is None else round(float(forward[0, i]), 4)
 
