@@ -9,6 +9,9 @@ relation-disjoint validation inside those relations, kept only when validation d
 tested on the *other* news relations, which neither training nor adapting saw: 5-way 1-shot, 5-way
 1-shot with 50% none-of-the-above queries, and zero-shot 5-way macro-F1: for the model kgrel would serve
 (the adapted one only if it validated no worse) and, under "adapted", for the adapted one in any case.
+Under "extraction", the same test relations as a curator meets them (`bench/extraction_precision.py`,
+all of them at once, K = 1 and 5 examples, the threshold the service would serve): right relation,
+none-of-the-above recall and fact precision, the mean of `--extraction-seeds` draws.
 Prints one JSON object last.
 """
 
@@ -24,18 +27,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.extraction_precision import mean_over_seeds  # noqa: E402
 from kgrel.models.relation.adaptation import AdaptConfig, adapt  # noqa: E402
 from kgrel.models.relation.evaluation import evaluate_fewshot, evaluate_zeroshot  # noqa: E402
 from kgrel.models.relation.fewrel import load_fewrel, load_side_info  # noqa: E402
 from kgrel.models.relation.model import RelationModel  # noqa: E402
 
 
-def scores(model: RelationModel, test: dict, side_info: dict, episodes: int, seed: int) -> dict:
-    fewshot = evaluate_fewshot(model, test, 5, 1, episodes, seed, side_info)
-    nota = evaluate_fewshot(model, test, 5, 1, episodes, seed, side_info, nota_rate=0.5)
-    zeroshot = evaluate_zeroshot(model, test, side_info, n_way=5, subsets=200, seed=seed)
-    return {"5w1s": fewshot["accuracy"], "5w1s_ci95": fewshot["ci95"], "5w1s_nota50": nota["accuracy"],
-            "nota50_recall": nota["nota_recall"], "zeroshot_5way_macro_f1": zeroshot["macro_f1"]}
+def scores(model: RelationModel, test: dict, side_info: dict, args: argparse.Namespace) -> dict:
+    fewshot = evaluate_fewshot(model, test, 5, 1, args.episodes, args.seed, side_info)
+    nota = evaluate_fewshot(model, test, 5, 1, args.episodes, args.seed, side_info, nota_rate=0.5)
+    zeroshot = evaluate_zeroshot(model, test, side_info, n_way=5, subsets=200, seed=args.seed)
+    out = {"5w1s": fewshot["accuracy"], "5w1s_ci95": fewshot["ci95"], "5w1s_nota50": nota["accuracy"],
+           "nota50_recall": nota["nota_recall"], "zeroshot_5way_macro_f1": zeroshot["macro_f1"]}
+    if args.extraction_seeds:  # as a curator meets it: all test relations at once, the service's threshold
+        shots = [int(k) for k in args.extraction_shots.split(",")]
+        out["extraction"] = mean_over_seeds(model, test, side_info, shots,
+                                            list(range(args.seed, args.seed + args.extraction_seeds)), 50)
+    return out
 
 
 def main() -> None:
@@ -53,6 +62,11 @@ def main() -> None:
     parser.add_argument("--validation-share", type=float, default=AdaptConfig.validation_share)
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--extraction-seeds", type=int, default=3,
+                        help="also measure extraction on the test relations (bench/extraction_precision.py: right "
+                             "relation, none-of-the-above, fact precision under the service's threshold), the mean "
+                             "of this many draws; 0: not")
+    parser.add_argument("--extraction-shots", default="1,5")
     args = parser.parse_args()
 
     data = load_fewrel(args.data)
@@ -60,7 +74,7 @@ def main() -> None:
     adapt_relations = sorted(random.Random(args.seed).sample(sorted(data), args.adapt_count))
     test = {r: items for r, items in data.items() if r not in adapt_relations}
     base = RelationModel.load(args.model, device="cpu")
-    results = {"base": scores(base, test, side_info, args.episodes, args.seed)}
+    results = {"base": scores(base, test, side_info, args)}
     print(json.dumps({"base": results["base"]}), file=sys.stderr)
     for k in (int(x) for x in args.shots.split(",")):
         examples = {r: data[r][:k] for r in adapt_relations}
@@ -72,7 +86,7 @@ def main() -> None:
                                         train_layers=args.train_layers, lr_encoder=args.lr_encoder,
                                         validation_share=args.validation_share, force=True), device="cpu")
             kept = outcome.validated  # the rule kgrel serves by
-            adapted = scores(RelationModel.load(out, device="cpu"), test, side_info, args.episodes, args.seed)
+            adapted = scores(RelationModel.load(out, device="cpu"), test, side_info, args)
             row = {"kept": kept, "validation_before": outcome.before, "validation_after": outcome.after,
                    "seconds": outcome.seconds, "adapted": adapted, **(adapted if kept else results["base"])}
         results[f"K={k}"] = row

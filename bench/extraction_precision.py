@@ -146,7 +146,10 @@ def main() -> None:
     runs = []
     for seed in range(args.seed, args.seed + args.seeds):
         model.calibration = shipped_calibration
-        runs.append(run_seed(args, model, data, relations, side_info, shots, set_aside, seed))
+        runs.append(run_seed(model, data, relations, side_info, shots, set_aside, seed, args.per_relation,
+                             threshold=args.threshold, examples_nota_recall=args.examples_nota_recall,
+                             calibrate_on_examples=args.calibrate_on_examples, one_way=args.one_way,
+                             rule=args.direction_rule))
     if args.png:
         plot(runs[0]["curves"], args.png)
     out = {"model": str(model_dir or "untrained"), "data": args.data, "one_way": args.one_way,
@@ -159,45 +162,56 @@ def main() -> None:
     print(json.dumps(out))
 
 
-def run_seed(args, model: RelationModel, data: dict, relations: list, side_info: dict, shots: list[int],
-             set_aside: int, seed: int) -> dict:
-    """The three asks at each K for one draw of examples and queries."""
+def run_seed(model: RelationModel, data: dict, relations: list, side_info: dict, shots: list[int],
+             set_aside: int, seed: int, per_relation: int, *, threshold: float | None = None,
+             examples_nota_recall: float = 0.9, calibrate_on_examples: bool = False, one_way: bool = False,
+             rule: str = "exclusive") -> dict:
+    """The three asks at each K for one draw of examples and queries (the options are main's flags)."""
     rng = random.Random(seed)
     supports, queries, gold = {}, [], []
     for g, r in enumerate(sorted(data)):
         items = list(data[r])
         rng.shuffle(items)
         supports[r] = items[:set_aside]
-        picked = items[set_aside:set_aside + args.per_relation]
+        picked = items[set_aside:set_aside + per_relation]
         queries += picked
         gold += [g] * len(picked)
     gold_t = torch.tensor(gold)
     calibration = None
-    if args.calibrate_on_examples:
+    if calibrate_on_examples:
         calibration = calibrate_to_examples(model, supports, side_info, seed)
     with torch.inference_mode():
         forward, backward = embed_both_ways(model, queries)
         views = {"forward": forward, "backward": backward}
         classifier = PrototypicalClassifier(model)
-        cache = PrototypeCache(model)
         example_views = InstanceViewCache(model)
+        cache = PrototypeCache(model, example_views)
         results, curves, thresholds = {}, {}, {}
         for k in shots:
             examples = {r: [(f"{r}-{i}", x) for i, x in enumerate(supports[r][:k])] for r in data}
             protos = cache.build(relations, examples)
-            threshold = args.threshold
-            if threshold is None:  # as the service decides: the model's, raised to what the examples show
+            serving = threshold
+            if serving is None:  # as the service decides: the model's, raised to what the examples show
                 found = example_threshold(classifier, example_views, protos, examples,  # FewRel ids are the IRIs
-                                          args.examples_nota_recall or None)
-                threshold = found.serving
+                                          examples_nota_recall or None)
+                serving = found.serving
                 thresholds[f"K={k}"] = {"model": found.model, "from_examples": found.from_examples,
                                         "serving": found.serving}
-            out = ask(classifier, protos, views, gold_t, one_way=args.one_way, rule=args.direction_rule)
-            results[f"K={k}"] = {"threshold": threshold, **rates(out, threshold)}
+            out = ask(classifier, protos, views, gold_t, one_way=one_way, rule=rule)
+            results[f"K={k}"] = {"threshold": serving, **rates(out, serving)}
             curves[f"K={k}"] = [{"threshold": t, **rates(out, t)} for t in CURVE]
             print(json.dumps({"seed": seed, f"K={k}": results[f"K={k}"]}), file=sys.stderr)
     return {"calibration": calibration, "queries": len(queries), "thresholds": thresholds, "results": results,
             "curves": curves}
+
+
+def mean_over_seeds(model: RelationModel, data: dict, side_info: dict, shots: list[int], seeds: list[int],
+                    per_relation: int, **options) -> dict:
+    """Each K's figures under the service's threshold, the mean over `seeds` (`run_seed`'s options)."""
+    relations = [side_info[r] for r in sorted(data)]
+    runs = [run_seed(model, data, relations, side_info, shots, max(shots), seed, per_relation, **options)
+            for seed in seeds]
+    return {k: mean_rates([r["results"][k] for r in runs]) for k in runs[0]["results"]}
 
 
 def mean_rates(runs: list[dict]) -> dict:

@@ -5,7 +5,9 @@
 Serves the API in-process (FastAPI's TestClient, the shipped model) over the test ontology and eight
 composers with their works, opens a session, adds text with enough linked pairs, and times each
 decision (accept or reject, alternating), the undo of every fifth, and each refill of suggestions;
-the page sends exactly these requests. The last line is JSON.
+the page sends exactly these requests. `--store-examples N` first gives eight biomedical relations N
+examples each (`tests/data/tiny_biomed.json`), as in a store a curator has worked in: then every
+decision also recomputes the none-of-the-above threshold the examples set. The last line is JSON.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ sys.path.insert(0, str(ROOT))
 from bench.predict_speed import hardware  # noqa: E402
 
 ONTOLOGY = ROOT / "tests" / "data" / "ontology.ttl"
+BIOMEDICAL = ROOT / "tests" / "data" / "tiny_biomed.json"
+BIOMEDICAL_SIDE_INFO = ROOT / "tests" / "data" / "tiny_biomed_side_info.json"
 NAMES = ["Mozart", "Bizet", "Verdi", "Tchaikovsky", "Puccini", "Wagner", "Handel", "Haydn"]
 WORKS = ["The Magic Flute", "Carmen", "Aida", "Swan Lake", "Tosca", "Parsifal", "Messiah", "The Creation"]
 
@@ -39,9 +43,26 @@ def corpus() -> tuple[str, str]:
     return "\n".join(ttl), text
 
 
+def add_biomedical_examples(client, per_relation: int) -> None:
+    """Eight biomedical relations with their label, description and `per_relation` examples each."""
+    from kgrel.models.relation.fewrel import load_fewrel, load_side_info
+
+    side_info = load_side_info(BIOMEDICAL_SIDE_INFO)
+    for rid, items in load_fewrel(BIOMEDICAL).items():
+        iri = f"http://example.org/bio/{rid}"
+        info = side_info[rid]
+        assert client.post("/relations", json={"id": iri, "label": info.label,
+                                               "description": info.description}).status_code in (200, 201)
+        examples = [{"text": x.text, "head": {"start": x.head.start, "end": x.head.end},
+                     "tail": {"start": x.tail.start, "end": x.tail.end}} for x in items[:per_relation]]
+        assert client.post(f"/relations/{iri}/examples", json=examples).status_code == 201
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--decisions", type=int, default=20)
+    parser.add_argument("--store-examples", type=int, default=0,
+                        help="examples of eight other relations in the store first (at most 5 each)")
     args = parser.parse_args()
 
     from fastapi.testclient import TestClient
@@ -54,6 +75,8 @@ def main() -> None:
     with TestClient(create_app(settings)) as c:
         for body in (ONTOLOGY.read_bytes(), ttl.encode()):
             assert c.post("/graph/triples", content=body, headers={"Content-Type": "text/turtle"}).status_code == 200
+        if args.store_examples:
+            add_biomedical_examples(c, args.store_examples)
         c.post("/relations", json={"id": "ex:composer", "label": "composer", "description": "who wrote the music"})
         sid = c.post("/sessions", json={"relation": "ex:composer", "user": "bench"}).json()["id"]
         c.post(f"/sessions/{sid}/texts", json={"text": text})
@@ -76,13 +99,15 @@ def main() -> None:
                     started = time.perf_counter()
                     assert c.post(url + "/undo").status_code == 200
                     undo.append((time.perf_counter() - started) * 1000)
+        threshold = c.get("/model/threshold").json()
 
     def summary(values: list[float]) -> dict:
         ordered = sorted(values)
         return {"n": len(ordered), "p50_ms": round(statistics.median(ordered), 1),
                 "p90_ms": round(ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)], 1), "max_ms": round(ordered[-1], 1)}
 
-    print(json.dumps({"hardware": hardware(), "decision": summary(decide), "undo": summary(undo),
+    print(json.dumps({"hardware": hardware(), "store_examples": args.store_examples, "threshold": threshold,
+                      "decision": summary(decide), "undo": summary(undo),
                       "next_suggestions": summary(refill)}))
 
 

@@ -324,8 +324,8 @@ class GraphAwareClassifier:
         self.use_graph = use_graph
         self.examples_nota_recall = examples_nota_recall
         self.classifier = PrototypicalClassifier(model)
-        self._cache = PrototypeCache(model)
-        self._example_views = InstanceViewCache(model)
+        self._example_views = InstanceViewCache(model)  # shared: an example is encoded as asked once
+        self._cache = PrototypeCache(model, self._example_views)
 
     def prepare(self, relations: list[RelationInfo],
                 examples: Mapping[str, Sequence[tuple[str, RelationInstance]]],

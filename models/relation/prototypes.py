@@ -89,12 +89,15 @@ def fused_similarity(example_q: torch.Tensor, side_q: torch.Tensor, example_sum:
 
 
 class PrototypeCache:
-    """Builds PrototypeSets and remembers embeddings, so a change re-encodes only what changed."""
+    """Builds PrototypeSets and remembers embeddings, so a change re-encodes only what changed.
 
-    def __init__(self, model: RelationModel):
+    Examples are encoded through `views` (by example id), which can be shared with whoever asks the
+    examples as queries (`example_threshold`), so that each example is encoded as asked only once."""
+
+    def __init__(self, model: RelationModel, views: InstanceViewCache | None = None):
         self.model = model
+        self.views = views or InstanceViewCache(model)
         self._descriptions: dict[str, torch.Tensor] = {}  # side-information text -> description view
-        self._examples: dict[str, torch.Tensor] = {}  # example id -> example view
 
     def build(self, relations: Sequence[RelationInfo],
               examples: Mapping[str, Sequence[tuple[str, RelationInstance]]] | None = None) -> PrototypeSet:
@@ -105,20 +108,14 @@ class PrototypeCache:
         if missing:
             for text, vec in zip(missing, self.model.embed_descriptions(missing), strict=True):
                 self._descriptions[text] = vec
-        pending = [(eid, inst) for r in relations for eid, inst in examples.get(r.iri, ())
-                   if eid not in self._examples]
-        if pending:
-            views, _ = self.model.embed_instances([inst for _, inst in pending])
-            for (eid, _), vec in zip(pending, views, strict=True):
-                self._examples[eid] = vec
-        dim = next(iter(self._examples.values())).shape[-1] if self._examples else self._example_dim()
-        example_sum = torch.zeros(len(relations), dim)
+        given = [(i, eid, inst) for i, r in enumerate(relations) for eid, inst in examples.get(r.iri, ())]
+        example_sum = torch.zeros(len(relations), self._example_dim())
         k = torch.zeros(len(relations), dtype=torch.long)
-        for i, r in enumerate(relations):
-            ids = [eid for eid, _ in examples.get(r.iri, ())]
-            if ids:
-                example_sum[i] = torch.stack([self._examples[e] for e in ids]).sum(0)
-                k[i] = len(ids)
+        if given:
+            views, _ = self.views.views([eid for _, eid, _ in given], [inst for _, _, inst in given])
+            rows = torch.tensor([i for i, _, _ in given], dtype=torch.long)
+            example_sum = example_sum.to(views.dtype).index_add_(0, rows, views)
+            k = torch.bincount(rows, minlength=len(relations))
         description = (torch.stack([self._descriptions[t] for t in texts]) if texts
                        else torch.zeros(0, self.model.encoder.hidden_size))
         iris = [r.iri for r in relations]
@@ -167,17 +164,19 @@ class InstanceViewCache:
         self._lock = threading.Lock()
 
     def views(self, keys: Sequence[str], instances: Sequence[RelationInstance]) -> tuple[torch.Tensor, torch.Tensor]:
-        missing = [(k, x) for k, x in zip(keys, instances, strict=True) if k not in self._views]
-        if missing:
-            example, side = self.model.embed_instances([x for _, x in missing])
-            with self._lock:
-                if len(self._views) + len(missing) > self.max_entries:
-                    self._views.clear()
-                for (k, _), e, s in zip(missing, example, side, strict=True):
-                    self._views[k] = (e, s)
         if not keys:
             return self.model.embed_instances([])
-        return (torch.stack([self._views[k][0] for k in keys]), torch.stack([self._views[k][1] for k in keys]))
+        found = {k: v for k in keys if (v := self._views.get(k)) is not None}
+        missing = {k: x for k, x in zip(keys, instances, strict=True) if k not in found}
+        if missing:
+            example, side = self.model.embed_instances(list(missing.values()))
+            new = {k: (e, s) for k, e, s in zip(missing, example, side, strict=True)}
+            found.update(new)
+            with self._lock:
+                if len(self._views) + len(new) > self.max_entries:  # full: start again rather than grow
+                    self._views.clear()
+                self._views.update(new)
+        return torch.stack([found[k][0] for k in keys]), torch.stack([found[k][1] for k in keys])
 
     def both_ways(self, keys: Sequence[str], instances: Sequence[RelationInstance]
                   ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:

@@ -11,7 +11,7 @@ from kgrel.models.relation.encoder import TokenBatch, mark
 from kgrel.models.relation.episodes import sample_episodes
 from kgrel.models.relation.fewrel import load_fewrel, load_side_info
 from kgrel.models.relation.instances import InvalidInstance, Mention, from_fewrel, make_instance
-from kgrel.models.relation.prototypes import PrototypeCache, PrototypicalClassifier
+from kgrel.models.relation.prototypes import InstanceViewCache, PrototypeCache, PrototypicalClassifier
 from tests.conftest import DATA
 
 
@@ -103,10 +103,13 @@ def test_prototype_cache_reencodes_only_what_changed(untrained_model):
     example = make_instance("Rome is the capital of Italy.", Mention(23, 28), Mention(0, 4))
     protos = cache.build(relations, {"ex:capital": [("e1", example)]})
     assert protos.k.tolist() == [0, 1]
-    assert len(cache._descriptions) == 2 and len(cache._examples) == 1
+    assert len(cache._descriptions) == 2 and len(cache.views._views) == 1
     again = cache.build(relations + [RelationInfo("ex:author", "author")], {"ex:capital": [("e1", example)]})
-    assert len(cache._descriptions) == 3 and len(cache._examples) == 1
+    assert len(cache._descriptions) == 3 and len(cache.views._views) == 1
     assert torch.equal(again.description[:2], protos.description)
+    # The example's view in its prototype is the one the shared cache answers when the example is asked.
+    asked, _ = cache.views.views(["e1"], [example])
+    assert torch.equal(again.example_sum[1], asked[0]) and not again.example_sum[0].any()
     classifier = PrototypicalClassifier(untrained_model)
     [result] = classifier.predict([make_instance("Paris is the capital of France.", Mention(24, 30), Mention(0, 5))],
                                   again, top_k=3)
@@ -114,6 +117,18 @@ def test_prototype_cache_reencodes_only_what_changed(untrained_model):
     rel, score = classifier.infer({"text": "Paris is the capital of France.", "h": {"pos": [24, 30]},
                                    "t": {"pos": [0, 5]}}, again)
     assert 0 <= score <= 1 and rel in (None, "ex:capital")
+
+
+def test_instance_view_cache_starts_again_when_full_and_still_answers(untrained_model):
+    views = InstanceViewCache(untrained_model, max_entries=2)
+    rome = make_instance("Rome is the capital of Italy.", Mention(23, 28), Mention(0, 4))
+    paris = make_instance("Paris is the capital of France.", Mention(24, 30), Mention(0, 5))
+    bob = make_instance("Bob met Alice in Paris.", Mention(8, 13), Mention(17, 22))
+    first, _ = views.views(["rome", "paris"], [rome, paris])
+    # Full: adding "bob" empties the cache, and "rome", found before that, is still in the answer.
+    again, side = views.views(["rome", "bob"], [rome, bob])
+    assert torch.allclose(again[0], first[0], atol=1e-5) and again.shape[0] == side.shape[0] == 2
+    assert len(views._views) <= 2
 
 
 def test_forward_from_cached_lower_layers_equals_forward_from_tokens(untrained_model):
