@@ -312,6 +312,18 @@ class ScoringState:
     threshold: ExampleThreshold  # the none-of-the-above threshold, raised to what the examples show
 
 
+@dataclass
+class OrientedScores:
+    """Pairs scored both ways against one scoring state: the facts' probabilities (pairs x relations, as
+    asked and reversed), the prototypes they are columns of and that state's none-of-the-above threshold.
+    Taken together so that a rebuild between two reads cannot pair one state's scores with another's."""
+
+    forward: torch.Tensor
+    backward: torch.Tensor
+    prototypes: PrototypeSet
+    threshold: float
+
+
 class GraphAwareClassifier:
     """The prototypical classifier with graph evidence for mentions linked to the graph.
 

@@ -9,7 +9,6 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from kgrel.app.config import Settings
 from kgrel.app.observability import Metrics
@@ -18,15 +17,12 @@ from kgrel.app.services.graph import GraphService
 from kgrel.kg import changes
 from kgrel.kg import examples as kg_examples
 from kgrel.kg.errors import InvalidIdentifier
-from kgrel.models.fusion import GraphAwareClassifier, GraphContext, ScoringState, link_contexts
+from kgrel.models.fusion import GraphAwareClassifier, GraphContext, OrientedScores, ScoringState, link_contexts
 from kgrel.models.graph.embeddings import KGEmbeddings
 from kgrel.models.relation.example_threshold import ExampleThreshold
 from kgrel.models.relation.instances import RelationInstance, instance_from_record
 from kgrel.models.relation.model import RelationModel
 from kgrel.models.relation.prototypes import InstancePrediction, InstanceViewCache, PrototypeSet, embed_both_ways
-
-if TYPE_CHECKING:  # app/ never imports torch itself: the models do
-    from torch import Tensor
 
 log = logging.getLogger(__name__)
 
@@ -43,18 +39,6 @@ class _Built:
 
     def current(self, graph: GraphService, embeddings: KGEmbeddings | None) -> bool:
         return self.relations == graph.version(changes.RELATIONS) and self.embeddings is embeddings
-
-
-@dataclass
-class OrientedScores:
-    """Pairs scored both ways against one scoring state: the facts' probabilities (pairs x relations, as
-    asked and reversed), the prototypes they are columns of and that state's none-of-the-above threshold.
-    Taken together so that a rebuild between two reads cannot pair one state's scores with another's."""
-
-    forward: Tensor
-    backward: Tensor
-    prototypes: PrototypeSet
-    threshold: float
 
 
 @dataclass
