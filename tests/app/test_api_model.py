@@ -15,18 +15,23 @@ QUERY = {"text": "Rifampicin is used against tuberculosis .", "head": {"start": 
          "tail": {"start": 27, "end": 39}, "top_k": 3, "threshold": 0.0}
 
 
-def register_biomedical_relations(client) -> None:
-    """Eight biomedical relations with their label, description and five examples each."""
+def register_biomedical_relations(client, per_relation: int = 5) -> dict:
+    """The eight biomedical relations with their label and description, each with its first `per_relation`
+    sentences as examples; returns the fixture's sentences by relation IRI."""
     data = load_fewrel(DATA / "tiny_biomed.json")
     side_info = load_side_info(DATA / "tiny_biomed_side_info.json")
+    by_iri = {}
     for rid, items in data.items():
+        iri = f"http://example.org/{rid}"
         info = side_info[rid]
-        r = client.post("/relations", json={"id": f"http://example.org/{rid}", "label": info.label,
-                                            "description": info.description})
+        r = client.post("/relations", json={"id": iri, "label": info.label, "description": info.description})
         assert r.status_code == 201, r.text
         examples = [{"text": x.text, "head": {"start": x.head.start, "end": x.head.end},
-                     "tail": {"start": x.tail.start, "end": x.tail.end}} for x in items]
-        assert client.post(f"/relations/http://example.org/{rid}/examples", json=examples).status_code == 201
+                     "tail": {"start": x.tail.start, "end": x.tail.end}} for x in items[:per_relation]]
+        if examples:
+            assert client.post(f"/relations/{iri}/examples", json=examples).status_code == 201
+        by_iri[iri] = items
+    return by_iri
 
 
 def wait(client, url: str) -> dict:
@@ -130,27 +135,8 @@ def test_calibrate_refits_scores_to_the_store_examples_keeps_the_ranking_and_rol
     assert [m["name"] for m in client.get("/model").json()][1:] == sorted([result["model"], again["result"]["model"]])
 
 
-def _register_with_examples(client, per_relation: int) -> dict:
-    """The eight biomedical relations, each with its first `per_relation` sentences as examples; returns the
-    fixture's sentences by relation IRI."""
-    data = load_fewrel(DATA / "tiny_biomed.json")
-    side_info = load_side_info(DATA / "tiny_biomed_side_info.json")
-    by_iri = {}
-    for rid, items in data.items():
-        iri = f"http://example.org/{rid}"
-        info = side_info[rid]
-        assert client.post("/relations", json={"id": iri, "label": info.label,
-                                               "description": info.description}).status_code == 201
-        examples = [{"text": x.text, "head": {"start": x.head.start, "end": x.head.end},
-                     "tail": {"start": x.tail.start, "end": x.tail.end}} for x in items[:per_relation]]
-        if examples:
-            assert client.post(f"/relations/{iri}/examples", json=examples).status_code == 201
-        by_iri[iri] = items
-    return by_iri
-
-
 def test_biomedical_examples_raise_the_none_of_the_above_threshold(client):
-    by_iri = _register_with_examples(client, per_relation=2)
+    by_iri = register_biomedical_relations(client, per_relation=2)
     t = client.get("/model/threshold").json()
     assert t["model"] == 0.5 and t["recall"] == 0.9
     assert t["examples_asked"] == 16 and t["relations"] == 8
@@ -176,10 +162,10 @@ def test_biomedical_examples_raise_the_none_of_the_above_threshold(client):
 
 def test_the_examples_threshold_needs_enough_examples_and_can_be_turned_off(tmp_path, model):
     with make_client(Settings(data_dir=tmp_path / "off", examples_nota_recall=0), model) as client:
-        _register_with_examples(client, per_relation=2)
+        register_biomedical_relations(client, per_relation=2)
         t = client.get("/model/threshold").json()
         assert t["from_examples"] is None and t["recall"] is None and t["serving"] == t["model"] == 0.5
     with make_client(Settings(data_dir=tmp_path / "few"), model) as client:
-        _register_with_examples(client, per_relation=0)
+        register_biomedical_relations(client, per_relation=0)
         t = client.get("/model/threshold").json()
         assert t["from_examples"] is None and t["examples_asked"] == 0 and t["serving"] == 0.5
