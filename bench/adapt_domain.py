@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.extraction_precision import mean_over_seeds  # noqa: E402
+from bench.extraction_precision import mean_results, run_seeds  # noqa: E402
 from kgrel.models.relation.adaptation import AdaptConfig, adapt  # noqa: E402
 from kgrel.models.relation.evaluation import evaluate_fewshot, evaluate_zeroshot  # noqa: E402
 from kgrel.models.relation.fewrel import load_fewrel, load_side_info  # noqa: E402
@@ -42,8 +42,9 @@ def scores(model: RelationModel, test: dict, side_info: dict, args: argparse.Nam
            "nota50_recall": nota["nota_recall"], "zeroshot_5way_macro_f1": zeroshot["macro_f1"]}
     if args.extraction_seeds:  # as a curator meets it: all test relations at once, the service's threshold
         shots = [int(k) for k in args.extraction_shots.split(",")]
-        out["extraction"] = mean_over_seeds(model, test, side_info, shots,
-                                            list(range(args.seed, args.seed + args.extraction_seeds)), 50)
+        relations = [side_info[r] for r in sorted(test)]
+        out["extraction"] = mean_results(run_seeds(model, test, relations, side_info, shots, max(shots),
+                                                   range(args.seed, args.seed + args.extraction_seeds), 50))
     return out
 
 

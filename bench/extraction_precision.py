@@ -25,6 +25,7 @@ import argparse
 import json
 import random
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
@@ -142,14 +143,10 @@ def main() -> None:
     set_aside = max(shots) if args.examples is None else args.examples
     if set_aside < max(shots):
         parser.error(f"--examples {set_aside} is fewer than the largest K ({max(shots)})")
-    shipped_calibration = model.calibration
-    runs = []
-    for seed in range(args.seed, args.seed + args.seeds):
-        model.calibration = shipped_calibration
-        runs.append(run_seed(model, data, relations, side_info, shots, set_aside, seed, args.per_relation,
-                             threshold=args.threshold, examples_nota_recall=args.examples_nota_recall,
-                             calibrate_on_examples=args.calibrate_on_examples, one_way=args.one_way,
-                             rule=args.direction_rule))
+    runs = run_seeds(model, data, relations, side_info, shots, set_aside, range(args.seed, args.seed + args.seeds),
+                     args.per_relation, threshold=args.threshold, examples_nota_recall=args.examples_nota_recall,
+                     calibrate_on_examples=args.calibrate_on_examples, one_way=args.one_way,
+                     rule=args.direction_rule)
     if args.png:
         plot(runs[0]["curves"], args.png)
     out = {"model": str(model_dir or "untrained"), "data": args.data, "one_way": args.one_way,
@@ -157,7 +154,7 @@ def main() -> None:
            "examples_nota_recall": args.examples_nota_recall, "seed": args.seed, **runs[0]}
     if args.seeds > 1:  # the mean over seeds (each draws other examples and queries), and its spread
         out["seeds"] = list(range(args.seed, args.seed + args.seeds))
-        out["mean_results"] = {k: mean_rates([r["results"][k] for r in runs]) for k in runs[0]["results"]}
+        out["mean_results"] = mean_results(runs)
         out["seed_results"] = [r["results"] for r in runs]
     print(json.dumps(out))
 
@@ -205,12 +202,20 @@ def run_seed(model: RelationModel, data: dict, relations: list, side_info: dict,
             "curves": curves}
 
 
-def mean_over_seeds(model: RelationModel, data: dict, side_info: dict, shots: list[int], seeds: list[int],
-                    per_relation: int, **options) -> dict:
-    """Each K's figures under the service's threshold, the mean over `seeds` (`run_seed`'s options)."""
-    relations = [side_info[r] for r in sorted(data)]
-    runs = [run_seed(model, data, relations, side_info, shots, max(shots), seed, per_relation, **options)
-            for seed in seeds]
+def run_seeds(model: RelationModel, data: dict, relations: list, side_info: dict, shots: list[int], set_aside: int,
+              seeds: Iterable[int], per_relation: int, **options) -> list[dict]:
+    """`run_seed` for each seed, each from the model's own calibration (`calibrate_on_examples` refits it)."""
+    calibration = model.calibration
+    runs = []
+    for seed in seeds:
+        model.calibration = calibration
+        runs.append(run_seed(model, data, relations, side_info, shots, set_aside, seed, per_relation, **options))
+    model.calibration = calibration
+    return runs
+
+
+def mean_results(runs: list[dict]) -> dict:
+    """Each K's figures, the mean over the runs of `run_seeds`."""
     return {k: mean_rates([r["results"][k] for r in runs]) for k in runs[0]["results"]}
 
 

@@ -114,7 +114,7 @@ class PrototypeCache:
         if given:
             views, _ = self.views.views([eid for _, eid, _ in given], [inst for _, _, inst in given])
             rows = torch.tensor([i for i, _, _ in given], dtype=torch.long)
-            example_sum = example_sum.to(views.dtype).index_add_(0, rows, views)
+            example_sum.index_add_(0, rows, views)
             k = torch.bincount(rows, minlength=len(relations))
         description = (torch.stack([self._descriptions[t] for t in texts]) if texts
                        else torch.zeros(0, self.model.encoder.hidden_size))
