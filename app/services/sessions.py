@@ -30,6 +30,7 @@ from kgrel.models.relation.instances import (
     make_instance,
     to_fewrel,
 )
+from kgrel.models.relation.prototypes import reversed_key
 from kgrel.models.relation.quality import example_quality
 
 OUTCOMES = {"accept": "accepted", "reject": "rejected", "correct": "corrected"}
@@ -336,8 +337,12 @@ class LabellingService:
 
 
 def view_key(c: Candidate) -> str:
-    """The candidate in its current direction (head and tail may be swapped), for the view cache."""
-    return f"{c.id}@{c.head.start}:{c.tail.start}"
+    """The candidate in its current direction, for the view cache: one key for the pair read in sentence
+    order and its reversed key once head and tail are swapped (by the model or the user), so that a pair
+    turned round is not encoded again."""
+    first, second = sorted((c.head.start, c.tail.start))
+    key = f"{c.id}@{first}:{second}"
+    return key if c.head.start < c.tail.start else reversed_key(key)
 
 
 def candidate_instance(c: Candidate) -> RelationInstance:

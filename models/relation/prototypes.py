@@ -154,6 +154,12 @@ def best_relations(probabilities: torch.Tensor, keep: Sequence[int] | None = Non
 REVERSED_KEY = "~reversed"  # suffix of the key of an instance asked the other way round
 
 
+def reversed_key(key: str) -> str:
+    """The key of the same instance asked the other way round; reversing twice gives the key back, so a
+    pair turned round finds both of its views already kept."""
+    return key.removesuffix(REVERSED_KEY) if key.endswith(REVERSED_KEY) else key + REVERSED_KEY
+
+
 class InstanceViewCache:
     """(example, side) views of instances known by a key (a labelling candidate), encoded once."""
 
@@ -182,7 +188,7 @@ class InstanceViewCache:
                   ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
         """The views of the instances as asked and reversed (`embed_both_ways`), each kept under its key."""
         return (self.views(keys, instances),
-                self.views([k + REVERSED_KEY for k in keys], [reverse(x) for x in instances]))
+                self.views([reversed_key(k) for k in keys], [reverse(x) for x in instances]))
 
 
 class PrototypicalClassifier:

@@ -228,6 +228,22 @@ def test_a_suggestion_turned_round_by_the_user_stays_so(music):
     assert r.status_code == 409 and "pending" in r.json()["detail"]
 
 
+def test_a_pair_turned_round_is_not_encoded_again(music):
+    # Suggestions encode each pair both ways; turning one round (the user here, the model likewise) must
+    # find both of its readings kept, not encode the pair anew under its new direction.
+    views = music.app.state.service.predictions.views
+    sid = music.post("/sessions", json={"relation": "ex:composer"}).json()["id"]
+    music.post(f"/sessions/{sid}/texts", json={"text": TEXT})
+    first = music.get(f"/sessions/{sid}/suggestions", params={"n": 20}).json()
+    kept = len(views._views)
+    assert music.post(f"/sessions/{sid}/suggestions/{first[0]['id']}/swap").status_code == 200
+    again = music.get(f"/sessions/{sid}/suggestions", params={"n": 20}).json()
+    assert len(views._views) == kept
+    turned = {s["id"]: s for s in again}[first[0]["id"]]
+    assert (turned["head"], turned["tail"]) == (first[0]["tail"], first[0]["head"])
+    assert {s["id"] for s in again} == {s["id"] for s in first}
+
+
 def test_a_decision_undone_leaves_the_graph_and_can_be_made_anew(music):
     sid = music.post("/sessions", json={"relation": "ex:composer", "user": "alice"}).json()["id"]
     music.post(f"/sessions/{sid}/texts", json={"text": TEXT})
