@@ -250,7 +250,10 @@ def test_mentions_marked_by_hand_in_chromium(server):
         page.reload()
         expect(page.locator("#session-info")).to_contain_text("reviewed 1 of 3")
         page.select_option("#status-filter", "accepted")
-        expect(page.locator(".suggestion .claim")).to_contain_text("Wolfie")
+        # Wait for the filtered list to replace the pending one: a locator that matches both pending
+        # cards fails at once (strict mode), without waiting for the redraw.
+        expect(page.locator(".suggestion")).to_have_count(1)
+        expect(page.locator(".suggestion.accepted .claim")).to_contain_text("Wolfie")
         browser.close()
         assert not errors, errors
     assert fact("ex:flute", "ex:mozart") and not fact("ex:mozart", "ex:flute") and examples() == 1
