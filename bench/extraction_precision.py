@@ -51,7 +51,7 @@ CURVE = [round(0.05 * i, 2) for i in range(20)]
 
 def ask(classifier: PrototypicalClassifier, protos, queries: dict, gold: torch.Tensor,
         one_way: bool = False, rule: str = "exclusive") -> dict[str, torch.Tensor]:
-    """The three asks for every query: score, relation, reversed, and whether the fact is correct.
+    """The three asks for every query: the best fact's score, whether it is correct, and its relation.
 
     `one_way` asks each pair only as given, without the reversed reading (kgrel before direction);
     `rule` is how the two readings of a pair combine (`direction.orient`)."""
@@ -65,25 +65,52 @@ def ask(classifier: PrototypicalClassifier, protos, queries: dict, gold: torch.T
             return classifier.oriented(f, b, p, idx, rule=rule)
     out = {}
     score, rel, rev = best_facts(*oriented(forward, backward, protos))
-    out["asked"] = (score, (rel == gold) & ~rev)
+    out["asked"] = (score, (rel == gold) & ~rev, rel)
     score, rel, rev = best_facts(*oriented(backward, forward, protos))
     # Asked (tail, head): the correct fact is the gold relation stated reversed; gold unreversed is false.
-    out["flipped"] = (score, (rel == gold) & rev)
-    out["flipped_false"] = (score, (rel == gold) & ~rev)
+    out["flipped"] = (score, (rel == gold) & rev, rel)
+    out["flipped_false"] = (score, (rel == gold) & ~rev, rel)
     scores = torch.zeros(len(gold))
+    relations = torch.zeros(len(gold), dtype=torch.long)
     for g in gold.unique().tolist():
         rows = (gold == g).nonzero().flatten()
         idx = torch.tensor([i for i in range(len(protos)) if i != g])
-        s, _, _ = best_facts(*oriented((forward[0][rows], forward[1][rows]), (backward[0][rows], backward[1][rows]),
+        s, r, _ = best_facts(*oriented((forward[0][rows], forward[1][rows]), (backward[0][rows], backward[1][rows]),
                                       protos, idx))
-        scores[rows] = s
-    out["gold_removed"] = (scores, torch.zeros(len(gold), dtype=torch.bool))
+        scores[rows], relations[rows] = s, idx[r]
+    out["gold_removed"] = (scores, torch.zeros(len(gold), dtype=torch.bool), relations)
     return out
+
+
+def impostor_thresholds(classifier: PrototypicalClassifier, views: InstanceViewCache, protos, examples: dict,
+                        quantile: float, floor: float) -> torch.Tensor:
+    """A threshold per relation from the K-shot examples: for relation s, the `quantile` of s's fact scores on
+    the examples of every other relation (its inverse left out), never below `floor`. A relation that other
+    relations' examples read as strongly gets a higher bar (the issue's "per-relation thresholds once a
+    relation has examples"); measured here, not served."""
+    impostors: list[list[float]] = [[] for _ in range(len(protos))]
+    for iri, items in examples.items():
+        r = protos.index(iri)
+        if r is None or not items:
+            continue
+        forward, backward = views.both_ways([eid for eid, _ in items], [inst for _, inst in items])
+        fwd, bwd = classifier.oriented(forward, backward, protos)
+        facts = torch.maximum(fwd, bwd)  # one of the two is zero: the fact's score in either direction
+        for s in range(len(protos)):
+            if s not in (r, int(protos.algebra.inverse[r])):
+                impostors[s] += facts[:, s].tolist()
+    return torch.tensor([max(floor, float(torch.tensor(v).quantile(quantile))) if v else floor for v in impostors])
+
+
+def relative_to(out: dict, thresholds: torch.Tensor, threshold: float) -> dict:
+    """The asks with each fact's score moved by how far its relation's threshold is from `threshold`, so that
+    `threshold` (and the curve over it) applies per relation."""
+    return {name: (score - thresholds[rel] + threshold, correct, rel) for name, (score, correct, rel) in out.items()}
 
 
 def rates(out: dict, threshold: float) -> dict:
     """The four figures of the table at one threshold."""
-    kept = {name: ~none_of_the_above(score, threshold) for name, (score, _) in out.items()}
+    kept = {name: ~none_of_the_above(score, threshold) for name, (score, *_) in out.items()}
     correct = sum(int((kept[n] & out[n][1]).sum()) for n in ("asked", "flipped"))
     returned = sum(int(kept[n].sum()) for n in ("asked", "flipped", "gold_removed"))
     n = len(out["asked"][0])
@@ -115,6 +142,9 @@ def main() -> None:
                         help="raise the threshold as the service does (KGREL_EXAMPLES_NOTA_RECALL): until this share "
                              "of the K-shot examples, asked among the other relations, is none of the above; "
                              "0 keeps the model's threshold")
+    parser.add_argument("--relation-thresholds", type=float, metavar="Q",
+                        help="a threshold per relation at K >= 1: the Q quantile of its scores on the other "
+                             "relations' examples, never below the serving threshold (not what the service does)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", type=int, default=1,
                         help="run seeds SEED .. SEED+N-1 (other examples and queries each) and add their mean")
@@ -146,11 +176,12 @@ def main() -> None:
     runs = run_seeds(model, data, relations, side_info, shots, set_aside, range(args.seed, args.seed + args.seeds),
                      args.per_relation, threshold=args.threshold, examples_nota_recall=args.examples_nota_recall,
                      calibrate_on_examples=args.calibrate_on_examples, one_way=args.one_way,
-                     rule=args.direction_rule)
+                     rule=args.direction_rule, relation_quantile=args.relation_thresholds)
     if args.png:
         plot(runs[0]["curves"], args.png)
     out = {"model": str(model_dir or "untrained"), "data": args.data, "one_way": args.one_way,
-           "direction_rule": args.direction_rule, "examples": set_aside, "relations": sorted(data),
+           "direction_rule": args.direction_rule, "relation_thresholds": args.relation_thresholds,
+           "examples": set_aside, "relations": sorted(data),
            "examples_nota_recall": args.examples_nota_recall, "seed": args.seed, **runs[0]}
     if args.seeds > 1:  # the mean over seeds (each draws other examples and queries), and its spread
         out["seeds"] = list(range(args.seed, args.seed + args.seeds))
@@ -162,7 +193,7 @@ def main() -> None:
 def run_seed(model: RelationModel, data: dict, relations: list, side_info: dict, shots: list[int],
              set_aside: int, seed: int, per_relation: int, *, threshold: float | None = None,
              examples_nota_recall: float = 0.9, calibrate_on_examples: bool = False, one_way: bool = False,
-             rule: str = "exclusive") -> dict:
+             rule: str = "exclusive", relation_quantile: float | None = None) -> dict:
     """The three asks at each K for one draw of examples and queries (the options are main's flags)."""
     rng = random.Random(seed)
     supports, queries, gold = {}, [], []
@@ -195,6 +226,11 @@ def run_seed(model: RelationModel, data: dict, relations: list, side_info: dict,
                 thresholds[f"K={k}"] = {"model": found.model, "from_examples": found.from_examples,
                                         "serving": found.serving}
             out = ask(classifier, protos, views, gold_t, one_way=one_way, rule=rule)
+            if relation_quantile is not None and k > 0:
+                per_relation = impostor_thresholds(classifier, example_views, protos, examples, relation_quantile,
+                                                   serving)
+                thresholds.setdefault(f"K={k}", {})["per_relation"] = [round(float(t), 4) for t in per_relation]
+                out = relative_to(out, per_relation, serving)
             results[f"K={k}"] = {"threshold": serving, **rates(out, serving)}
             curves[f"K={k}"] = [{"threshold": t, **rates(out, t)} for t in CURVE]
             print(json.dumps({"seed": seed, f"K={k}": results[f"K={k}"]}), file=sys.stderr)
