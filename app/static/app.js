@@ -277,12 +277,18 @@ async function loadSuggestions() {
   if (!state.session) return;
   const ticket = ++loads;
   const show = $("status-filter").value;
+  // The list on screen is the old one until the answer comes: shown dimmed (and busy to screen readers).
+  $("suggestions").setAttribute("aria-busy", "true");
   let list;
-  if (!show) {
-    list = await api("GET", `/sessions/${state.session.id}/suggestions?n=10`);
-  } else {  // decided ones (or all), to look over and undo: no model score shown
-    const query = show === "all" ? "" : `?status=${show}`;
-    list = (await api("GET", `/sessions/${state.session.id}/candidates${query}`)).map((c) => ({ ...c, score: null }));
+  try {
+    if (!show) {
+      list = await api("GET", `/sessions/${state.session.id}/suggestions?n=10`);
+    } else {  // decided ones (or all), to look over and undo: no model score shown
+      const query = show === "all" ? "" : `?status=${show}`;
+      list = (await api("GET", `/sessions/${state.session.id}/candidates${query}`)).map((c) => ({ ...c, score: null }));
+    }
+  } finally {
+    if (ticket === loads) $("suggestions").removeAttribute("aria-busy");
   }
   if (ticket !== loads) return;
   state.suggestions = list;

@@ -254,6 +254,7 @@ def test_mentions_marked_by_hand_in_chromium(server):
         # cards fails at once (strict mode), without waiting for the redraw.
         expect(page.locator(".suggestion")).to_have_count(1)
         expect(page.locator(".suggestion.accepted .claim")).to_contain_text("Wolfie")
+        expect(page.locator("#suggestions")).not_to_have_attribute("aria-busy", "true")  # no longer dimmed
         browser.close()
         assert not errors, errors
     assert fact("ex:flute", "ex:mozart") and not fact("ex:mozart", "ex:flute") and examples() == 1
