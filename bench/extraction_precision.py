@@ -26,6 +26,7 @@ import json
 import random
 import sys
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -36,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from kgrel.models.relation.direction import best_facts  # noqa: E402
 from kgrel.models.relation.example_threshold import example_threshold  # noqa: E402
 from kgrel.models.relation.fewrel import load_fewrel, load_side_info  # noqa: E402
-from kgrel.models.relation.instances import RelationInstance  # noqa: E402
+from kgrel.models.relation.instances import RelationInstance, reverse  # noqa: E402
 from kgrel.models.relation.model import RelationModel  # noqa: E402
 from kgrel.models.relation.prototypes import (  # noqa: E402
     InstanceViewCache,
@@ -45,28 +46,35 @@ from kgrel.models.relation.prototypes import (  # noqa: E402
     embed_both_ways,
     none_of_the_above,
 )
+from kgrel.models.relation.side_info import relation_text  # noqa: E402
+from kgrel.models.relation.verifier import FactVerifier, VerifiedScores  # noqa: E402
 
 CURVE = [round(0.05 * i, 2) for i in range(20)]
 
 
 def ask(classifier: PrototypicalClassifier, protos, queries: dict, gold: torch.Tensor,
-        one_way: bool = False, rule: str = "exclusive") -> dict[str, torch.Tensor]:
+        one_way: bool = False, rule: str = "exclusive",
+        verified: VerifiedScores | None = None) -> dict[str, torch.Tensor]:
     """The three asks for every query: the best fact's score, whether it is correct, and its relation.
 
     `one_way` asks each pair only as given, without the reversed reading (kgrel before direction);
-    `rule` is how the two readings of a pair combine (`direction.orient`)."""
+    `rule` is how the two readings of a pair combine (`direction.orient`); `verified` pools the scores with
+    the fact verifier's (`queries["instances"]` are the pairs as asked)."""
     forward, backward = queries["forward"], queries["backward"]
     if one_way:
-        def oriented(f, b, p, idx=None):
+        def oriented(f, b, p, idx=None, pairs=None):
             probs = classifier.probabilities(*f, p, idx)
             return probs, torch.zeros_like(probs)
     else:
-        def oriented(f, b, p, idx=None):
-            return classifier.oriented(f, b, p, idx, rule=rule)
+        def oriented(f, b, p, idx=None, pairs=None):
+            second = None if verified is None else verified.for_pairs(pairs, p)
+            return classifier.oriented(f, b, p, idx, rule=rule, rescore=second)
+    instances = queries.get("instances")
     out = {}
-    score, rel, rev = best_facts(*oriented(forward, backward, protos))
+    score, rel, rev = best_facts(*oriented(forward, backward, protos, pairs=instances))
     out["asked"] = (score, (rel == gold) & ~rev, rel)
-    score, rel, rev = best_facts(*oriented(backward, forward, protos))
+    score, rel, rev = best_facts(*oriented(backward, forward, protos,
+                                           pairs=instances and [reverse(x) for x in instances]))
     # Asked (tail, head): the correct fact is the gold relation stated reversed; gold unreversed is false.
     out["flipped"] = (score, (rel == gold) & rev, rel)
     out["flipped_false"] = (score, (rel == gold) & ~rev, rel)
@@ -76,7 +84,7 @@ def ask(classifier: PrototypicalClassifier, protos, queries: dict, gold: torch.T
         rows = (gold == g).nonzero().flatten()
         idx = torch.tensor([i for i in range(len(protos)) if i != g])
         s, r, _ = best_facts(*oriented((forward[0][rows], forward[1][rows]), (backward[0][rows], backward[1][rows]),
-                                      protos, idx))
+                                      protos, idx, pairs=instances and [instances[i] for i in rows.tolist()]))
         scores[rows], relations[rows] = s, idx[r]
     out["gold_removed"] = (scores, torch.zeros(len(gold), dtype=torch.bool), relations)
     return out
@@ -155,6 +163,11 @@ def main() -> None:
                         help="how the two readings of a pair combine (direction.orient): the winning reading's "
                              "score discounted by the losing reading's, as the service does (exclusive), or its "
                              "own score (max)")
+    parser.add_argument("--verifier", type=Path,
+                        help="pool the scores with this fact verifier's (bench/train_verifier.py; not what the "
+                             "service does)")
+    parser.add_argument("--verifier-worth", type=float, default=1.5,
+                        help="the verifier's weight, counted in examples against side information and K")
     args = parser.parse_args()
 
     from kgrel.app.config import Settings
@@ -176,11 +189,13 @@ def main() -> None:
     runs = run_seeds(model, data, relations, side_info, shots, set_aside, range(args.seed, args.seed + args.seeds),
                      args.per_relation, threshold=args.threshold, examples_nota_recall=args.examples_nota_recall,
                      calibrate_on_examples=args.calibrate_on_examples, one_way=args.one_way,
-                     rule=args.direction_rule, relation_quantile=args.relation_thresholds)
+                     rule=args.direction_rule, relation_quantile=args.relation_thresholds,
+                     verifier=args.verifier and FactVerifier.load(args.verifier), verifier_worth=args.verifier_worth)
     if args.png:
         plot(runs[0]["curves"], args.png)
     out = {"model": str(model_dir or "untrained"), "data": args.data, "one_way": args.one_way,
            "direction_rule": args.direction_rule, "relation_thresholds": args.relation_thresholds,
+           "verifier": args.verifier and str(args.verifier), "verifier_worth": args.verifier_worth,
            "examples": set_aside, "relations": sorted(data),
            "examples_nota_recall": args.examples_nota_recall, "seed": args.seed, **runs[0]}
     if args.seeds > 1:  # the mean over seeds (each draws other examples and queries), and its spread
@@ -193,7 +208,8 @@ def main() -> None:
 def run_seed(model: RelationModel, data: dict, relations: list, side_info: dict, shots: list[int],
              set_aside: int, seed: int, per_relation: int, *, threshold: float | None = None,
              examples_nota_recall: float = 0.9, calibrate_on_examples: bool = False, one_way: bool = False,
-             rule: str = "exclusive", relation_quantile: float | None = None) -> dict:
+             rule: str = "exclusive", relation_quantile: float | None = None,
+             verifier: FactVerifier | None = None, verifier_worth: float = 1.5) -> dict:
     """The three asks at each K for one draw of examples and queries (the options are main's flags)."""
     rng = random.Random(seed)
     supports, queries, gold = {}, [], []
@@ -210,7 +226,9 @@ def run_seed(model: RelationModel, data: dict, relations: list, side_info: dict,
         calibration = calibrate_to_examples(model, supports, side_info, seed)
     with torch.inference_mode():
         forward, backward = embed_both_ways(model, queries)
-        views = {"forward": forward, "backward": backward}
+        views = {"forward": forward, "backward": backward, "instances": queries}
+        verified = None if verifier is None else VerifiedScores(
+            verifier, {info.iri: relation_text(info) for info in relations}, verifier_worth, model.config.side_weight)
         classifier = PrototypicalClassifier(model)
         example_views = InstanceViewCache(model)
         cache = PrototypeCache(model, example_views)
@@ -221,11 +239,12 @@ def run_seed(model: RelationModel, data: dict, relations: list, side_info: dict,
             serving = threshold
             if serving is None:  # as the service decides: the model's, raised to what the examples show
                 found = example_threshold(classifier, example_views, protos, examples,  # FewRel ids are the IRIs
-                                          examples_nota_recall or None)
+                                          examples_nota_recall or None,
+                                          None if verified is None else partial(verified.for_pairs, protos=protos))
                 serving = found.serving
                 thresholds[f"K={k}"] = {"model": found.model, "from_examples": found.from_examples,
                                         "serving": found.serving}
-            out = ask(classifier, protos, views, gold_t, one_way=one_way, rule=rule)
+            out = ask(classifier, protos, views, gold_t, one_way=one_way, rule=rule, verified=verified)
             if relation_quantile is not None and k > 0:
                 per_relation = impostor_thresholds(classifier, example_views, protos, examples, relation_quantile,
                                                    serving)

@@ -15,7 +15,7 @@ when no candidate reaches the threshold (`none_of_the_above`: the one place that
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -27,6 +27,9 @@ from kgrel.models.relation.evidence import Evidence
 from kgrel.models.relation.instances import Mention, RelationInstance, make_instance, reverse
 from kgrel.models.relation.model import RelationModel
 from kgrel.models.relation.side_info import relation_text
+
+# (candidate relation columns, probabilities as asked, reversed) -> the same two, rescored
+Rescore = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
 @dataclass
@@ -217,16 +220,19 @@ class PrototypicalClassifier:
     def oriented(self, forward: tuple[torch.Tensor, torch.Tensor], backward: tuple[torch.Tensor, torch.Tensor],
                  protos: PrototypeSet, idx: torch.Tensor | None = None, evidence: Evidence | None = None,
                  backward_evidence: Evidence | None = None,
-                 rule: str = "exclusive") -> tuple[torch.Tensor, torch.Tensor]:
+                 rule: str = "exclusive", rescore: Rescore | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Probabilities of the facts (head r tail) and (tail r head), one direction per fact.
 
         `forward` and `backward` are the (example, side) views of the pairs as asked and reversed;
-        `rule` is `direction.orient`'s.
+        `rule` is `direction.orient`'s; `rescore(idx, forward, backward)` may replace both readings'
+        probabilities before they are oriented (a second opinion, e.g. `verifier.py`'s).
         """
         if idx is None:
             idx = torch.arange(len(protos))
         fwd = self.probabilities(*forward, protos, idx, evidence)
         bwd = self.probabilities(*backward, protos, idx, backward_evidence)
+        if rescore is not None:
+            fwd, bwd = rescore(idx, fwd, bwd)
         return orient(fwd, bwd, protos.algebra.select(idx), rule)
 
     def predict(self, instances: Sequence[RelationInstance], protos: PrototypeSet,
