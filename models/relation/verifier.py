@@ -22,8 +22,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from kgrel.models.relation.encoder import mark, packaged_encoder_path
+from kgrel.models.relation.encoder import mark, mention_masks, packaged_encoder_path
 from kgrel.models.relation.instances import RelationInstance, reverse
+from kgrel.models.relation.model import PACKAGED
 
 WEIGHTS_FILE = "verifier.safetensors"
 CONFIG_FILE = "verifier.json"
@@ -37,9 +38,11 @@ class FactVerifier(nn.Module):
         super().__init__()
         from transformers import AutoModel, AutoTokenizer
 
-        self.encoder_dir = str(encoder_dir or packaged_encoder_path())
-        self.tokenizer = AutoTokenizer.from_pretrained(self.encoder_dir, local_files_only=True)
-        self.encoder = AutoModel.from_pretrained(self.encoder_dir, local_files_only=True)
+        # Saved as PACKAGED, not as the installed package's path, so that a saved verifier loads anywhere.
+        self.encoder_name = PACKAGED if encoder_dir is None else str(encoder_dir)
+        path = packaged_encoder_path() if encoder_dir is None else encoder_dir
+        self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        self.encoder = AutoModel.from_pretrained(path, local_files_only=True)
         hidden = self.encoder.config.hidden_size
         # Read out from the whole pair, the head's tokens and the tail's tokens (as the relation model does).
         self.head = nn.Sequential(nn.Linear(3 * hidden, hidden), nn.GELU(), nn.Linear(hidden, 1))
@@ -51,14 +54,11 @@ class FactVerifier(nn.Module):
         batch = self.tokenizer([m.text for m in marked], list(texts), padding=True, truncation="only_first",
                                max_length=self.max_length, return_offsets_mapping=True, return_tensors="pt")
         offsets = batch.pop("offset_mapping")
+        # The relation text's offsets count from its own start: only the sentence's tokens can be mentions.
         in_sentence = torch.tensor([[s == 0 for s in batch.sequence_ids(i)] for i in range(len(marked))])
+        in_head, in_tail = mention_masks(offsets, marked)
+        in_head, in_tail = in_head & in_sentence, in_tail & in_sentence
         hidden = self.encoder(**batch).last_hidden_state
-        starts, ends = offsets[..., 0], offsets[..., 1]
-        real = in_sentence & (ends > starts)
-        heads = torch.tensor([m.head for m in marked])
-        tails = torch.tensor([m.tail for m in marked])
-        in_head = real & (starts >= heads[:, :1]) & (ends <= heads[:, 1:])
-        in_tail = real & (starts >= tails[:, :1]) & (ends <= tails[:, 1:])
 
         def mean(mask: torch.Tensor) -> torch.Tensor:
             weights = mask.unsqueeze(-1).to(hidden.dtype)
@@ -75,18 +75,13 @@ class FactVerifier(nn.Module):
                  for i in range(0, len(instances), batch_size)]
         return torch.cat(parts) if parts else torch.zeros(0)
 
-    def matrix(self, instances: Sequence[RelationInstance], texts: Sequence[str]) -> torch.Tensor:
-        """(instances, relations) probabilities of every instance against every relation text."""
-        pairs = [x for x in instances for _ in texts]
-        return self.probabilities(pairs, list(texts) * len(instances)).view(len(instances), len(texts))
-
     def save(self, folder: str | Path, notes: dict) -> None:
         from safetensors.torch import save_file
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(folder / WEIGHTS_FILE))
-        config = {"encoder": self.encoder_dir, "max_length": self.max_length, **notes}
+        config = {"encoder": self.encoder_name, "max_length": self.max_length, **notes}
         (folder / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
 
     @classmethod
@@ -97,8 +92,7 @@ class FactVerifier(nn.Module):
         if not (folder / CONFIG_FILE).exists():
             raise FileNotFoundError(f"{folder} holds no fact verifier ({CONFIG_FILE})")
         config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
-        encoder_dir = config["encoder"] if Path(config["encoder"]).exists() else None
-        verifier = cls(encoder_dir, config["max_length"])
+        verifier = cls(None if config["encoder"] == PACKAGED else config["encoder"], config["max_length"])
         verifier.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
         verifier.eval()
         return verifier

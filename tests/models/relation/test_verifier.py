@@ -72,8 +72,13 @@ def test_the_second_opinion_pools_each_reading_with_its_own_verdict(trained):
     rescore = verified.for_pairs(pairs, protos)
     prob = torch.full((2, 2), 0.6)
     fwd, bwd = rescore(torch.tensor([1, 0]), prob, prob)  # columns in another order than protos'
-    as_asked = verifier.matrix(pairs, [texts["B_inhibits"], texts["B_treats"]])
-    turned = verifier.matrix([reverse(x) for x in pairs], [texts["B_inhibits"], texts["B_treats"]])
+    columns = [texts["B_inhibits"], texts["B_treats"]]
+
+    def verdicts(instances):
+        return verifier.probabilities([x for x in instances for _ in columns], columns * len(instances)).view(2, 2)
+
+    as_asked = verdicts(pairs)
+    turned = verdicts([reverse(x) for x in pairs])
     weight = pooling_weight(torch.tensor([3, 0]), 1.5, 2.0)
     assert torch.allclose(fwd, pool(prob, as_asked, weight), atol=1e-5)
     assert torch.allclose(bwd, pool(prob, turned, weight), atol=1e-5)
