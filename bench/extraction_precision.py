@@ -3,6 +3,7 @@ none-of-the-above recall and fact precision at K = 0, 1, 5, plus a precision/rec
 
     python bench/extraction_precision.py --data FEWREL.json [--relations P1,P2,...] [--model DIR]
         [--side-info pid2name.json] [--per-relation 50] [--shots 0,1,5] [--seed 0] [--png out.png]
+        [--verifier DIR|none]
 
 Every relation is registered with its label and description (side information only) and K of its
 sentences as examples. Each query sentence (never an example) is asked three ways, the way the
@@ -25,7 +26,8 @@ import argparse
 import json
 import random
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, replace
 from functools import partial
 from pathlib import Path
 
@@ -47,19 +49,28 @@ from kgrel.models.relation.prototypes import (  # noqa: E402
     none_of_the_above,
 )
 from kgrel.models.relation.side_info import relation_text  # noqa: E402
-from kgrel.models.relation.verifier import FactVerifier, VerifiedScores  # noqa: E402
+from kgrel.models.relation.verifier import VerifiedScores  # noqa: E402
 
 CURVE = [round(0.05 * i, 2) for i in range(20)]
 
 
+def parse_range(text: str) -> tuple[int, int | None]:
+    """'1-4' -> (1, 4); '1-' -> (1, None)."""
+    low, _, high = text.partition("-")
+    try:
+        return int(low), int(high) if high else None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not MIN-MAX or MIN-") from None
+
+
 def ask(classifier: PrototypicalClassifier, protos, queries: dict, gold: torch.Tensor,
         one_way: bool = False, rule: str = "exclusive",
-        verified: VerifiedScores | None = None) -> dict[str, torch.Tensor]:
+        verified: Callable | None = None) -> dict[str, torch.Tensor]:
     """The three asks for every query: the best fact's score, whether it is correct, and its relation.
 
     `one_way` asks each pair only as given, without the reversed reading (kgrel before direction);
-    `rule` is how the two readings of a pair combine (`direction.orient`); `verified` pools the scores with
-    the fact verifier's (`queries["instances"]` are the pairs as asked)."""
+    `rule` is how the two readings of a pair combine (`direction.orient`); `verified(pairs, protos)` is the fact
+    verifier's rescore for those pairs (`queries["instances"]` are the pairs as asked)."""
     forward, backward = queries["forward"], queries["backward"]
     if one_way:
         def oriented(f, b, p, idx=None, pairs=None):
@@ -67,7 +78,7 @@ def ask(classifier: PrototypicalClassifier, protos, queries: dict, gold: torch.T
             return probs, torch.zeros_like(probs)
     else:
         def oriented(f, b, p, idx=None, pairs=None):
-            second = None if verified is None else verified.for_pairs(pairs, p)
+            second = None if verified is None else verified(pairs, p)
             return classifier.oriented(f, b, p, idx, rule=rule, rescore=second)
     instances = queries.get("instances")
     out = {}
@@ -163,17 +174,28 @@ def main() -> None:
                         help="how the two readings of a pair combine (direction.orient): the winning reading's "
                              "score discounted by the losing reading's, as the service does (exclusive), or its "
                              "own score (max)")
-    parser.add_argument("--verifier", type=Path,
-                        help="pool the scores with this fact verifier's (bench/train_verifier.py; not what the "
-                             "service does)")
-    parser.add_argument("--verifier-worth", type=float, default=1.5,
-                        help="the verifier's weight, counted in examples against side information and K")
+    parser.add_argument("--verifier",
+                        help="the fact verifier pooled with the scores (bench/train_verifier.py), or 'none' "
+                             "(default: the service's, KGREL_VERIFIER or the shipped one)")
+    parser.add_argument("--verifier-worth", type=float,
+                        help="the verifier's weight, counted in examples against side information and K "
+                             "(default: its verifier.json's)")
+    parser.add_argument("--verifier-examples", type=parse_range,
+                        help="MIN-MAX (MIN- for no upper bound): the K of the relations the verifier is asked for "
+                             "(default: its verifier.json's)")
     args = parser.parse_args()
 
     from kgrel.app.config import Settings
 
     model_dir = None if args.model == "untrained" else (args.model or Settings().model_location())
     model = RelationModel.load(model_dir, device="cpu")
+    verifier_dir = Settings(verifier=args.verifier).verifier_location()
+    verified = None
+    if verifier_dir is not None:
+        verified = VerifiedScores.load(verifier_dir)
+        verified.serving = replace(verified.serving, **{k: v for k, v in (("worth", args.verifier_worth),
+                                                                          ("examples", args.verifier_examples))
+                                                        if v is not None})
     data: dict[str, list[RelationInstance]] = {}
     for path in args.data:
         for rel, items in load_fewrel(path).items():
@@ -190,12 +212,12 @@ def main() -> None:
                      args.per_relation, threshold=args.threshold, examples_nota_recall=args.examples_nota_recall,
                      calibrate_on_examples=args.calibrate_on_examples, one_way=args.one_way,
                      rule=args.direction_rule, relation_quantile=args.relation_thresholds,
-                     verifier=args.verifier and FactVerifier.load(args.verifier), verifier_worth=args.verifier_worth)
+                     verified=verified)
     if args.png:
         plot(runs[0]["curves"], args.png)
     out = {"model": str(model_dir or "untrained"), "data": args.data, "one_way": args.one_way,
            "direction_rule": args.direction_rule, "relation_thresholds": args.relation_thresholds,
-           "verifier": args.verifier and str(args.verifier), "verifier_worth": args.verifier_worth,
+           "verifier": verifier_dir, "verifier_serving": verified and asdict(verified.serving),
            "examples": set_aside, "relations": sorted(data),
            "examples_nota_recall": args.examples_nota_recall, "seed": args.seed, **runs[0]}
     if args.seeds > 1:  # the mean over seeds (each draws other examples and queries), and its spread
@@ -209,7 +231,7 @@ def run_seed(model: RelationModel, data: dict, relations: list, side_info: dict,
              set_aside: int, seed: int, per_relation: int, *, threshold: float | None = None,
              examples_nota_recall: float = 0.9, calibrate_on_examples: bool = False, one_way: bool = False,
              rule: str = "exclusive", relation_quantile: float | None = None,
-             verifier: FactVerifier | None = None, verifier_worth: float = 1.5) -> dict:
+             verified: VerifiedScores | None = None) -> dict:
     """The three asks at each K for one draw of examples and queries (the options are main's flags)."""
     rng = random.Random(seed)
     supports, queries, gold = {}, [], []
@@ -227,8 +249,9 @@ def run_seed(model: RelationModel, data: dict, relations: list, side_info: dict,
     with torch.inference_mode():
         forward, backward = embed_both_ways(model, queries)
         views = {"forward": forward, "backward": backward, "instances": queries}
-        verified = None if verifier is None else VerifiedScores(
-            verifier, {info.iri: relation_text(info) for info in relations}, verifier_worth, model.config.side_weight)
+        texts = [relation_text(info) for info in relations]  # the prototypes' columns are `relations`
+        second = None if verified is None else partial(verified.for_pairs, texts=texts,
+                                                       side_weight=model.config.side_weight)
         classifier = PrototypicalClassifier(model)
         example_views = InstanceViewCache(model)
         cache = PrototypeCache(model, example_views)
@@ -240,11 +263,11 @@ def run_seed(model: RelationModel, data: dict, relations: list, side_info: dict,
             if serving is None:  # as the service decides: the model's, raised to what the examples show
                 found = example_threshold(classifier, example_views, protos, examples,  # FewRel ids are the IRIs
                                           examples_nota_recall or None,
-                                          None if verified is None else partial(verified.for_pairs, protos=protos))
+                                          None if second is None else partial(second, protos=protos))
                 serving = found.serving
                 thresholds[f"K={k}"] = {"model": found.model, "from_examples": found.from_examples,
                                         "serving": found.serving}
-            out = ask(classifier, protos, views, gold_t, one_way=one_way, rule=rule, verified=verified)
+            out = ask(classifier, protos, views, gold_t, one_way=one_way, rule=rule, verified=second)
             if relation_quantile is not None and k > 0:
                 per_relation = impostor_thresholds(classifier, example_views, protos, examples, relation_quantile,
                                                    serving)

@@ -1,6 +1,7 @@
 """Prediction speed: the service next to the raw encoder forward pass on the same sentences and batches.
 
     python bench/predict_speed.py [--data FEWREL.json] [--sentences 512] [--batch-size 32] [--model DIR]
+        [--examples K] [--verifier DIR|none]
 
 Measures, in one run on one machine:
 - raw: tokenizer + encoder forward pass alone, on exactly the batches the service forms;
@@ -8,7 +9,10 @@ Measures, in one run on one machine:
   relation of the demo graph, calibration);
 - http: the same list POSTed to /predict of a `kgrel serve` subprocess (uvicorn), in chunks;
 - latency: p50/p99 of single-sentence /predict requests over HTTP.
-Prints one JSON object last; ratios to raw hold across machines better than absolute numbers.
+With `--examples K`, each relation of --data that the demo graph has first gets K sentences as examples
+(never among the measured ones): the fact verifier reads the relations whose K it serves at (by default
+1 to 4), so this is where it costs. Prints one JSON object last; ratios to raw hold across machines better
+than absolute numbers.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from kgrel.app.config import Settings  # noqa: E402
 from kgrel.app.services import KgrelService, PredictRequest  # noqa: E402
+from kgrel.models.fusion import graph_relation_iri  # noqa: E402
 from kgrel.models.relation.encoder import mark  # noqa: E402
 from kgrel.models.relation.fewrel import load_fewrel  # noqa: E402
 
@@ -68,14 +73,27 @@ def best_of(fn, repeats: int) -> float:
     return min(times)
 
 
-def sentences(path: Path, n: int) -> list:
+def sentences(path: Path, n: int, skip: int = 0) -> list:
+    """n sentences spread over the file, none of the first `skip` of each relation (the examples)."""
     data = load_fewrel(path)
-    pool = [x for items in data.values() for x in items]
+    pool = [x for items in data.values() for x in items[skip:]]
     step = max(1, len(pool) // n)
     picked = pool[::step][:n]
     while len(picked) < n:
         picked += picked[: n - len(picked)]
     return picked
+
+
+def add_examples(service: KgrelService, path: Path, k: int) -> int:
+    """K examples for each relation of `path` the graph has (FewRel ids are Wikidata properties)."""
+    known = {info.iri for info in service.graph.scoring_relations()[0]}
+    added = 0
+    for rid, items in load_fewrel(path).items():
+        iri = graph_relation_iri(rid)
+        if iri in known:
+            service.graph.add_examples(iri, items[:k], source="bench")
+            added += 1
+    return added
 
 
 def add_data_argument(parser: argparse.ArgumentParser) -> None:
@@ -95,14 +113,17 @@ def main() -> None:
     parser.add_argument("--model", help="relation model folder (default: the shipped one)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "int8", "bf16"])
+    parser.add_argument("--examples", type=int, default=0, help="K examples for each relation of --data first")
+    parser.add_argument("--verifier", help="fact verifier folder, or 'none' (default: the shipped one)")
     args = parser.parse_args()
 
-    instances = sentences(args.data, args.sentences)
+    instances = sentences(args.data, args.sentences, skip=args.examples)
     workdir = Path(tempfile.mkdtemp(prefix="kgrel-bench-"))
     settings = Settings(data_dir=workdir / "var", model=args.model, device=args.device, batch_size=args.batch_size,
-                        precision=args.precision)
+                        precision=args.precision, verifier=args.verifier)
     service = KgrelService(settings)
     service.load_demo_if_empty()
+    with_examples = add_examples(service, args.data, args.examples) if args.examples else 0
     protos = service.predictions.prototypes()
     encoder = service.predictions.model.encoder
     requests = [PredictRequest(x, top_k=3) for x in instances]
@@ -124,7 +145,8 @@ def main() -> None:
     port = 8765
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "KGREL_BATCH_SIZE": str(args.batch_size),
            "KGREL_DEVICE": args.device, "KGREL_PRECISION": args.precision,
-           **({"KGREL_MODEL": args.model} if args.model else {})}
+           **({"KGREL_MODEL": args.model} if args.model else {}),
+           **({"KGREL_VERIFIER": args.verifier} if args.verifier else {})}
     server = subprocess.Popen([sys.executable, "-m", "kgrel.app.cli", "serve", "--port", str(port), "--data-dir",
                                str(settings.data_dir)], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -166,6 +188,9 @@ def main() -> None:
         "sentences": n,
         "batch_size": args.batch_size,
         "relations": len(protos),
+        "relations_with_examples": with_examples,
+        "examples_each": args.examples,
+        "verifier": settings.verifier_location(),
         "model": service.predictions.model.config.notes or str(encoder.model_dir),
         "device": str(encoder.device),
         "precision": args.precision,

@@ -31,6 +31,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -56,6 +57,8 @@ from kgrel.models.relation.prototypes import (
     PrototypeSet,
     PrototypicalClassifier,
 )
+from kgrel.models.relation.side_info import relation_text
+from kgrel.models.relation.verifier import VerifiedScores
 
 Facts = Callable[[str], list[tuple[str, str, str]]]
 
@@ -310,6 +313,7 @@ class ScoringState:
     profile: RelationGraphProfile | None
     arguments: RelationArguments
     threshold: ExampleThreshold  # the none-of-the-above threshold, raised to what the examples show
+    texts: list[str] = field(default_factory=list)  # each relation's text, as the fact verifier reads it
 
 
 @dataclass
@@ -329,12 +333,15 @@ class GraphAwareClassifier:
 
     `examples_nota_recall` (None: off) raises the none-of-the-above threshold until that share of the
     examples, asked among the other relations with examples, would be answered none of the above
-    (`models.relation.example_threshold`)."""
+    (`models.relation.example_threshold`). `verifier` (None: off) is a second reader whose verdicts are pooled
+    with the prototypical scores (`models.relation.verifier`), the threshold included."""
 
-    def __init__(self, model: RelationModel, use_graph: bool = True, examples_nota_recall: float | None = None):
+    def __init__(self, model: RelationModel, use_graph: bool = True, examples_nota_recall: float | None = None,
+                 verifier: VerifiedScores | None = None):
         self.model = model
         self.use_graph = use_graph
         self.examples_nota_recall = examples_nota_recall
+        self.verifier = verifier
         self.classifier = PrototypicalClassifier(model)
         self._example_views = InstanceViewCache(model)  # shared: an example is encoded as asked once
         self._cache = PrototypeCache(model, self._example_views)
@@ -347,9 +354,16 @@ class GraphAwareClassifier:
         protos = self._cache.build(relations, examples)
         profile = RelationGraphProfile(embeddings, protos.iris) if embeddings is not None else None
         arguments = RelationArguments.encode(self.model, [(r.domain, r.range) for r in relations])
+        texts = [relation_text(r) for r in relations]
         threshold = example_threshold(self.classifier, self._example_views, protos, examples,
-                                      self.examples_nota_recall)
-        return ScoringState(protos, profile, arguments, threshold)
+                                      self.examples_nota_recall, self._rescore_for(protos, texts))
+        return ScoringState(protos, profile, arguments, threshold, texts)
+
+    def _rescore_for(self, protos: PrototypeSet, texts: list[str]):
+        """The verifier's second opinion on given instances, or None without a verifier."""
+        if self.verifier is None:
+            return None
+        return partial(self.verifier.for_pairs, protos=protos, texts=texts, side_weight=self.model.config.side_weight)
 
     def evidence(self, state: ScoringState, contexts: Sequence[GraphContext] | None) -> Evidence | None:
         """Graph evidence over instances x all relations; None when nothing is linked (scores as text only)."""
@@ -367,15 +381,19 @@ class GraphAwareClassifier:
         return self.classifier.predict(instances, state.prototypes, candidates, top_k=top_k, threshold=threshold,
                                        evidence=self.evidence(state, contexts),
                                        backward_evidence=self.evidence(state, reversed_contexts(contexts)),
-                                       default_threshold=state.threshold.serving)
+                                       default_threshold=state.threshold.serving,
+                                       rescore_for=self._rescore_for(state.prototypes, state.texts))
 
     def oriented(self, state: ScoringState, forward: tuple[torch.Tensor, torch.Tensor],
                  backward: tuple[torch.Tensor, torch.Tensor],
-                 contexts: Sequence[GraphContext] | None) -> tuple[torch.Tensor, torch.Tensor]:
+                 contexts: Sequence[GraphContext] | None,
+                 instances: Sequence[RelationInstance]) -> tuple[torch.Tensor, torch.Tensor]:
         """Probabilities of (head r tail) and (tail r head) over all relations, one direction per fact;
-        `forward` / `backward` are the views of the instances as asked and reversed."""
+        `forward` / `backward` are the views of `instances` as asked and reversed."""
+        rescore_for = self._rescore_for(state.prototypes, state.texts)
         return self.classifier.oriented(forward, backward, state.prototypes, None, self.evidence(state, contexts),
-                                        self.evidence(state, reversed_contexts(contexts)))
+                                        self.evidence(state, reversed_contexts(contexts)),
+                                        rescore=None if rescore_for is None else rescore_for(instances))
 
     def probabilities(self, state: ScoringState, views: tuple[torch.Tensor, torch.Tensor],
                       contexts: Sequence[GraphContext] | None) -> torch.Tensor:

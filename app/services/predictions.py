@@ -23,6 +23,7 @@ from kgrel.models.relation.example_threshold import ExampleThreshold
 from kgrel.models.relation.instances import RelationInstance, instance_from_record
 from kgrel.models.relation.model import RelationModel
 from kgrel.models.relation.prototypes import InstancePrediction, InstanceViewCache, PrototypeSet, embed_both_ways
+from kgrel.models.relation.verifier import VerifiedScores
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,9 @@ class PredictionService:
         self.graph = graph
         self.embeddings = embeddings
         self.model = model
+        location = settings.verifier_location()
+        # The verifier reads text only: it outlives a switch of the relation model.
+        self.verifier = None if location is None else VerifiedScores.load(location, model.device)
         self.classifier = self._classifier(model)
         self.views = InstanceViewCache(model)
         self._lock = threading.Lock()  # guards the fields below; never held while building
@@ -84,7 +88,8 @@ class PredictionService:
 
     def _classifier(self, model: RelationModel) -> GraphAwareClassifier:
         return GraphAwareClassifier(model, use_graph=self.settings.use_graph,
-                                    examples_nota_recall=self.settings.examples_nota_recall or None)
+                                    examples_nota_recall=self.settings.examples_nota_recall or None,
+                                    verifier=self.verifier)
 
     def threshold(self) -> ExampleThreshold:
         """The none-of-the-above threshold serving now: the model's, or higher where the examples call for it."""
@@ -216,5 +221,5 @@ class PredictionService:
             forward_views, backward_views = self.views.both_ways(keys, instances)
         else:
             forward_views, backward_views = embed_both_ways(self.model, instances)
-        fwd, bwd = self.classifier.oriented(state, forward_views, backward_views, self.contexts(instances))
+        fwd, bwd = self.classifier.oriented(state, forward_views, backward_views, self.contexts(instances), instances)
         return OrientedScores(fwd, bwd, state.prototypes, state.threshold.serving)

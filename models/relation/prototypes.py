@@ -240,14 +240,17 @@ class PrototypicalClassifier:
                 threshold: float | Sequence[float | None] | None = None,
                 evidence: Evidence | None = None,
                 backward_evidence: Evidence | None = None,
-                default_threshold: float | None = None) -> list[InstancePrediction]:
+                default_threshold: float | None = None,
+                rescore_for: Callable[[Sequence[RelationInstance]], Rescore] | None = None
+                ) -> list[InstancePrediction]:
         """Ranked facts for each instance, and whether the answer is none of the above.
 
         Each pair is scored as asked and reversed; a prediction with `reversed` set states the fact
         (tail, relation, head). `candidates[i]` restricts instance i to those relation indices; `top_k`
         and `threshold` are one value for all instances or one per instance (a None threshold:
         `default_threshold`, else the model's). `evidence` / `backward_evidence` (over instances x all
-        relations) add the graph's say.
+        relations) add the graph's say; `rescore_for(instances)`, a second opinion on those instances
+        (`oriented`'s `rescore`).
         """
         if not instances:
             return []
@@ -260,7 +263,8 @@ class PrototypicalClassifier:
             return [InstancePrediction([], True) for _ in instances]
         forward, backward = embed_both_ways(self.model, instances)
         if candidates is None or all(c is None for c in candidates):
-            fwd, bwd = self.oriented(forward, backward, protos, None, evidence, backward_evidence)
+            fwd, bwd = self.oriented(forward, backward, protos, None, evidence, backward_evidence,
+                                     rescore=None if rescore_for is None else rescore_for(instances))
             groups = [(list(range(n)), torch.arange(len(protos)), fwd, bwd)]
         else:
             groups = []
@@ -270,7 +274,8 @@ class PrototypicalClassifier:
                 ev = None if evidence is None else evidence.select(row, idx)
                 bev = None if backward_evidence is None else backward_evidence.select(row, idx)
                 fwd, bwd = self.oriented((forward[0][i:i + 1], forward[1][i:i + 1]),
-                                         (backward[0][i:i + 1], backward[1][i:i + 1]), protos, idx, ev, bev)
+                                         (backward[0][i:i + 1], backward[1][i:i + 1]), protos, idx, ev, bev,
+                                         rescore=None if rescore_for is None else rescore_for(instances[i:i + 1]))
                 groups.append(([i], idx, fwd, bwd))
         by_instance: dict[int, InstancePrediction] = {}
         for rows, idx, fwd, bwd in groups:

@@ -13,10 +13,14 @@ falls as a relation gains examples (`pooling_weight`).
 
 from __future__ import annotations
 
+import functools
 import json
 import random
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -25,6 +29,7 @@ from torch import nn
 from kgrel.models.relation.encoder import mark, mention_masks, packaged_encoder_path
 from kgrel.models.relation.instances import RelationInstance, reverse
 from kgrel.models.relation.model import PACKAGED
+from kgrel.models.relation.prototypes import Rescore
 
 WEIGHTS_FILE = "verifier.safetensors"
 CONFIG_FILE = "verifier.json"
@@ -34,7 +39,7 @@ MAX_CHARS = 500  # the sentence is cropped around its mentions; the relation tex
 class FactVerifier(nn.Module):
     """P(the sentence states (head, relation, tail)) from the marked sentence and the relation's text."""
 
-    def __init__(self, encoder_dir: str | Path | None = None, max_length: int = 160):
+    def __init__(self, encoder_dir: str | Path | None = None, max_length: int = 160, trained_layers: int | None = None):
         super().__init__()
         from transformers import AutoModel, AutoTokenizer
 
@@ -47,6 +52,28 @@ class FactVerifier(nn.Module):
         # Read out from the whole pair, the head's tokens and the tail's tokens (as the relation model does).
         self.head = nn.Sequential(nn.Linear(3 * hidden, hidden), nn.GELU(), nn.Linear(hidden, 1))
         self.max_length = max_length
+        self.trained_layers = trained_layers
+        if trained_layers is not None:
+            self._freeze_below(trained_layers)
+
+    def _freeze_below(self, trained_layers: int) -> None:
+        """Only the top `trained_layers` transformer layers (and the read-out) learn: the rest stays the
+        packaged encoder's, so a saved verifier holds only what changed (`save`)."""
+        layers = self.encoder.encoder.layer
+        frozen = [self.encoder.embeddings, *layers[:len(layers) - trained_layers]]
+        for module in frozen:
+            for parameter in module.parameters():
+                parameter.requires_grad_(False)
+        if getattr(self.encoder, "pooler", None) is not None:  # never read: the read-out pools tokens itself
+            for parameter in self.encoder.pooler.parameters():
+                parameter.requires_grad_(False)
+
+    def learned_state(self) -> dict[str, torch.Tensor]:
+        """The weights a saved verifier must hold: all of them, or only the trained layers' and the read-out's."""
+        if self.trained_layers is None:
+            return dict(self.state_dict())
+        learned = {name for name, p in self.named_parameters() if p.requires_grad}
+        return {k: v for k, v in self.state_dict().items() if k in learned}
 
     def forward(self, instances: Sequence[RelationInstance], texts: Sequence[str]) -> torch.Tensor:
         """Logits, one per (instance, relation text)."""
@@ -58,7 +85,9 @@ class FactVerifier(nn.Module):
         in_sentence = torch.tensor([[s == 0 for s in batch.sequence_ids(i)] for i in range(len(marked))])
         in_head, in_tail = mention_masks(offsets, marked)
         in_head, in_tail = in_head & in_sentence, in_tail & in_sentence
-        hidden = self.encoder(**batch).last_hidden_state
+        device = next(self.encoder.parameters()).device
+        hidden = self.encoder(**batch.to(device)).last_hidden_state
+        in_head, in_tail = in_head.to(device), in_tail.to(device)
 
         def mean(mask: torch.Tensor) -> torch.Tensor:
             weights = mask.unsqueeze(-1).to(hidden.dtype)
@@ -73,15 +102,18 @@ class FactVerifier(nn.Module):
         self.eval()
         parts = [torch.sigmoid(self(instances[i:i + batch_size], texts[i:i + batch_size]))
                  for i in range(0, len(instances), batch_size)]
-        return torch.cat(parts) if parts else torch.zeros(0)
+        return torch.cat(parts).float().cpu() if parts else torch.zeros(0)
 
     def save(self, folder: str | Path, notes: dict) -> None:
         from safetensors.torch import save_file
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(folder / WEIGHTS_FILE))
-        config = {"encoder": self.encoder_name, "max_length": self.max_length, **notes}
+        # Half precision on disk (the verdicts move in the 4th decimal), full precision in memory.
+        dtype = torch.float16 if self.trained_layers is not None else torch.float32
+        save_file({k: v.to(dtype).contiguous() for k, v in self.learned_state().items()}, str(folder / WEIGHTS_FILE))
+        config = {"encoder": self.encoder_name, "max_length": self.max_length,
+                  "trained_layers": self.trained_layers, **notes}
         (folder / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
 
     @classmethod
@@ -92,16 +124,34 @@ class FactVerifier(nn.Module):
         if not (folder / CONFIG_FILE).exists():
             raise FileNotFoundError(f"{folder} holds no fact verifier ({CONFIG_FILE})")
         config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
-        verifier = cls(None if config["encoder"] == PACKAGED else config["encoder"], config["max_length"])
-        verifier.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
+        verifier = cls(None if config["encoder"] == PACKAGED else config["encoder"], config["max_length"],
+                       config.get("trained_layers"))
+        saved = {k: v.float() for k, v in load_file(str(folder / WEIGHTS_FILE)).items()}
+        missing = set(verifier.learned_state()) - set(saved)
+        unknown = set(saved) - set(verifier.state_dict())
+        if missing or unknown:
+            raise ValueError(f"{folder / WEIGHTS_FILE} does not fit this verifier: missing {sorted(missing)[:3]}, "
+                             f"unknown {sorted(unknown)[:3]}")
+        verifier.load_state_dict(saved, strict=False)  # the frozen layers are the encoder's own
         verifier.eval()
         return verifier
 
 
-def pooling_weight(k: torch.Tensor, worth: float, side_weight: float) -> torch.Tensor:
+@functools.lru_cache(maxsize=2)
+def _loaded(folder: Path, device: str) -> FactVerifier:
+    # Read-only once loaded (inference only), so every service of a process can share it.
+    return FactVerifier.load(folder).to(device)
+
+
+def pooling_weight(k: torch.Tensor, worth: float, side_weight: float,
+                   examples: tuple[int, int | None] = (0, None)) -> torch.Tensor:
     """The verifier's share in the pooled score of each relation: its `worth`, counted in examples, against
-    the side information's and the K examples' (a relation with many examples needs it less)."""
-    return worth / (worth + side_weight + k.to(torch.float32))
+    the side information's and the K examples' (a relation with many examples needs it less); none for a
+    relation whose K lies outside `examples` (min, max; None: no upper bound)."""
+    weight = worth / (worth + side_weight + k.to(torch.float32))
+    low, high = examples
+    inside = (k >= low) & (k <= high if high is not None else torch.ones_like(k, dtype=torch.bool))
+    return torch.where(inside, weight, torch.zeros_like(weight))
 
 
 def pool(probabilities: torch.Tensor, verified: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -110,32 +160,80 @@ def pool(probabilities: torch.Tensor, verified: torch.Tensor, weight: torch.Tens
     return torch.exp((1 - weight) * p.log() + weight * v.log())
 
 
+@dataclass(frozen=True)
+class Serving:
+    """How a verifier is pooled, as measured for it (`bench/extraction_precision.py --verifier`) and saved
+    beside its weights: its worth in examples, and the K range of the relations it is asked for."""
+
+    worth: float = 1.5
+    examples: tuple[int, int | None] = (0, None)
+    floor: float = 0.05  # under this the first reader's score cannot pass a threshold however the verifier votes
+
+    @classmethod
+    def of(cls, config: Mapping) -> Serving:
+        found = config.get("serving", {})
+        return cls(found.get("worth", cls.worth), tuple(found.get("examples", cls.examples)),
+                   found.get("floor", cls.floor))
+
+
 class VerifiedScores:
-    """The verifier as a second opinion for `PrototypicalClassifier.oriented`: `for_pairs(instances, protos)`
-    returns the `rescore` that pools each pair's prototypical probabilities (both readings) with the
-    verifier's. Verdicts are cached by (pair, relation text), so a pair asked at several K is read once."""
+    """The verifier as a second opinion for `PrototypicalClassifier.oriented`: `for_pairs(instances, protos,
+    texts, side_weight)` returns the `rescore` that pools each pair's prototypical probabilities (both
+    readings) with the verifier's.
 
-    def __init__(self, verifier: FactVerifier, texts: Mapping[str, str], worth: float, side_weight: float):
-        self.verifier, self.texts, self.worth, self.side_weight = verifier, texts, worth, side_weight
-        self._cache: dict[tuple[RelationInstance, str], float] = {}
+    Only cells that can matter are read: a relation the pooling gives no weight (K outside the serving
+    range) keeps its score, and so does a reading under `floor` (pooled, it stays under any threshold:
+    p^(1-w) <= 0.05^0.57 = 0.18 for the largest weight, K=0's). Verdicts are kept by (pair, relation
+    text), most recent `cache_size`, so a pair asked again, or at another K, is read once."""
 
-    def _verdicts(self, instances: Sequence[RelationInstance], texts: Sequence[str]) -> torch.Tensor:
-        missing = list(dict.fromkeys((x, t) for x in instances for t in texts if (x, t) not in self._cache))
-        if missing:
-            found = self.verifier.probabilities([x for x, _ in missing], [t for _, t in missing])
-            self._cache.update(zip(missing, found.tolist(), strict=True))
-        return torch.tensor([[self._cache[(x, t)] for t in texts] for x in instances])
+    def __init__(self, verifier: FactVerifier, serving: Serving = Serving(), cache_size: int = 100_000):
+        self.verifier, self.serving, self.cache_size = verifier, serving, cache_size
+        self._cache: OrderedDict[tuple[RelationInstance, str], float] = OrderedDict()
+        self._lock = threading.Lock()  # requests share the cache
 
-    def for_pairs(self, instances: Sequence[RelationInstance], protos):
-        texts = [self.texts[iri] for iri in protos.iris]
-        reversed_pairs = [reverse(x) for x in instances]
-        self._verdicts(list(instances) + reversed_pairs, texts)  # one batched pass for both readings
+    @classmethod
+    def load(cls, folder: str | Path, device: str | torch.device = "cpu") -> VerifiedScores:
+        """The verifier in `folder` with its measured serving (weights read once per process and device)."""
+        folder = Path(folder).resolve()
+        verifier = _loaded(folder, str(device))  # first: it names a folder that holds no verifier
+        return cls(verifier, Serving.of(json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))))
+
+    def verdicts(self, cells: Sequence[tuple[RelationInstance, str]]) -> list[float]:
+        with self._lock:
+            missing = list(dict.fromkeys(c for c in cells if c not in self._cache))
+        found = self.verifier.probabilities([x for x, _ in missing], [t for _, t in missing]).tolist()
+        with self._lock:
+            self._cache.update(zip(missing, found, strict=True))
+            known = dict(zip(missing, found, strict=True))
+            out = []
+            for cell in cells:
+                if cell in self._cache:
+                    self._cache.move_to_end(cell)
+                    out.append(self._cache[cell])
+                else:  # pushed out by a concurrent request since it was read
+                    out.append(known[cell])
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return out
+
+    def for_pairs(self, instances: Sequence[RelationInstance], protos, texts: Sequence[str],
+                  side_weight: float) -> Rescore:
+        """`texts[j]` is the relation text of `protos`' column j (`side_info.relation_text`)."""
+        readings = (list(instances), [reverse(x) for x in instances])
 
         def rescore(idx: torch.Tensor, forward: torch.Tensor, backward: torch.Tensor):
+            weight = pooling_weight(protos.k[idx], self.serving.worth, side_weight, self.serving.examples)
             columns = [texts[j] for j in idx.tolist()]
-            weight = pooling_weight(protos.k[idx], self.worth, self.side_weight)
-            return (pool(forward, self._verdicts(instances, columns), weight),
-                    pool(backward, self._verdicts(reversed_pairs, columns), weight))
+            asked = [(weight > 0) & (p >= self.serving.floor) for p in (forward, backward)]
+            cells = [(pairs[i], columns[j]) for pairs, need in zip(readings, asked, strict=True)
+                     for i, j in need.nonzero().tolist()]
+            found = iter(self.verdicts(cells))  # one batched pass for both readings
+            out = []
+            for p, need in zip((forward, backward), asked, strict=True):
+                verified = p.clone()
+                verified[need] = torch.tensor([next(found) for _ in range(int(need.sum()))], dtype=p.dtype)
+                out.append(torch.where(need, pool(p, verified, weight.to(p.dtype)), p))
+            return out[0], out[1]
         return rescore
 
 
@@ -160,12 +258,15 @@ def training_batch(data: Mapping[str, Sequence[RelationInstance]], texts: Mappin
 
 def train_verifier(data: Mapping[str, Sequence[RelationInstance]], texts: Mapping[str, str], *, steps: int = 700,
                    sentences: int = 8, others: int = 2, lr: float = 3e-5, warmup: int = 50, seed: int = 0,
-                   encoder_dir: str | Path | None = None, log=print) -> tuple[FactVerifier, list[dict]]:
-    """Fine-tune a verifier on labelled sentences of `data`'s relations (binary cross-entropy)."""
+                   encoder_dir: str | Path | None = None, trained_layers: int | None = None,
+                   log=print) -> tuple[FactVerifier, list[dict]]:
+    """Fine-tune a verifier on labelled sentences of `data`'s relations (binary cross-entropy); with
+    `trained_layers`, only the encoder's top layers learn."""
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    verifier = FactVerifier(encoder_dir)
-    optimizer = torch.optim.AdamW([{"params": verifier.encoder.parameters(), "lr": lr},
+    verifier = FactVerifier(encoder_dir, trained_layers=trained_layers)
+    encoder_params = [p for p in verifier.encoder.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW([{"params": encoder_params, "lr": lr},
                                    {"params": verifier.head.parameters(), "lr": 1e-3}], weight_decay=0.01)
     base = [group["lr"] for group in optimizer.param_groups]
     loss_fn = nn.BCEWithLogitsLoss()
@@ -179,7 +280,7 @@ def train_verifier(data: Mapping[str, Sequence[RelationInstance]], texts: Mappin
         instances, pair_texts, labels = training_batch(data, texts, rng, sentences, others)
         loss = loss_fn(verifier(instances, pair_texts), labels)
         loss.backward()
-        nn.utils.clip_grad_norm_(verifier.parameters(), 1.0)
+        nn.utils.clip_grad_norm_([p for p in verifier.parameters() if p.requires_grad], 1.0)
         optimizer.step()
         optimizer.zero_grad()
         losses.append(loss.item())

@@ -1,0 +1,51 @@
+"""The shipped fact verifier over HTTP: it serves by default, pools only relations whose K it was measured
+to help at (its verifier.json), and KGREL_VERIFIER=none turns it off."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kgrel.app.config import SHIPPED, Settings
+from tests.app.test_api_relations import span
+from tests.conftest import DATA, make_client
+
+SHIPPED_VERIFIER = SHIPPED / "models" / "kgrel-verifier"
+QUERY = span("The Hobbit was written by J. R. R. Tolkien.", "The Hobbit", "J. R. R. Tolkien")
+EXAMPLE = span("The novel Dune was written by Frank Herbert.", "Dune", "Frank Herbert")
+
+
+def scores_served(settings: Settings, model) -> tuple[dict, dict]:
+    """/health and every relation's score for QUERY, with one example of ex:author."""
+    with make_client(settings, model) as client:
+        r = client.post("/graph/triples", content=(DATA / "ontology.ttl").read_bytes(),
+                        headers={"Content-Type": "text/turtle"})
+        assert r.status_code == 200, r.text
+        assert client.post("/relations/ex:author/examples", json=[EXAMPLE]).status_code == 201
+        predictions = client.post("/predict", json={**QUERY, "top_k": 20}).json()["predictions"]
+        scores = {(p["curie"], p["reversed"]): p["score"] for p in predictions}
+        return client.get("/health").json(), scores
+
+
+def test_the_verifier_pools_only_relations_in_its_measured_range_and_can_be_turned_off(tmp_path, model):
+    serving = json.loads((SHIPPED_VERIFIER / "verifier.json").read_text())["serving"]
+    low, high = serving["examples"]
+    assert low <= 1 and (high is None or high >= 1)  # ex:author's one example is in range
+    health, verified = scores_served(Settings(data_dir=tmp_path / "on"), model)
+    assert health["verifier"] == str(SHIPPED_VERIFIER)
+    health, plain = scores_served(Settings(data_dir=tmp_path / "off", verifier="none"), model)
+    assert health["verifier"] is None
+    assert set(verified) == set(plain)
+    for (curie, turned), score in plain.items():
+        if curie == "ex:author" and not turned:  # K=1 and well above the floor: the verifier's verdict moves it
+            assert score > serving.get("floor", 0.05)
+            assert verified[(curie, turned)] != pytest.approx(score, abs=1e-4)
+        elif low > 0:  # K=0 relations keep the relation model's score
+            assert verified[(curie, turned)] == pytest.approx(score, abs=1e-4)
+
+
+def test_a_verifier_folder_that_holds_none_is_refused_naming_it(tmp_path, model):
+    with pytest.raises(FileNotFoundError, match="holds no fact verifier"), \
+            make_client(Settings(data_dir=tmp_path / "var", verifier=str(tmp_path)), model):
+        pass
