@@ -8,7 +8,7 @@ Measures, in one run on one machine:
 - in-process: KgrelService.predict on all sentences (marking, encoding, scoring against every
   relation of the demo graph, calibration);
 - http: the same list POSTed to /predict of a `kgrel serve` subprocess (uvicorn), in chunks;
-- latency: p50/p99 of single-sentence /predict requests over HTTP.
+- latency: p50/p99 of single-sentence /predict requests over HTTP (other sentences than the batches').
 With `--examples K`, each relation of --data that the demo graph has first gets K sentences as examples
 (never among the measured ones): the fact verifier reads the relations whose K it serves at (by default
 1 to 4), so this is where it costs. Prints one JSON object last; ratios to raw hold across machines better
@@ -91,7 +91,7 @@ def add_examples(service: KgrelService, path: Path, k: int) -> int:
     for rid, items in load_fewrel(path).items():
         iri = graph_relation_iri(rid)
         if iri in known:
-            service.graph.add_examples(iri, items[:k], source="bench")
+            service.graph.add_examples(iri, items[:k])
             added += 1
     return added
 
@@ -117,7 +117,9 @@ def main() -> None:
     parser.add_argument("--verifier", help="fact verifier folder, or 'none' (default: the shipped one)")
     args = parser.parse_args()
 
-    instances = sentences(args.data, args.sentences, skip=args.examples)
+    # The single requests are sentences the batches never asked, so that no cached verdict answers them.
+    picked = sentences(args.data, args.sentences + args.single, skip=args.examples)
+    instances, singles = picked[:args.sentences], picked[args.sentences:]
     workdir = Path(tempfile.mkdtemp(prefix="kgrel-bench-"))
     settings = Settings(data_dir=workdir / "var", model=args.model, device=args.device, batch_size=args.batch_size,
                         precision=args.precision, verifier=args.verifier)
@@ -138,7 +140,14 @@ def main() -> None:
     raw()  # warm-up
     service.predict(requests[: args.batch_size])
     t_raw = best_of(raw, args.repeats)
-    t_service = best_of(lambda: service.predict(requests), args.repeats)
+    verifier = service.predictions.verifier
+
+    def in_process():
+        if verifier is not None:  # each run reads its verdicts afresh, as new sentences would
+            verifier.clear()
+        service.predict(requests)
+
+    t_service = best_of(in_process, args.repeats)
     service.close()
 
     # HTTP: a real `kgrel serve` over the same data dir.
@@ -161,8 +170,11 @@ def main() -> None:
                 if time.time() > deadline:
                     raise
             time.sleep(0.5)
-        bodies = [{"text": x.text, "head": {"start": x.head.start, "end": x.head.end},
-                   "tail": {"start": x.tail.start, "end": x.tail.end}} for x in instances]
+        def body(x):
+            return {"text": x.text, "head": {"start": x.head.start, "end": x.head.end},
+                    "tail": {"start": x.tail.start, "end": x.tail.end}}
+
+        bodies = [body(x) for x in instances]
         chunk = 256
         with httpx.Client(timeout=600) as client:
             def http_batch():
@@ -173,9 +185,9 @@ def main() -> None:
             http_batch()
             t_http = best_of(http_batch, args.repeats)
             latencies = []
-            for body in (bodies * (args.single // len(bodies) + 1))[: args.single]:
+            for x in singles:
                 start = time.perf_counter()
-                client.post(url + "/predict", json=body).raise_for_status()
+                client.post(url + "/predict", json=body(x)).raise_for_status()
                 latencies.append((time.perf_counter() - start) * 1000)
     finally:
         server.terminate()
@@ -191,6 +203,8 @@ def main() -> None:
         "relations_with_examples": with_examples,
         "examples_each": args.examples,
         "verifier": settings.verifier_location(),
+        "verifier_cache": "cleared before each in-process run; the http batch repeats find the verdicts of the "
+                          "first; the single requests are sentences not asked before",
         "model": service.predictions.model.config.notes or str(encoder.model_dir),
         "device": str(encoder.device),
         "precision": args.precision,

@@ -4,7 +4,8 @@
         [--trained-layers N] [--side-info ../shared/data/fewrel/pid2name.json]
 
 Train only on relations you will not evaluate on (`runs/eval/train.json` is the shipped model's own
-training relations). 700 steps took 23 minutes on the 2-core CPU (15.5 with --trained-layers 3).
+training relations). 700 steps took 23 minutes on the 2-core Intel Xeon kind; with --trained-layers 3,
+15.5 on the 2-core AMD EPYC kind.
 The shipped verifier (data/models/kgrel-verifier) is
 
     python bench/train_verifier.py --data runs/eval/train.json --out data/models/kgrel-verifier --trained-layers 3

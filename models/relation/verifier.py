@@ -4,17 +4,19 @@ description instead of a support sentence).
 
 The prototypical network compares one vector per sentence with one vector per relation, so a sentence
 about a film's cinematographer lands near "production company" and nothing in the vectors says it is not.
-The verifier attends across both texts. It is measured, not served (`bench/extraction_precision.py
---verifier`): it re-ranks the prototypical scores by log-linear pooling, p^(1-w) v^w, with a weight that
-falls as a relation gains examples (`pooling_weight`).
+The verifier attends across both texts. Its verdict is pooled with the prototypical score, p^(1-w) v^w,
+with a weight that falls as a relation gains examples (`pooling_weight`), and only for the relations whose
+K it was measured to help at (`Serving`, saved in its verifier.json: one example for the shipped one;
+`bench/extraction_precision.py --verifier-examples 0-` measures every K).
 
-    python bench/train_verifier.py --data runs/eval/train.json --side-info pid2name.json --out runs/verifier
+    python bench/train_verifier.py --data runs/eval/train.json --out data/models/kgrel-verifier --trained-layers 3
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import math
 import random
 import threading
 import time
@@ -100,9 +102,14 @@ class FactVerifier(nn.Module):
     def probabilities(self, instances: Sequence[RelationInstance], texts: Sequence[str],
                       batch_size: int = 64) -> torch.Tensor:
         self.eval()
-        parts = [torch.sigmoid(self(instances[i:i + batch_size], texts[i:i + batch_size]))
-                 for i in range(0, len(instances), batch_size)]
-        return torch.cat(parts).float().cpu() if parts else torch.zeros(0)
+        # Batched by length, so that a batch pads to its own longest pair, not the request's.
+        order = sorted(range(len(instances)), key=lambda i: len(instances[i].text) + len(texts[i]))
+        out = torch.zeros(len(instances))
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            logits = self([instances[i] for i in rows], [texts[i] for i in rows])
+            out[rows] = torch.sigmoid(logits).float().cpu()
+        return out
 
     def save(self, folder: str | Path, notes: dict) -> None:
         from safetensors.torch import save_file
@@ -167,13 +174,20 @@ class Serving:
 
     worth: float = 1.5
     examples: tuple[int, int | None] = (0, None)
-    floor: float = 0.05  # under this the first reader's score cannot pass a threshold however the verifier votes
+    # A score is read only if the verifier could lift it to `reach` (the model's none-of-the-above threshold,
+    # the lowest the service serves): p^(1-w) >= reach. Below, no verdict turns it into a fact.
+    reach: float = 0.5
 
     @classmethod
     def of(cls, config: Mapping) -> Serving:
         found = config.get("serving", {})
         return cls(found.get("worth", cls.worth), tuple(found.get("examples", cls.examples)),
-                   found.get("floor", cls.floor))
+                   found.get("reach", cls.reach))
+
+    def worth_reading(self, probabilities: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """Which scores a verdict could lift to `reach` (and that the verifier has a say in)."""
+        lifted = (1 - weight) * probabilities.clamp(min=1e-6).log()
+        return (weight > 0) & (lifted >= math.log(self.reach))
 
 
 class VerifiedScores:
@@ -182,8 +196,9 @@ class VerifiedScores:
     readings) with the verifier's.
 
     Only cells that can matter are read: a relation the pooling gives no weight (K outside the serving
-    range) keeps its score, and so does a reading under `floor` (pooled, it stays under any threshold:
-    p^(1-w) <= 0.05^0.57 = 0.18 for the largest weight, K=0's). Verdicts are kept by (pair, relation
+    range) keeps its score, and so does a reading no verdict could lift to the serving threshold
+    (`Serving.reach`; 0.355 at K=1). A cross-encoder pass per cell is the cost of this reader, so reading
+    every cell over 0.05 instead made /predict ten times slower. Verdicts are kept by (pair, relation
     text), most recent `cache_size`, so a pair asked again, or at another K, is read once."""
 
     def __init__(self, verifier: FactVerifier, serving: Serving = Serving(), cache_size: int = 100_000):
@@ -197,6 +212,11 @@ class VerifiedScores:
         folder = Path(folder).resolve()
         verifier = _loaded(folder, str(device))  # first: it names a folder that holds no verifier
         return cls(verifier, Serving.of(json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))))
+
+    def clear(self) -> None:
+        """Forget every cached verdict (benchmarks that time reading them)."""
+        with self._lock:
+            self._cache.clear()
 
     def verdicts(self, cells: Sequence[tuple[RelationInstance, str]]) -> list[float]:
         with self._lock:
@@ -224,7 +244,7 @@ class VerifiedScores:
         def rescore(idx: torch.Tensor, forward: torch.Tensor, backward: torch.Tensor):
             weight = pooling_weight(protos.k[idx], self.serving.worth, side_weight, self.serving.examples)
             columns = [texts[j] for j in idx.tolist()]
-            asked = [(weight > 0) & (p >= self.serving.floor) for p in (forward, backward)]
+            asked = [self.serving.worth_reading(p, weight) for p in (forward, backward)]
             cells = [(pairs[i], columns[j]) for pairs, need in zip(readings, asked, strict=True)
                      for i, j in need.nonzero().tolist()]
             found = iter(self.verdicts(cells))  # one batched pass for both readings

@@ -107,13 +107,16 @@ def test_cells_that_cannot_matter_keep_their_score_and_are_not_read(trained):
     verifier, _, data, _, texts, _ = trained
     iris = ["B_treats", "B_inhibits"]
     protos = PrototypeSet(iris, iris, torch.zeros(2, 4), torch.zeros(2, 4), torch.tensor([0, 1]))
-    verified = VerifiedScores(verifier, Serving(worth=1.5, examples=(1, 4), floor=0.05))
+    verified = VerifiedScores(verifier, Serving(worth=1.5, examples=(1, 4), reach=0.5))
     pair = data["B_treats"][1]
     rescore = verified.for_pairs([pair], protos, [texts[r] for r in iris], side_weight=2.0)
-    # B_treats has K=0, outside the range: kept. B_inhibits: read as asked (0.6), not reversed (0.01 < floor).
-    forward, backward = torch.tensor([[0.6, 0.6]]), torch.tensor([[0.6, 0.01]])
+    # B_treats has K=0, outside the range: kept. B_inhibits (w = 1/3): read as asked (0.6), not reversed,
+    # since 0.3^(2/3) = 0.45 cannot reach 0.5 whatever the verdict.
+    forward, backward = torch.tensor([[0.6, 0.6]]), torch.tensor([[0.6, 0.3]])
     fwd, bwd = rescore(torch.tensor([0, 1]), forward, backward)
-    assert fwd[0, 0] == 0.6 and bwd[0, 0] == 0.6 and bwd[0, 1] == 0.01
+    assert fwd[0, 0] == 0.6 and bwd[0, 0] == 0.6 and bwd[0, 1] == 0.3
     verdict = verifier.probabilities([pair], [texts["B_inhibits"]])
     assert torch.allclose(fwd[0, 1], pool(torch.tensor(0.6), verdict[0], torch.tensor(1.5 / 4.5)), atol=1e-5)
     assert list(verified._cache) == [(pair, texts["B_inhibits"])]
+    verified.clear()
+    assert not verified._cache
