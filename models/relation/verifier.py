@@ -116,7 +116,7 @@ class FactVerifier(nn.Module):
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        # Half precision on disk (the verdicts move in the 4th decimal), full precision in memory.
+        # Half precision on disk (the verdicts move by under 0.005), full precision in memory.
         dtype = torch.float16 if self.trained_layers is not None else torch.float32
         save_file({k: v.to(dtype).contiguous() for k, v in self.learned_state().items()}, str(folder / WEIGHTS_FILE))
         config = {"encoder": self.encoder_name, "max_length": self.max_length,
@@ -219,22 +219,21 @@ class VerifiedScores:
             self._cache.clear()
 
     def verdicts(self, cells: Sequence[tuple[RelationInstance, str]]) -> list[float]:
-        with self._lock:
-            missing = list(dict.fromkeys(c for c in cells if c not in self._cache))
-        found = self.verifier.probabilities([x for x, _ in missing], [t for _, t in missing]).tolist()
-        with self._lock:
-            self._cache.update(zip(missing, found, strict=True))
-            known = dict(zip(missing, found, strict=True))
-            out = []
+        """P(fact) for each (pair, relation text), read by the verifier unless cached."""
+        with self._lock:  # what is cached is copied out, so that a concurrent request cannot evict it meanwhile
+            known = {}
             for cell in cells:
                 if cell in self._cache:
                     self._cache.move_to_end(cell)
-                    out.append(self._cache[cell])
-                else:  # pushed out by a concurrent request since it was read
-                    out.append(known[cell])
+                    known[cell] = self._cache[cell]
+        missing = [cell for cell in dict.fromkeys(cells) if cell not in known]
+        found = self.verifier.probabilities([x for x, _ in missing], [t for _, t in missing]).tolist()
+        known.update(zip(missing, found, strict=True))
+        with self._lock:
+            self._cache.update(zip(missing, found, strict=True))
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
-        return out
+        return [known[cell] for cell in cells]
 
     def for_pairs(self, instances: Sequence[RelationInstance], protos, texts: Sequence[str],
                   side_weight: float) -> Rescore:
@@ -251,7 +250,8 @@ class VerifiedScores:
             out = []
             for p, need in zip((forward, backward), asked, strict=True):
                 verified = p.clone()
-                verified[need] = torch.tensor([next(found) for _ in range(int(need.sum()))], dtype=p.dtype)
+                verified[need] = torch.tensor([next(found) for _ in range(int(need.sum()))], dtype=p.dtype,
+                                              device=p.device)
                 out.append(torch.where(need, pool(p, verified, weight.to(p.dtype)), p))
             return out[0], out[1]
         return rescore

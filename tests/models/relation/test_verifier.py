@@ -120,3 +120,16 @@ def test_cells_that_cannot_matter_keep_their_score_and_are_not_read(trained):
     assert list(verified._cache) == [(pair, texts["B_inhibits"])]
     verified.clear()
     assert not verified._cache
+
+
+def test_the_verdict_cache_keeps_the_most_recent_and_answers_past_its_size(trained):
+    verifier, _, data, _, texts, _ = trained
+    verified = VerifiedScores(verifier, cache_size=2)
+    pairs = data["B_treats"][:3]
+    cells = [(x, texts["B_treats"]) for x in pairs]
+    expected = verifier.probabilities(pairs, [texts["B_treats"]] * 3).tolist()
+    assert verified.verdicts(cells) == pytest.approx(expected, abs=1e-6)
+    assert list(verified._cache) == cells[1:]
+    # A cached verdict is the one returned: the same again, and the oldest read afresh.
+    assert verified.verdicts(cells[:1] + cells[2:]) == pytest.approx([expected[0], expected[2]], abs=1e-6)
+    assert list(verified._cache) == [cells[2], cells[0]]
