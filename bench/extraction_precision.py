@@ -3,7 +3,7 @@ none-of-the-above recall and fact precision at K = 0, 1, 5, plus a precision/rec
 
     python bench/extraction_precision.py --data FEWREL.json [--relations P1,P2,...] [--model DIR]
         [--side-info pid2name.json] [--per-relation 50] [--shots 0,1,5] [--seed 0] [--png out.png]
-        [--verifier DIR|none]
+        [--verifier DIR|none] [--mixed]
 
 Every relation is registered with its label and description (side information only) and K of its
 sentences as examples. Each query sentence (never an example) is asked three ways, the way the
@@ -14,6 +14,9 @@ service asks it (both orders scored, one direction per fact, calibrated none-of-
   gold relation the wrong way round (every FewRel relation is asymmetric);
 - (head, tail) with the gold relation removed from the candidates: right when the answer is none
   of the above.
+
+With --mixed, the relations also take the --shots values in turn in one graph (as a user's graph mixes
+relations with and without examples), reported whole and by the gold relation's K.
 
 Fact precision counts every fact the three asks return (the top answer unless it is none of the
 above): correct facts / facts returned. Use relations the model never trained on. Prints one JSON
@@ -49,7 +52,7 @@ from kgrel.models.relation.prototypes import (  # noqa: E402
     none_of_the_above,
 )
 from kgrel.models.relation.side_info import relation_text  # noqa: E402
-from kgrel.models.relation.verifier import VerifiedScores  # noqa: E402
+from kgrel.models.relation.verifier import VerifiedScores, checked_by_examples  # noqa: E402
 
 CURVE = [round(0.05 * i, 2) for i in range(20)]
 
@@ -180,6 +183,9 @@ def main() -> None:
     parser.add_argument("--verifier-worth", type=float,
                         help="the verifier's weight, counted in examples against side information and K "
                              "(default: its verifier.json's)")
+    parser.add_argument("--mixed", action="store_true",
+                        help="also ask with the relations' K mixed, as in a real graph: the relations take the "
+                             "--shots values in turn (a seeded order), reported overall and by the gold relation's K")
     parser.add_argument("--verifier-examples", type=parse_range,
                         help="MIN-MAX (MIN- for no upper bound): the K of the relations the verifier is asked for "
                              "(default: its verifier.json's)")
@@ -211,7 +217,7 @@ def main() -> None:
     runs = run_seeds(model, data, relations, side_info, shots, set_aside, range(args.seed, args.seed + args.seeds),
                      args.per_relation, threshold=args.threshold, examples_nota_recall=args.examples_nota_recall,
                      calibrate_on_examples=args.calibrate_on_examples, one_way=args.one_way,
-                     rule=args.direction_rule, relation_quantile=args.relation_thresholds,
+                     rule=args.direction_rule, relation_quantile=args.relation_thresholds, mixed=args.mixed,
                      verified=verified)
     if args.png:
         plot(runs[0]["curves"], args.png)
@@ -231,7 +237,7 @@ def run_seed(model: RelationModel, data: dict, relations: list, side_info: dict,
              set_aside: int, seed: int, per_relation: int, *, threshold: float | None = None,
              examples_nota_recall: float = 0.9, calibrate_on_examples: bool = False, one_way: bool = False,
              rule: str = "exclusive", relation_quantile: float | None = None,
-             verified: VerifiedScores | None = None) -> dict:
+             verified: VerifiedScores | None = None, mixed: bool = False) -> dict:
     """The three asks at each K for one draw of examples and queries (the options are main's flags)."""
     rng = random.Random(seed)
     supports, queries, gold = {}, [], []
@@ -256,18 +262,24 @@ def run_seed(model: RelationModel, data: dict, relations: list, side_info: dict,
         example_views = InstanceViewCache(model)
         cache = PrototypeCache(model, example_views)
         results, curves, thresholds = {}, {}, {}
+
+        def as_served(examples: dict):
+            """The prototypes, the threshold and the verifier's rescore, as the service decides them: the
+            model's threshold raised to what the examples show, and the verifier pooled only where they do
+            (`verifier.checked_by_examples`)."""
+            protos = cache.build(relations, examples)
+            found = example_threshold(classifier, example_views, protos, examples,  # FewRel ids are the IRIs
+                                      examples_nota_recall or None,
+                                      None if second is None else partial(second, protos=protos))
+            pooled = second if second is not None and checked_by_examples(found) else None
+            return protos, found, (found.serving if threshold is None else threshold), pooled
+
         for k in shots:
             examples = {r: [(f"{r}-{i}", x) for i, x in enumerate(supports[r][:k])] for r in data}
-            protos = cache.build(relations, examples)
-            serving = threshold
-            if serving is None:  # as the service decides: the model's, raised to what the examples show
-                found = example_threshold(classifier, example_views, protos, examples,  # FewRel ids are the IRIs
-                                          examples_nota_recall or None,
-                                          None if second is None else partial(second, protos=protos))
-                serving = found.serving
-                thresholds[f"K={k}"] = {"model": found.model, "from_examples": found.from_examples,
-                                        "serving": found.serving}
-            out = ask(classifier, protos, views, gold_t, one_way=one_way, rule=rule, verified=second)
+            protos, found, serving, pooled = as_served(examples)
+            thresholds[f"K={k}"] = {"model": found.model, "from_examples": found.from_examples,
+                                    "serving": serving, "verifier": pooled is not None}
+            out = ask(classifier, protos, views, gold_t, one_way=one_way, rule=rule, verified=pooled)
             if relation_quantile is not None and k > 0:
                 per_relation = impostor_thresholds(classifier, example_views, protos, examples, relation_quantile,
                                                    serving)
@@ -276,6 +288,23 @@ def run_seed(model: RelationModel, data: dict, relations: list, side_info: dict,
             results[f"K={k}"] = {"threshold": serving, **rates(out, serving)}
             curves[f"K={k}"] = [{"threshold": t, **rates(out, t)} for t in CURVE]
             print(json.dumps({"seed": seed, f"K={k}": results[f"K={k}"]}), file=sys.stderr)
+        if mixed:  # each relation its own K, as a graph where some relations have examples and others not
+            order = sorted(data)
+            random.Random(seed).shuffle(order)
+            k_of = {r: shots[i % len(shots)] for i, r in enumerate(order)}
+            examples = {r: [(f"{r}-{i}", x) for i, x in enumerate(supports[r][:k_of[r]])] for r in data}
+            protos, found, serving, pooled = as_served(examples)
+            out = ask(classifier, protos, views, gold_t, one_way=one_way, rule=rule, verified=pooled)
+            thresholds["mixed"] = {"serving": serving, "verifier": pooled is not None, "k": k_of}
+            results["mixed"] = {"threshold": serving, **rates(out, serving)}
+            curves["mixed"] = [{"threshold": t, **rates(out, t)} for t in CURVE]
+            gold_k = torch.tensor([k_of[r] for r in sorted(data)])[gold_t]
+            for k in shots:
+                rows = gold_k == k
+                results[f"mixed, gold K={k}"] = {"threshold": serving,
+                                                 **rates({n: tuple(t[rows] for t in v) for n, v in out.items()},
+                                                         serving)}
+            print(json.dumps({"seed": seed, "mixed": results["mixed"]}), file=sys.stderr)
     return {"calibration": calibration, "queries": len(queries), "thresholds": thresholds, "results": results,
             "curves": curves}
 

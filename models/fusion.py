@@ -58,7 +58,7 @@ from kgrel.models.relation.prototypes import (
     PrototypicalClassifier,
 )
 from kgrel.models.relation.side_info import relation_text
-from kgrel.models.relation.verifier import VerifiedScores
+from kgrel.models.relation.verifier import VerifiedScores, checked_by_examples
 
 Facts = Callable[[str], list[tuple[str, str, str]]]
 
@@ -314,6 +314,7 @@ class ScoringState:
     arguments: RelationArguments
     threshold: ExampleThreshold  # the none-of-the-above threshold, raised to what the examples show
     texts: list[str] = field(default_factory=list)  # each relation's text, as the fact verifier reads it
+    verified: bool = False  # whether the fact verifier's verdicts are pooled (`GraphAwareClassifier.prepare`)
 
 
 @dataclass
@@ -357,13 +358,18 @@ class GraphAwareClassifier:
         texts = [relation_text(r) for r in relations]
         threshold = example_threshold(self.classifier, self._example_views, protos, examples,
                                       self.examples_nota_recall, self._rescore_for(protos, texts))
-        return ScoringState(protos, profile, arguments, threshold, texts)
+        verified = self.verifier is not None and checked_by_examples(threshold)
+        return ScoringState(protos, profile, arguments, threshold, texts, verified)
 
     def _rescore_for(self, protos: PrototypeSet, texts: list[str]):
         """The verifier's second opinion on given instances, or None without a verifier."""
         if self.verifier is None:
             return None
         return partial(self.verifier.for_pairs, protos=protos, texts=texts, side_weight=self.model.config.side_weight)
+
+    def _verified(self, state: ScoringState):
+        """The verifier's second opinion under `state`, or None where it is not pooled."""
+        return self._rescore_for(state.prototypes, state.texts) if state.verified else None
 
     def evidence(self, state: ScoringState, contexts: Sequence[GraphContext] | None) -> Evidence | None:
         """Graph evidence over instances x all relations; None when nothing is linked (scores as text only)."""
@@ -382,7 +388,7 @@ class GraphAwareClassifier:
                                        evidence=self.evidence(state, contexts),
                                        backward_evidence=self.evidence(state, reversed_contexts(contexts)),
                                        default_threshold=state.threshold.serving,
-                                       rescore_for=self._rescore_for(state.prototypes, state.texts))
+                                       rescore_for=self._verified(state))
 
     def oriented(self, state: ScoringState, forward: tuple[torch.Tensor, torch.Tensor],
                  backward: tuple[torch.Tensor, torch.Tensor],
@@ -390,7 +396,7 @@ class GraphAwareClassifier:
                  instances: Sequence[RelationInstance]) -> tuple[torch.Tensor, torch.Tensor]:
         """Probabilities of (head r tail) and (tail r head) over all relations, one direction per fact;
         `forward` / `backward` are the views of `instances` as asked and reversed."""
-        rescore_for = self._rescore_for(state.prototypes, state.texts)
+        rescore_for = self._verified(state)
         return self.classifier.oriented(forward, backward, state.prototypes, None, self.evidence(state, contexts),
                                         self.evidence(state, reversed_contexts(contexts)),
                                         rescore=None if rescore_for is None else rescore_for(instances))

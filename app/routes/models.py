@@ -27,10 +27,12 @@ def threshold(service: ServiceDep) -> ThresholdOut:
     asked among the other relations with examples (never its own or its inverse), shows how high on *your* text; the
     threshold is raised until `recall` of them would be answered none of the above, never lowered.
     """
-    t = service.predictions.threshold()
+    state = service.predictions.state()
+    t = state.threshold
     curie = service.graph.curie
     return ThresholdOut(serving=t.serving, model=t.model, from_examples=t.from_examples, recall=t.recall,
                         examples_asked=t.asked, relations=t.relations,
+                        verifier_pooled=state.verified,
                         highest=[ConfusionOut(relation=curie(c.relation), read_as=curie(c.read_as), score=c.score)
                                  for c in t.highest])
 

@@ -54,3 +54,6 @@ class ThresholdOut(BaseModel):
     relations: int = Field(description="Relations those examples are of.")
     highest: list[ConfusionOut] = Field(description="The examples' best readings as another relation, highest "
                                                     "first: what drives `from_examples`.")
+    verifier_pooled: bool = Field(
+        False, description="Whether the fact verifier's verdicts are pooled into the scores now: it needs a verifier "
+                           "and the examples' threshold (`from_examples`), which holds it on your text.")
