@@ -51,7 +51,6 @@ from kgrel.models.relation.prototypes import (  # noqa: E402
     embed_both_ways,
     none_of_the_above,
 )
-from kgrel.models.relation.side_info import relation_text  # noqa: E402
 from kgrel.models.relation.verifier import VerifiedScores, checked_by_examples  # noqa: E402
 
 CURVE = [round(0.05 * i, 2) for i in range(20)]
@@ -255,9 +254,7 @@ def run_seed(model: RelationModel, data: dict, relations: list, side_info: dict,
     with torch.inference_mode():
         forward, backward = embed_both_ways(model, queries)
         views = {"forward": forward, "backward": backward, "instances": queries}
-        texts = [relation_text(info) for info in relations]  # the prototypes' columns are `relations`
-        second = None if verified is None else partial(verified.for_pairs, texts=texts,
-                                                       side_weight=model.config.side_weight)
+        second = None if verified is None else partial(verified.for_pairs, side_weight=model.config.side_weight)
         classifier = PrototypicalClassifier(model)
         example_views = InstanceViewCache(model)
         cache = PrototypeCache(model, example_views)
@@ -274,8 +271,17 @@ def run_seed(model: RelationModel, data: dict, relations: list, side_info: dict,
             pooled = second if second is not None and checked_by_examples(found) else None
             return protos, found, (found.serving if threshold is None else threshold), pooled
 
+        def given(k_of: dict[str, int]) -> dict:
+            """Each relation's first k_of[r] set-aside sentences, as its examples."""
+            return {r: [(f"{r}-{i}", x) for i, x in enumerate(supports[r][:k_of[r]])] for r in data}
+
+        def record(name: str, out: dict, serving: float) -> None:
+            results[name] = {"threshold": serving, **rates(out, serving)}
+            curves[name] = [{"threshold": t, **rates(out, t)} for t in CURVE]
+            print(json.dumps({"seed": seed, name: results[name]}), file=sys.stderr)
+
         for k in shots:
-            examples = {r: [(f"{r}-{i}", x) for i, x in enumerate(supports[r][:k])] for r in data}
+            examples = given(dict.fromkeys(data, k))
             protos, found, serving, pooled = as_served(examples)
             thresholds[f"K={k}"] = {"model": found.model, "from_examples": found.from_examples,
                                     "serving": serving, "verifier": pooled is not None}
@@ -283,28 +289,23 @@ def run_seed(model: RelationModel, data: dict, relations: list, side_info: dict,
             if relation_quantile is not None and k > 0:
                 per_relation = impostor_thresholds(classifier, example_views, protos, examples, relation_quantile,
                                                    serving)
-                thresholds.setdefault(f"K={k}", {})["per_relation"] = [round(float(t), 4) for t in per_relation]
+                thresholds[f"K={k}"]["per_relation"] = [round(float(t), 4) for t in per_relation]
                 out = relative_to(out, per_relation, serving)
-            results[f"K={k}"] = {"threshold": serving, **rates(out, serving)}
-            curves[f"K={k}"] = [{"threshold": t, **rates(out, t)} for t in CURVE]
-            print(json.dumps({"seed": seed, f"K={k}": results[f"K={k}"]}), file=sys.stderr)
+            record(f"K={k}", out, serving)
         if mixed:  # each relation its own K, as a graph where some relations have examples and others not
             order = sorted(data)
             random.Random(seed).shuffle(order)
             k_of = {r: shots[i % len(shots)] for i, r in enumerate(order)}
-            examples = {r: [(f"{r}-{i}", x) for i, x in enumerate(supports[r][:k_of[r]])] for r in data}
-            protos, found, serving, pooled = as_served(examples)
+            protos, _, serving, pooled = as_served(given(k_of))
             out = ask(classifier, protos, views, gold_t, one_way=one_way, rule=rule, verified=pooled)
             thresholds["mixed"] = {"serving": serving, "verifier": pooled is not None, "k": k_of}
-            results["mixed"] = {"threshold": serving, **rates(out, serving)}
-            curves["mixed"] = [{"threshold": t, **rates(out, t)} for t in CURVE]
+            record("mixed", out, serving)
             gold_k = torch.tensor([k_of[r] for r in sorted(data)])[gold_t]
             for k in shots:
                 rows = gold_k == k
                 results[f"mixed, gold K={k}"] = {"threshold": serving,
                                                  **rates({n: tuple(t[rows] for t in v) for n, v in out.items()},
                                                          serving)}
-            print(json.dumps({"seed": seed, "mixed": results["mixed"]}), file=sys.stderr)
     return {"calibration": calibration, "queries": len(queries), "thresholds": thresholds, "results": results,
             "curves": curves}
 

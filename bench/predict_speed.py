@@ -10,8 +10,8 @@ Measures, in one run on one machine:
 - http: the same list POSTed to /predict of a `kgrel serve` subprocess (uvicorn), in chunks;
 - latency: p50/p99 of single-sentence /predict requests over HTTP (other sentences than the batches').
 With `--examples K`, each relation of --data that the demo graph has first gets K sentences as examples
-(never among the measured ones): the fact verifier reads the relations whose K it serves at (by default
-1 to 4), so this is where it costs. Prints one JSON object last; ratios to raw hold across machines better
+(never among the measured ones): the fact verifier reads the relations whose K it serves at (one example
+for the shipped one), so this is where it costs. Prints one JSON object last; ratios to raw hold across machines better
 than absolute numbers.
 """
 

@@ -57,7 +57,6 @@ from kgrel.models.relation.prototypes import (
     PrototypeSet,
     PrototypicalClassifier,
 )
-from kgrel.models.relation.side_info import relation_text
 from kgrel.models.relation.verifier import VerifiedScores, checked_by_examples
 
 Facts = Callable[[str], list[tuple[str, str, str]]]
@@ -313,7 +312,6 @@ class ScoringState:
     profile: RelationGraphProfile | None
     arguments: RelationArguments
     threshold: ExampleThreshold  # the none-of-the-above threshold, raised to what the examples show
-    texts: list[str] = field(default_factory=list)  # each relation's text, as the fact verifier reads it
     verified: bool = False  # whether the fact verifier's verdicts are pooled (`GraphAwareClassifier.prepare`)
 
 
@@ -355,21 +353,20 @@ class GraphAwareClassifier:
         protos = self._cache.build(relations, examples)
         profile = RelationGraphProfile(embeddings, protos.iris) if embeddings is not None else None
         arguments = RelationArguments.encode(self.model, [(r.domain, r.range) for r in relations])
-        texts = [relation_text(r) for r in relations]
         threshold = example_threshold(self.classifier, self._example_views, protos, examples,
-                                      self.examples_nota_recall, self._rescore_for(protos, texts))
+                                      self.examples_nota_recall, self._rescore_for(protos))
         verified = self.verifier is not None and checked_by_examples(threshold)
-        return ScoringState(protos, profile, arguments, threshold, texts, verified)
+        return ScoringState(protos, profile, arguments, threshold, verified)
 
-    def _rescore_for(self, protos: PrototypeSet, texts: list[str]):
+    def _rescore_for(self, protos: PrototypeSet):
         """The verifier's second opinion on given instances, or None without a verifier."""
         if self.verifier is None:
             return None
-        return partial(self.verifier.for_pairs, protos=protos, texts=texts, side_weight=self.model.config.side_weight)
+        return partial(self.verifier.for_pairs, protos=protos, side_weight=self.model.config.side_weight)
 
     def _verified(self, state: ScoringState):
         """The verifier's second opinion under `state`, or None where it is not pooled."""
-        return self._rescore_for(state.prototypes, state.texts) if state.verified else None
+        return self._rescore_for(state.prototypes) if state.verified else None
 
     def evidence(self, state: ScoringState, contexts: Sequence[GraphContext] | None) -> Evidence | None:
         """Graph evidence over instances x all relations; None when nothing is linked (scores as text only)."""

@@ -43,6 +43,7 @@ class PrototypeSet:
     k: torch.Tensor  # (R,) number of examples
     has_side: torch.Tensor | None = None  # (R,) bool; False where no side information is known
     algebra: RelationAlgebra | None = None  # symmetric / inverse; None: every relation asymmetric
+    texts: list[str] | None = None  # each relation's side-information text (`PrototypeCache.build`), as encoded
 
     def __post_init__(self):
         self._index = {iri: i for i, iri in enumerate(self.iris)}
@@ -123,7 +124,8 @@ class PrototypeCache:
                        else torch.zeros(0, self.model.encoder.hidden_size))
         iris = [r.iri for r in relations]
         algebra = RelationAlgebra.of(iris, [r.reads_symmetric for r in relations], [r.inverse for r in relations])
-        return PrototypeSet(iris, [r.label for r in relations], description, example_sum, k, algebra=algebra)
+        return PrototypeSet(iris, [r.label for r in relations], description, example_sum, k, algebra=algebra,
+                            texts=texts)
 
     def _example_dim(self) -> int:
         heads = self.model.heads

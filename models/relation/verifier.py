@@ -201,8 +201,8 @@ class Serving:
 
 class VerifiedScores:
     """The verifier as a second opinion for `PrototypicalClassifier.oriented`: `for_pairs(instances, protos,
-    texts, side_weight)` returns the `rescore` that pools each pair's prototypical probabilities (both
-    readings) with the verifier's.
+    side_weight)` returns the `rescore` that pools each pair's prototypical probabilities (both readings)
+    with the verifier's.
 
     Only cells that can matter are read: a relation the pooling gives no weight (K outside the serving
     range) keeps its score, and so does a reading no verdict could lift to the serving threshold
@@ -244,9 +244,10 @@ class VerifiedScores:
                 self._cache.popitem(last=False)
         return [known[cell] for cell in cells]
 
-    def for_pairs(self, instances: Sequence[RelationInstance], protos, texts: Sequence[str],
-                  side_weight: float) -> Rescore:
-        """`texts[j]` is the relation text of `protos`' column j (`side_info.relation_text`)."""
+    def for_pairs(self, instances: Sequence[RelationInstance], protos, side_weight: float) -> Rescore:
+        """The rescore of `instances` against `protos` (built by `PrototypeCache`, which keeps each relation's
+        text for the verifier to read)."""
+        texts = protos.texts
         readings = (list(instances), [reverse(x) for x in instances])
 
         def rescore(idx: torch.Tensor, forward: torch.Tensor, backward: torch.Tensor):
@@ -255,12 +256,13 @@ class VerifiedScores:
             asked = [self.serving.worth_reading(p, weight) for p in (forward, backward)]
             cells = [(pairs[i], columns[j]) for pairs, need in zip(readings, asked, strict=True)
                      for i, j in need.nonzero().tolist()]
-            found = iter(self.verdicts(cells))  # one batched pass for both readings
+            # One batched pass for both readings, then split back: the cells are in `asked`'s row-major order.
+            found = torch.tensor(self.verdicts(cells), dtype=forward.dtype, device=forward.device)
             out = []
-            for p, need in zip((forward, backward), asked, strict=True):
+            for p, need, part in zip((forward, backward), asked, found.split([int(a.sum()) for a in asked]),
+                                     strict=True):
                 verified = p.clone()
-                verified[need] = torch.tensor([next(found) for _ in range(int(need.sum()))], dtype=p.dtype,
-                                              device=p.device)
+                verified[need] = part
                 out.append(torch.where(need, pool(p, verified, weight.to(p.dtype)), p))
             return out[0], out[1]
         return rescore

@@ -85,10 +85,11 @@ def test_a_saved_verifier_holds_only_what_it_learnt_and_loads_with_the_same_verd
 def test_the_second_opinion_pools_each_reading_with_its_own_verdict(trained):
     verifier, _, data, _, texts, _ = trained
     iris = ["B_treats", "B_inhibits"]
-    protos = PrototypeSet(iris, iris, torch.zeros(2, 4), torch.zeros(2, 4), torch.tensor([0, 3]))
+    protos = PrototypeSet(iris, iris, torch.zeros(2, 4), torch.zeros(2, 4), torch.tensor([0, 3]),
+                          texts=[texts[r] for r in iris])
     verified = VerifiedScores(verifier, Serving(worth=1.5, examples=(0, None)))
     pairs = [data["B_treats"][1], data["B_inhibits"][1]]
-    rescore = verified.for_pairs(pairs, protos, [texts[r] for r in iris], side_weight=2.0)
+    rescore = verified.for_pairs(pairs, protos, side_weight=2.0)
     prob = torch.full((2, 2), 0.6)
     fwd, bwd = rescore(torch.tensor([1, 0]), prob, prob)  # columns in another order than protos'
     columns = [texts["B_inhibits"], texts["B_treats"]]
@@ -106,10 +107,11 @@ def test_the_second_opinion_pools_each_reading_with_its_own_verdict(trained):
 def test_cells_that_cannot_matter_keep_their_score_and_are_not_read(trained):
     verifier, _, data, _, texts, _ = trained
     iris = ["B_treats", "B_inhibits"]
-    protos = PrototypeSet(iris, iris, torch.zeros(2, 4), torch.zeros(2, 4), torch.tensor([0, 1]))
+    protos = PrototypeSet(iris, iris, torch.zeros(2, 4), torch.zeros(2, 4), torch.tensor([0, 1]),
+                          texts=[texts[r] for r in iris])
     verified = VerifiedScores(verifier, Serving(worth=1.5, examples=(1, 4), reach=0.5))
     pair = data["B_treats"][1]
-    rescore = verified.for_pairs([pair], protos, [texts[r] for r in iris], side_weight=2.0)
+    rescore = verified.for_pairs([pair], protos, side_weight=2.0)
     # B_treats has K=0, outside the range: kept. B_inhibits (w = 1/3): read as asked (0.6), not reversed,
     # since 0.3^(2/3) = 0.45 cannot reach 0.5 whatever the verdict.
     forward, backward = torch.tensor([[0.6, 0.6]]), torch.tensor([[0.6, 0.3]])
