@@ -188,6 +188,11 @@ def main() -> None:
     parser.add_argument("--verifier-examples", type=parse_range,
                         help="MIN-MAX (MIN- for no upper bound): the K of the relations the verifier is asked for "
                              "(default: its verifier.json's)")
+    parser.add_argument("--verifier-veto",
+                        help="MIN-MAX, MIN- or none: the K of the relations whose scores the verifier may only lower, "
+                             "whether or not the examples set the threshold (default: its verifier.json's)")
+    parser.add_argument("--verifier-veto-top", type=int,
+                        help="how many of each pair's best facts a veto reads (default: its verifier.json's, else 3)")
     args = parser.parse_args()
 
     from kgrel.app.config import Settings
@@ -201,6 +206,11 @@ def main() -> None:
         verified.serving = replace(verified.serving, **{k: v for k, v in (("worth", args.verifier_worth),
                                                                           ("examples", args.verifier_examples))
                                                         if v is not None})
+        if args.verifier_veto is not None:
+            verified.serving = replace(verified.serving,
+                                       veto=None if args.verifier_veto == "none" else parse_range(args.verifier_veto))
+        if args.verifier_veto_top is not None:
+            verified.serving = replace(verified.serving, veto_top=args.verifier_veto_top)
     data: dict[str, list[RelationInstance]] = {}
     for path in args.data:
         for rel, items in load_fewrel(path).items():
@@ -263,13 +273,17 @@ def run_seed(model: RelationModel, data: dict, relations: list, side_info: dict,
         def as_served(examples: dict):
             """The prototypes, the threshold and the verifier's rescore, as the service decides them: the
             model's threshold raised to what the examples show, and the verifier pooled only where they do
-            (`verifier.checked_by_examples`)."""
+            (`verifier.checked_by_examples`), else only its vetoes (`Serving.veto`)."""
             protos = cache.build(relations, examples)
             found = example_threshold(classifier, example_views, protos, examples,  # FewRel ids are the IRIs
                                       examples_nota_recall or None,
                                       None if second is None else partial(second, protos=protos))
-            pooled = second if second is not None and checked_by_examples(found) else None
-            return protos, found, (found.serving if threshold is None else threshold), pooled
+            pooled, mode = None, None
+            if second is not None and checked_by_examples(found):
+                pooled, mode = second, "pooled"
+            elif second is not None and verified.serving.veto is not None:  # verdicts that only lower
+                pooled, mode = partial(second, pooled=False), "veto"
+            return protos, found, (found.serving if threshold is None else threshold), pooled, mode
 
         def given(k_of: dict[str, int]) -> dict:
             """Each relation's first k_of[r] set-aside sentences, as its examples."""
@@ -282,9 +296,9 @@ def run_seed(model: RelationModel, data: dict, relations: list, side_info: dict,
 
         for k in shots:
             examples = given(dict.fromkeys(data, k))
-            protos, found, serving, pooled = as_served(examples)
+            protos, found, serving, pooled, mode = as_served(examples)
             thresholds[f"K={k}"] = {"model": found.model, "from_examples": found.from_examples,
-                                    "serving": serving, "verifier": pooled is not None}
+                                    "serving": serving, "verifier": mode}
             out = ask(classifier, protos, views, gold_t, one_way=one_way, rule=rule, verified=pooled)
             if relation_quantile is not None and k > 0:
                 per_relation = impostor_thresholds(classifier, example_views, protos, examples, relation_quantile,
@@ -296,9 +310,9 @@ def run_seed(model: RelationModel, data: dict, relations: list, side_info: dict,
             order = sorted(data)
             random.Random(seed).shuffle(order)
             k_of = {r: shots[i % len(shots)] for i, r in enumerate(order)}
-            protos, _, serving, pooled = as_served(given(k_of))
+            protos, _, serving, pooled, mode = as_served(given(k_of))
             out = ask(classifier, protos, views, gold_t, one_way=one_way, rule=rule, verified=pooled)
-            thresholds["mixed"] = {"serving": serving, "verifier": pooled is not None, "k": k_of}
+            thresholds["mixed"] = {"serving": serving, "verifier": mode, "k": k_of}
             record("mixed", out, serving)
             gold_k = torch.tensor([k_of[r] for r in sorted(data)])[gold_t]
             for k in shots:

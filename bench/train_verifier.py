@@ -43,6 +43,10 @@ def main() -> None:
     parser.add_argument("--serve-examples", type=parse_range, default=(1, 1),
                         help="recorded in verifier.json: MIN-MAX, the K of the relations it is asked for "
                              "(measured with bench/extraction_precision.py --verifier-examples 0-)")
+    parser.add_argument("--serve-veto", default="0-0",
+                        help="recorded in verifier.json: MIN-MAX or none, the K of the relations whose scores it may "
+                             "only lower, examples or not (measured with bench/extraction_precision.py "
+                             "--verifier-veto)")
     args = parser.parse_args()
     data = load_fewrel(args.data)
     info = load_side_info(args.side_info)
@@ -53,7 +57,8 @@ def main() -> None:
     verifier, history = train_verifier(data, texts, steps=args.steps, seed=args.seed,
                                        trained_layers=args.trained_layers,
                                        log=lambda line: print(line, file=sys.stderr))
-    serving = {"worth": args.serve_worth, "examples": list(args.serve_examples)}
+    serving = {"worth": args.serve_worth, "examples": list(args.serve_examples),
+               "veto": None if args.serve_veto == "none" else list(parse_range(args.serve_veto)), "veto_top": 3}
     verifier.save(args.out, {"relations": sorted(data), "steps": args.steps, "seed": args.seed, "serving": serving,
                              "history": history})
     print(json.dumps({"out": str(args.out), "relations": len(data), **history[-1]}))

@@ -365,8 +365,12 @@ class GraphAwareClassifier:
         return partial(self.verifier.for_pairs, protos=protos, side_weight=self.model.config.side_weight)
 
     def _verified(self, state: ScoringState):
-        """The verifier's second opinion under `state`, or None where it is not pooled."""
-        return self._rescore_for(state.prototypes) if state.verified else None
+        """The verifier's second opinion under `state`: pooled where the examples hold it, else only its
+        vetoes (`Serving.veto`), else None."""
+        if self.verifier is None or not (state.verified or self.verifier.serving.veto):
+            return None
+        return partial(self.verifier.for_pairs, protos=state.prototypes, side_weight=self.model.config.side_weight,
+                       pooled=state.verified)
 
     def evidence(self, state: ScoringState, contexts: Sequence[GraphContext] | None) -> Evidence | None:
         """Graph evidence over instances x all relations; None when nothing is linked (scores as text only)."""

@@ -91,6 +91,11 @@ class PredictionService:
                                     examples_nota_recall=self.settings.examples_nota_recall or None,
                                     verifier=self.verifier)
 
+    def veto_examples(self) -> list[int | None] | None:
+        """The example counts of the relations whose scores the verifier may only lower, or None."""
+        veto = None if self.verifier is None else self.verifier.serving.veto
+        return None if veto is None else list(veto)
+
     def threshold(self) -> ExampleThreshold:
         """The none-of-the-above threshold serving now: the model's, or higher where the examples call for it."""
         return self.state().threshold

@@ -74,6 +74,18 @@ def orient(forward: torch.Tensor, backward: torch.Tensor,
     one of the two is non-zero, and a symmetric or inverse fact appears only once. `rule` "exclusive"
     discounts the winning reading's score by the losing reading's; "max" keeps it as it is.
     """
+    fwd, bwd = both_directions(forward, backward, algebra, rule)
+    forward_wins = fwd >= bwd
+    fwd = torch.where(forward_wins, fwd, torch.zeros_like(fwd))
+    bwd = torch.where(forward_wins, torch.zeros_like(bwd), bwd)
+    # (b r a) with r' = inverse(r) in the set is the fact (a r' b): state it once, forward.
+    bwd = torch.where(algebra.inverse >= 0, torch.zeros_like(bwd), bwd)
+    return fwd, bwd
+
+
+def both_directions(forward: torch.Tensor, backward: torch.Tensor, algebra: RelationAlgebra,
+                    rule: str = "exclusive") -> tuple[torch.Tensor, torch.Tensor]:
+    """`orient`'s scores of (a r b) and (b r a) before one direction is kept (a symmetric fact is forward)."""
     if rule not in ("exclusive", "max"):
         raise ValueError(f"unknown direction rule {rule!r}: 'exclusive' or 'max'")
     has_inverse = algebra.inverse >= 0
@@ -85,12 +97,24 @@ def orient(forward: torch.Tensor, backward: torch.Tensor,
                     torch.where(algebra.symmetric, bwd, exclusive(bwd, fwd)))
     fwd = torch.where(algebra.symmetric, torch.maximum(fwd, bwd), fwd)
     bwd = torch.where(algebra.symmetric, torch.zeros_like(bwd), bwd)
-    forward_wins = fwd >= bwd
-    fwd = torch.where(forward_wins, fwd, torch.zeros_like(fwd))
-    bwd = torch.where(forward_wins, torch.zeros_like(bwd), bwd)
-    # (b r a) with r' = inverse(r) in the set is the fact (a r' b): state it once, forward.
-    bwd = torch.where(has_inverse, torch.zeros_like(bwd), bwd)
     return fwd, bwd
+
+
+def orient_second_opinion(first: tuple[torch.Tensor, torch.Tensor], second: Sequence[torch.Tensor],
+                          lowers_only: torch.Tensor | None, algebra: RelationAlgebra,
+                          rule: str = "exclusive") -> tuple[torch.Tensor, torch.Tensor]:
+    """`orient` of a second opinion's (forward, backward) readings; in the relation columns `lowers_only`
+    marks, each fact keeps the first opinion's direction and never scores above it. Lowering the losing
+    reading alone would raise the winner (the exclusive rule discounts it less), and lowering the winner
+    would hand the fact to the other direction: a veto may do neither."""
+    facts = orient(second[0], second[1], algebra, rule)
+    if lowers_only is None or not bool(lowers_only.any()):
+        return facts
+    before = orient(first[0], first[1], algebra, rule)
+    kept = both_directions(second[0], second[1], algebra, rule)
+    capped = lowers_only.to(facts[0].device)
+    return tuple(torch.where(capped, torch.where(b > 0, torch.minimum(k, b), torch.zeros_like(b)), f)
+                 for f, b, k in zip(facts, before, kept, strict=True))
 
 
 def best_facts(forward: torch.Tensor, backward: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

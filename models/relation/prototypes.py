@@ -22,14 +22,16 @@ import torch
 import torch.nn.functional as F
 
 from kgrel.kg.ontology import RelationInfo
-from kgrel.models.relation.direction import RelationAlgebra, orient
+from kgrel.models.relation.direction import RelationAlgebra, orient, orient_second_opinion
 from kgrel.models.relation.evidence import Evidence
 from kgrel.models.relation.instances import Mention, RelationInstance, make_instance, reverse
 from kgrel.models.relation.model import RelationModel
 from kgrel.models.relation.side_info import relation_text
 
-# (candidate relation columns, probabilities as asked, reversed) -> the same two, rescored
-Rescore = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+# A second opinion on both readings of each pair, given (relation columns, forward, backward): the new readings,
+# and which columns it may only lower (their oriented facts never exceed the first opinion's), or None.
+Rescore = Callable[[torch.Tensor, torch.Tensor, torch.Tensor],
+                   tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]
 
 
 @dataclass
@@ -227,15 +229,17 @@ class PrototypicalClassifier:
 
         `forward` and `backward` are the (example, side) views of the pairs as asked and reversed;
         `rule` is `direction.orient`'s; `rescore(idx, forward, backward)` may replace both readings'
-        probabilities before they are oriented (a second opinion, e.g. `verifier.py`'s).
+        probabilities before they are oriented (a second opinion, e.g. `verifier.py`'s, `Rescore`).
         """
         if idx is None:
             idx = torch.arange(len(protos))
         fwd = self.probabilities(*forward, protos, idx, evidence)
         bwd = self.probabilities(*backward, protos, idx, backward_evidence)
-        if rescore is not None:
-            fwd, bwd = rescore(idx, fwd, bwd)
-        return orient(fwd, bwd, protos.algebra.select(idx), rule)
+        algebra = protos.algebra.select(idx)
+        if rescore is None:
+            return orient(fwd, bwd, algebra, rule)
+        *second, lowers_only = rescore(idx, fwd, bwd)
+        return orient_second_opinion((fwd, bwd), second, lowers_only, algebra, rule)
 
     def predict(self, instances: Sequence[RelationInstance], protos: PrototypeSet,
                 candidates: Sequence[Sequence[int] | None] | None = None, top_k: int | Sequence[int] = 3,

@@ -7,7 +7,8 @@ about a film's cinematographer lands near "production company" and nothing in th
 The verifier attends across both texts. Its verdict is pooled with the prototypical score, p^(1-w) v^w,
 with a weight that falls as a relation gains examples (`pooling_weight`), and only for the relations whose
 K it was measured to help at (`Serving`, saved in its verifier.json: one example for the shipped one;
-`bench/extraction_precision.py --verifier-examples 0-` measures every K).
+`bench/extraction_precision.py --verifier-examples 0-` measures every K). For relations with no examples
+it is a veto: the pooled score counts only where it is lower (`Serving.veto`).
 
     python bench/train_verifier.py --data runs/eval/train.json --out data/models/kgrel-verifier --trained-layers 3
 """
@@ -179,35 +180,63 @@ def pool(probabilities: torch.Tensor, verified: torch.Tensor, weight: torch.Tens
 @dataclass(frozen=True)
 class Serving:
     """How a verifier is pooled, as measured for it (`bench/extraction_precision.py --verifier`) and saved
-    beside its weights: its worth in examples, and the K range of the relations it is asked for."""
+    beside its weights: its worth in examples, the K range of the relations whose scores it may lift and
+    lower (`examples`, where the user's examples hold it: `checked_by_examples`), and the K range of those
+    whose scores it may only lower (`veto`, always: a verdict that only lowers can turn a wrong fact into
+    none of the above, never a wrong relation into a fact, so it needs no examples to hold it)."""
 
     worth: float = 1.5
     examples: tuple[int, int | None] = (0, None)
-    # A score is read only if the verifier could lift it to `reach` (the model's none-of-the-above threshold,
-    # the lowest the service serves): p^(1-w) >= reach. Below, no verdict turns it into a fact.
+    veto: tuple[int, int | None] | None = None
+    # A score is read only if a verdict could move it across `reach` (the model's none-of-the-above threshold,
+    # the lowest the service serves): lifted, p^(1-w) >= reach; lowered, p >= reach.
     reach: float = 0.5
+    # A veto reads the best few facts of a pair: it is what a pair is answered with, and a cross-encoder pass
+    # per fact over hundreds of relations would cost more than the answer.
+    veto_top: int = 3
 
     @classmethod
     def of(cls, config: Mapping) -> Serving:
         found = config.get("serving", {})
+        veto = found.get("veto", cls.veto)
         return cls(found.get("worth", cls.worth), tuple(found.get("examples", cls.examples)),
-                   found.get("reach", cls.reach))
+                   None if veto is None else tuple(veto), found.get("reach", cls.reach),
+                   found.get("veto_top", cls.veto_top))
 
-    def worth_reading(self, probabilities: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        """Which scores a verdict could lift to `reach` (and that the verifier has a say in)."""
-        lifted = (1 - weight) * probabilities.clamp(min=1e-6).log()
-        return (weight > 0) & (lifted >= math.log(self.reach))
+    def weights(self, k: torch.Tensor, side_weight: float, pooled: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """The verifier's weight for relations with `k` examples, as (may lift, may only lower); a relation
+        gets one or neither. `pooled` False: the examples do not hold the verifier, so nothing is lifted."""
+        lift = (pooling_weight(k, self.worth, side_weight, self.examples) if pooled
+                else torch.zeros(k.shape, dtype=torch.float32, device=k.device))
+        if self.veto is None:
+            return lift, torch.zeros_like(lift)
+        lower = pooling_weight(k, self.worth, side_weight, self.veto)
+        return lift, torch.where(lift > 0, torch.zeros_like(lower), lower)
+
+    def worth_reading(self, forward: torch.Tensor, backward: torch.Tensor, lift: torch.Tensor,
+                      lower: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Which readings (as asked, reversed) a verdict could change the answer of. Lifted: those a verdict
+        could lift to `reach`, p^(1-w) >= reach. Lowered (a veto): those at or over `reach`, of the `veto_top`
+        relations each pair reads highest (the facts a pair is answered with)."""
+        def liftable(p: torch.Tensor) -> torch.Tensor:
+            return (lift > 0) & ((1 - lift) * p.clamp(min=1e-6).log() >= math.log(self.reach))
+
+        best = torch.where(lower > 0, torch.maximum(forward, backward), torch.full_like(forward, -1.0))
+        top = best.topk(min(self.veto_top, best.shape[1]), dim=1)
+        chosen = torch.zeros_like(best, dtype=torch.bool).scatter_(1, top.indices, top.values >= self.reach)
+        return tuple(liftable(p) | (chosen & (p >= self.reach)) for p in (forward, backward))
 
 
 class VerifiedScores:
     """The verifier as a second opinion for `PrototypicalClassifier.oriented`: `for_pairs(instances, protos,
     side_weight)` returns the `rescore` that pools each pair's prototypical probabilities (both readings)
-    with the verifier's.
+    with the verifier's, and marks the relations whose facts it may only lower.
 
-    Only cells that can matter are read: a relation the pooling gives no weight (K outside the serving
-    range) keeps its score, and so does a reading no verdict could lift to the serving threshold
-    (`Serving.reach`; 0.355 at K=1). A cross-encoder pass per cell is the cost of this reader, so reading
-    every cell over 0.05 instead made /predict ten times slower. Verdicts are kept by (pair, relation
+    Only cells that can matter are read (`Serving.worth_reading`): a relation the pooling gives no weight
+    (K outside the serving ranges) keeps its score, and so does a reading no verdict could lift to the
+    serving threshold (`Serving.reach`; 0.355 at K=1) or, under a veto, one below it or beyond a pair's
+    best few relations. A cross-encoder pass per cell is the cost of this
+    reader, so reading every cell over 0.05 instead made /predict ten times slower. Verdicts are kept by (pair, relation
     text), most recent `cache_size`, so a pair asked again, or at another K, is read once."""
 
     def __init__(self, verifier: FactVerifier, serving: Serving = Serving(), cache_size: int = 100_000):
@@ -244,16 +273,18 @@ class VerifiedScores:
                 self._cache.popitem(last=False)
         return [known[cell] for cell in cells]
 
-    def for_pairs(self, instances: Sequence[RelationInstance], protos, side_weight: float) -> Rescore:
+    def for_pairs(self, instances: Sequence[RelationInstance], protos, side_weight: float,
+                  pooled: bool = True) -> Rescore:
         """The rescore of `instances` against `protos` (built by `PrototypeCache`, which keeps each relation's
-        text for the verifier to read)."""
+        text for the verifier to read); `pooled` False: verdicts only lower scores (`Serving.veto`)."""
         texts = protos.texts
         readings = (list(instances), [reverse(x) for x in instances])
 
         def rescore(idx: torch.Tensor, forward: torch.Tensor, backward: torch.Tensor):
-            weight = pooling_weight(protos.k[idx], self.serving.worth, side_weight, self.serving.examples)
+            lift, lower = self.serving.weights(protos.k[idx], side_weight, pooled)
+            weight = (lift + lower).to(forward.device)
             columns = [texts[j] for j in idx.tolist()]
-            asked = [self.serving.worth_reading(p, weight) for p in (forward, backward)]
+            asked = self.serving.worth_reading(forward, backward, lift.to(forward.device), lower.to(forward.device))
             cells = [(pairs[i], columns[j]) for pairs, need in zip(readings, asked, strict=True)
                      for i, j in need.nonzero().tolist()]
             # One batched pass for both readings, then split back: the cells are in `asked`'s row-major order.
@@ -263,8 +294,9 @@ class VerifiedScores:
                                      strict=True):
                 verified = p.clone()
                 verified[need] = part
-                out.append(torch.where(need, pool(p, verified, weight.to(p.dtype)), p))
-            return out[0], out[1]
+                both_ways = pool(p, verified, weight.to(p.dtype))
+                out.append(torch.where(need, both_ways, p))
+            return out[0], out[1], (lower > 0).to(forward.device)
         return rescore
 
 

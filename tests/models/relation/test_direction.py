@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kgrel.models.relation.direction import RelationAlgebra, exclusive, orient
+from kgrel.models.relation.direction import RelationAlgebra, exclusive, orient, orient_second_opinion
 
 # Relations: 0 asymmetric (composer), 1 symmetric (spouse), 2 and 3 inverses (parent of / child of).
 ALGEBRA = RelationAlgebra.of(["composer", "spouse", "parentOf", "childOf"], [False, True, False, False],
@@ -65,3 +65,22 @@ def test_orient_never_returns_both_directions_of_an_asymmetric_relation(rule):
     # And a reversed pair is the mirror image: asking (b, a) gives the same facts the other way round.
     fwd2, bwd2 = orient(backward, forward, RelationAlgebra.asymmetric(4), rule)
     assert torch.equal(fwd2, bwd) and torch.equal(bwd2, fwd)
+
+
+def test_a_second_opinion_that_only_lowers_never_raises_a_fact_nor_turns_its_direction():
+    algebra = RelationAlgebra.asymmetric(2)
+    forward, backward = torch.tensor([[0.8, 0.8]]), torch.tensor([[0.7, 0.7]])
+    before = orient(forward, backward, algebra)
+    # The losing reading (b r a) is lowered: alone, that lifts (a r b) from 0.24 / 0.44 to 0.64 / 0.84.
+    lowered = (forward, torch.tensor([[0.2, 0.2]]))
+    lifted, _ = orient_second_opinion((forward, backward), lowered, torch.tensor([False, False]), algebra)
+    assert lifted[0, 0] > before[0][0, 0] + 0.2
+    capped, _ = orient_second_opinion((forward, backward), lowered, torch.tensor([True, False]), algebra)
+    assert capped[0, 0] == pytest.approx(before[0][0, 0]) and capped[0, 1] == pytest.approx(lifted[0, 1])
+    # The winning reading is lowered: alone, the fact would turn to (b r a); capped, it stays (a r b), lowered
+    # to 0.1 * 0.3 / (1 - 0.07).
+    turned = (torch.tensor([[0.1, 0.1]]), backward)
+    fwd, bwd = orient_second_opinion((forward, backward), turned, torch.tensor([True, False]), algebra)
+    assert fwd[0, 0].item() == pytest.approx(0.03 / 0.93) and bwd[0, 0] == 0
+    assert fwd[0, 1] == 0 and bwd[0, 1] > 0.5
+    assert orient_second_opinion((forward, backward), turned, None, algebra)[1][0, 0] == bwd[0, 1]

@@ -91,7 +91,7 @@ def test_the_second_opinion_pools_each_reading_with_its_own_verdict(trained):
     pairs = [data["B_treats"][1], data["B_inhibits"][1]]
     rescore = verified.for_pairs(pairs, protos, side_weight=2.0)
     prob = torch.full((2, 2), 0.6)
-    fwd, bwd = rescore(torch.tensor([1, 0]), prob, prob)  # columns in another order than protos'
+    fwd, bwd, lowers_only = rescore(torch.tensor([1, 0]), prob, prob)  # columns in another order than protos'
     columns = [texts["B_inhibits"], texts["B_treats"]]
 
     def verdicts(instances):
@@ -102,6 +102,7 @@ def test_the_second_opinion_pools_each_reading_with_its_own_verdict(trained):
     weight = pooling_weight(torch.tensor([3, 0]), 1.5, 2.0)
     assert torch.allclose(fwd, pool(prob, as_asked, weight), atol=1e-5)
     assert torch.allclose(bwd, pool(prob, turned, weight), atol=1e-5)
+    assert not lowers_only.any()  # no veto range: every verdict may lift and lower
 
 
 def test_cells_that_cannot_matter_keep_their_score_and_are_not_read(trained):
@@ -115,7 +116,7 @@ def test_cells_that_cannot_matter_keep_their_score_and_are_not_read(trained):
     # B_treats has K=0, outside the range: kept. B_inhibits (w = 1/3): read as asked (0.6), not reversed,
     # since 0.3^(2/3) = 0.45 cannot reach 0.5 whatever the verdict.
     forward, backward = torch.tensor([[0.6, 0.6]]), torch.tensor([[0.6, 0.3]])
-    fwd, bwd = rescore(torch.tensor([0, 1]), forward, backward)
+    fwd, bwd, _ = rescore(torch.tensor([0, 1]), forward, backward)
     assert fwd[0, 0] == 0.6 and bwd[0, 0] == 0.6 and bwd[0, 1] == 0.3
     verdict = verifier.probabilities([pair], [texts["B_inhibits"]])
     assert torch.allclose(fwd[0, 1], pool(torch.tensor(0.6), verdict[0], torch.tensor(1.5 / 4.5)), atol=1e-5)
@@ -135,3 +136,19 @@ def test_the_verdict_cache_keeps_the_most_recent_and_answers_past_its_size(train
     # A cached verdict is the one returned: the same again, and the oldest read afresh.
     assert verified.verdicts(cells[:1] + cells[2:]) == pytest.approx([expected[0], expected[2]], abs=1e-6)
     assert list(verified._cache) == [cells[2], cells[0]]
+
+
+def test_a_veto_reads_only_the_readings_over_the_threshold_of_each_pairs_best_relations():
+    serving = Serving(worth=1.5, examples=(1, 1), veto=(0, 0), reach=0.5, veto_top=2)
+    k = torch.tensor([0, 0, 0, 1])  # three relations with no examples, one with one
+    lift, lower = serving.weights(k, side_weight=2.0, pooled=False)  # no examples' threshold: nothing lifts
+    assert lift.tolist() == [0, 0, 0, 0] and (lower[:3] > 0).all() and lower[3] == 0
+    forward = torch.tensor([[0.9, 0.6, 0.7, 0.9]])
+    backward = torch.tensor([[0.55, 0.2, 0.3, 0.9]])
+    need_f, need_b = serving.worth_reading(forward, backward, lift, lower)
+    # The pair's two best relations with no examples are 0 (0.9) and 2 (0.7): their readings over 0.5 are
+    # read, relation 1 (0.6) is beyond the best two, relation 3 is neither pooled nor vetoed.
+    assert need_f.tolist() == [[True, False, True, False]] and need_b.tolist() == [[True, False, False, False]]
+    lift, lower = serving.weights(k, side_weight=2.0, pooled=True)  # pooled: relation 3 may be lifted too
+    need_f, need_b = serving.worth_reading(forward, backward, lift, lower)
+    assert need_f[0, 3] and need_b[0, 3] and lower[3] == 0
