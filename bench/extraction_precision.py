@@ -188,7 +188,7 @@ def main() -> None:
     parser.add_argument("--verifier-examples", type=parse_range,
                         help="MIN-MAX (MIN- for no upper bound): the K of the relations the verifier is asked for "
                              "(default: its verifier.json's)")
-    parser.add_argument("--verifier-veto",
+    parser.add_argument("--verifier-veto", type=lambda text: text if text == "none" else parse_range(text),
                         help="MIN-MAX, MIN- or none: the K of the relations whose scores the verifier may only lower, "
                              "whether or not the examples set the threshold (default: its verifier.json's)")
     parser.add_argument("--verifier-veto-top", type=int,
@@ -203,14 +203,12 @@ def main() -> None:
     verified = None
     if verifier_dir is not None:
         verified = VerifiedScores.load(verifier_dir)
-        verified.serving = replace(verified.serving, **{k: v for k, v in (("worth", args.verifier_worth),
-                                                                          ("examples", args.verifier_examples))
-                                                        if v is not None})
-        if args.verifier_veto is not None:
-            verified.serving = replace(verified.serving,
-                                       veto=None if args.verifier_veto == "none" else parse_range(args.verifier_veto))
-        if args.verifier_veto_top is not None:
-            verified.serving = replace(verified.serving, veto_top=args.verifier_veto_top)
+        given = {name: value for name, value in (("worth", args.verifier_worth), ("examples", args.verifier_examples),
+                                                 ("veto", args.verifier_veto), ("veto_top", args.verifier_veto_top))
+                 if value is not None}
+        if given.get("veto") == "none":
+            given["veto"] = None
+        verified.serving = replace(verified.serving, **given)
     data: dict[str, list[RelationInstance]] = {}
     for path in args.data:
         for rel, items in load_fewrel(path).items():

@@ -10,9 +10,9 @@ Measures, in one run on one machine:
 - http: the same list POSTed to /predict of a `kgrel serve` subprocess (uvicorn), in chunks;
 - latency: p50/p99 of single-sentence /predict requests over HTTP (other sentences than the batches').
 With `--examples K`, each relation of --data that the demo graph has first gets K sentences as examples
-(never among the measured ones): the fact verifier reads the relations whose K it serves at (one example
-for the shipped one), so this is where it costs. Prints one JSON object last; ratios to raw hold across machines better
-than absolute numbers.
+(never among the measured ones). The fact verifier reads the relations whose K it serves at: pooled at one
+example, a veto at none for the shipped one (`--verifier none` measures without it). Prints one JSON object
+last; ratios to raw hold across machines better than absolute numbers.
 """
 
 from __future__ import annotations

@@ -358,19 +358,20 @@ class GraphAwareClassifier:
         verified = self.verifier is not None and checked_by_examples(threshold)
         return ScoringState(protos, profile, arguments, threshold, verified)
 
-    def _rescore_for(self, protos: PrototypeSet):
-        """The verifier's second opinion on given instances, or None without a verifier."""
+    def _rescore_for(self, protos: PrototypeSet, pooled: bool = True):
+        """The verifier's second opinion on given instances (`pooled` False: its vetoes only), or None without
+        a verifier."""
         if self.verifier is None:
             return None
-        return partial(self.verifier.for_pairs, protos=protos, side_weight=self.model.config.side_weight)
+        return partial(self.verifier.for_pairs, protos=protos, side_weight=self.model.config.side_weight,
+                       pooled=pooled)
 
     def _verified(self, state: ScoringState):
         """The verifier's second opinion under `state`: pooled where the examples hold it, else only its
         vetoes (`Serving.veto`), else None."""
         if self.verifier is None or not (state.verified or self.verifier.serving.veto):
             return None
-        return partial(self.verifier.for_pairs, protos=state.prototypes, side_weight=self.model.config.side_weight,
-                       pooled=state.verified)
+        return self._rescore_for(state.prototypes, pooled=state.verified)
 
     def evidence(self, state: ScoringState, contexts: Sequence[GraphContext] | None) -> Evidence | None:
         """Graph evidence over instances x all relations; None when nothing is linked (scores as text only)."""

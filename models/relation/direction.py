@@ -74,7 +74,11 @@ def orient(forward: torch.Tensor, backward: torch.Tensor,
     one of the two is non-zero, and a symmetric or inverse fact appears only once. `rule` "exclusive"
     discounts the winning reading's score by the losing reading's; "max" keeps it as it is.
     """
-    fwd, bwd = both_directions(forward, backward, algebra, rule)
+    return one_direction(*both_directions(forward, backward, algebra, rule), algebra)
+
+
+def one_direction(fwd: torch.Tensor, bwd: torch.Tensor, algebra: RelationAlgebra) -> tuple[torch.Tensor, torch.Tensor]:
+    """`both_directions`' scores with only the higher of each fact's two directions kept."""
     forward_wins = fwd >= bwd
     fwd = torch.where(forward_wins, fwd, torch.zeros_like(fwd))
     bwd = torch.where(forward_wins, torch.zeros_like(bwd), bwd)
@@ -107,11 +111,11 @@ def orient_second_opinion(first: tuple[torch.Tensor, torch.Tensor], second: Sequ
     marks, each fact keeps the first opinion's direction and never scores above it. Lowering the losing
     reading alone would raise the winner (the exclusive rule discounts it less), and lowering the winner
     would hand the fact to the other direction: a veto may do neither."""
-    facts = orient(second[0], second[1], algebra, rule)
+    kept = both_directions(second[0], second[1], algebra, rule)
+    facts = one_direction(*kept, algebra)
     if lowers_only is None or not bool(lowers_only.any()):
         return facts
     before = orient(first[0], first[1], algebra, rule)
-    kept = both_directions(second[0], second[1], algebra, rule)
     capped = lowers_only.to(facts[0].device)
     return tuple(torch.where(capped, torch.where(b > 0, torch.minimum(k, b), torch.zeros_like(b)), f)
                  for f, b, k in zip(facts, before, kept, strict=True))

@@ -235,9 +235,9 @@ class VerifiedScores:
     Only cells that can matter are read (`Serving.worth_reading`): a relation the pooling gives no weight
     (K outside the serving ranges) keeps its score, and so does a reading no verdict could lift to the
     serving threshold (`Serving.reach`; 0.355 at K=1) or, under a veto, one below it or beyond a pair's
-    best few relations. A cross-encoder pass per cell is the cost of this
-    reader, so reading every cell over 0.05 instead made /predict ten times slower. Verdicts are kept by (pair, relation
-    text), most recent `cache_size`, so a pair asked again, or at another K, is read once."""
+    best few relations. A cross-encoder pass per cell is the cost of this reader, so reading every cell over
+    0.05 instead made /predict ten times slower. Verdicts are kept by (pair, relation text), most recent
+    `cache_size`, so a pair asked again, or at another K, is read once."""
 
     def __init__(self, verifier: FactVerifier, serving: Serving = Serving(), cache_size: int = 100_000):
         self.verifier, self.serving, self.cache_size = verifier, serving, cache_size
@@ -282,9 +282,10 @@ class VerifiedScores:
 
         def rescore(idx: torch.Tensor, forward: torch.Tensor, backward: torch.Tensor):
             lift, lower = self.serving.weights(protos.k[idx], side_weight, pooled)
-            weight = (lift + lower).to(forward.device)
             columns = [texts[j] for j in idx.tolist()]
-            asked = self.serving.worth_reading(forward, backward, lift.to(forward.device), lower.to(forward.device))
+            lift, lower = lift.to(forward.device), lower.to(forward.device)
+            weight = lift + lower
+            asked = self.serving.worth_reading(forward, backward, lift, lower)
             cells = [(pairs[i], columns[j]) for pairs, need in zip(readings, asked, strict=True)
                      for i, j in need.nonzero().tolist()]
             # One batched pass for both readings, then split back: the cells are in `asked`'s row-major order.
@@ -296,7 +297,7 @@ class VerifiedScores:
                 verified[need] = part
                 both_ways = pool(p, verified, weight.to(p.dtype))
                 out.append(torch.where(need, both_ways, p))
-            return out[0], out[1], (lower > 0).to(forward.device)
+            return out[0], out[1], lower > 0
         return rescore
 
 
