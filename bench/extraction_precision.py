@@ -104,18 +104,21 @@ def ask(classifier: PrototypicalClassifier, protos, queries: dict, gold: torch.T
 
 
 def impostor_thresholds(classifier: PrototypicalClassifier, views: InstanceViewCache, protos, examples: dict,
-                        quantile: float, floor: float) -> torch.Tensor:
+                        quantile: float, floor: float, verified: Callable | None = None) -> torch.Tensor:
     """A threshold per relation from the K-shot examples: for relation s, the `quantile` of s's fact scores on
-    the examples of every other relation (its inverse left out), never below `floor`. A relation that other
-    relations' examples read as strongly gets a higher bar (the issue's "per-relation thresholds once a
-    relation has examples"); measured here, not served."""
+    the examples of every other relation (its inverse left out), never below `floor`; scored as the queries
+    are, with the verifier's rescore `verified(pairs, protos)` if any. A relation that other relations'
+    examples read as strongly gets a higher bar (the issue's "per-relation thresholds once a relation has
+    examples"); measured here, not served."""
     impostors: list[list[float]] = [[] for _ in range(len(protos))]
     for iri, items in examples.items():
         r = protos.index(iri)
         if r is None or not items:
             continue
-        forward, backward = views.both_ways([eid for eid, _ in items], [inst for _, inst in items])
-        fwd, bwd = classifier.oriented(forward, backward, protos)
+        pairs = [inst for _, inst in items]
+        forward, backward = views.both_ways([eid for eid, _ in items], pairs)
+        fwd, bwd = classifier.oriented(forward, backward, protos,
+                                       rescore=None if verified is None else verified(pairs, protos))
         facts = torch.maximum(fwd, bwd)  # one of the two is zero: the fact's score in either direction
         for s in range(len(protos)):
             if s not in (r, int(protos.algebra.inverse[r])):
@@ -171,7 +174,8 @@ def main() -> None:
                         help="run seeds SEED .. SEED+N-1 (other examples and queries each) and add their mean")
     parser.add_argument("--png", type=Path, help="write the precision/recall curves here")
     parser.add_argument("--one-way", action="store_true",
-                        help="ask each pair only as given (no reversed reading): kgrel's behaviour before direction")
+                        help="ask each pair only as given (no reversed reading): kgrel's behaviour before direction "
+                             "(and so without the verifier)")
     parser.add_argument("--direction-rule", choices=("max", "exclusive"), default="exclusive",
                         help="how the two readings of a pair combine (direction.orient): the winning reading's "
                              "score discounted by the losing reading's, as the service does (exclusive), or its "
@@ -199,7 +203,8 @@ def main() -> None:
 
     model_dir = None if args.model == "untrained" else (args.model or Settings().model_location())
     model = RelationModel.load(model_dir, device="cpu")
-    verifier_dir = Settings(verifier=args.verifier).verifier_location()
+    # One way is kgrel before direction, and so before the verifier, whose rescore reads both readings.
+    verifier_dir = None if args.one_way else Settings(verifier=args.verifier).verifier_location()
     verified = None
     if verifier_dir is not None:
         verified = VerifiedScores.load(verifier_dir)
@@ -300,7 +305,7 @@ def run_seed(model: RelationModel, data: dict, relations: list, side_info: dict,
             out = ask(classifier, protos, views, gold_t, one_way=one_way, rule=rule, verified=pooled)
             if relation_quantile is not None and k > 0:
                 per_relation = impostor_thresholds(classifier, example_views, protos, examples, relation_quantile,
-                                                   serving)
+                                                   serving, pooled)
                 thresholds[f"K={k}"]["per_relation"] = [round(float(t), 4) for t in per_relation]
                 out = relative_to(out, per_relation, serving)
             record(f"K={k}", out, serving)

@@ -1,7 +1,7 @@
 """Train the cross-encoder fact verifier (`models/relation/verifier.py`) on FewRel-format sentences.
 
     python bench/train_verifier.py --data runs/eval/train.json --out runs/verifier [--steps 700] [--seed 0]
-        [--trained-layers N] [--side-info ../shared/data/fewrel/pid2name.json]
+        [--trained-layers N] [--joined-from N] [--side-info ../shared/data/fewrel/pid2name.json]
 
 Train only on relations you will not evaluate on (`runs/eval/train.json` is the shipped model's own
 training relations). 700 steps took 23 minutes on the 2-core Intel Xeon kind; with --trained-layers 3,
@@ -38,6 +38,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--trained-layers", type=int,
                         help="train only the encoder's top N layers; the saved verifier holds only those")
+    parser.add_argument("--joined-from", type=int,
+                        help="the encoder layers below this one read the sentence and the relation text apart, "
+                             "so that a relation's are read once (needs --trained-layers at most 6 minus it)")
     parser.add_argument("--serve-worth", type=float, default=1.5,
                         help="recorded in verifier.json: the verifier's weight, counted in examples")
     parser.add_argument("--serve-examples", type=parse_range, default=(1, 1),
@@ -55,7 +58,7 @@ def main() -> None:
         parser.error(f"no side information for {missing[:5]}")
     texts = {r: relation_text(info[r]) for r in data}
     verifier, history = train_verifier(data, texts, steps=args.steps, seed=args.seed,
-                                       trained_layers=args.trained_layers,
+                                       trained_layers=args.trained_layers, joined_from=args.joined_from,
                                        log=lambda line: print(line, file=sys.stderr))
     serving = {"worth": args.serve_worth, "examples": list(args.serve_examples),
                "veto": None if args.serve_veto == "none" else list(parse_range(args.serve_veto)), "veto_top": 3}

@@ -193,13 +193,7 @@ class TextEncoder(torch.nn.Module):
         """Last hidden states, (batch, tokens, hidden): the whole encoder, or its layers from `start_layer`."""
         if batch.hidden is None:
             return self.model(**self._inputs(batch)).last_hidden_state
-        hidden = batch.hidden
-        additive = (1.0 - batch.attention_mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(hidden.dtype).min
-        for layer in self.layers[batch.start_layer:]:
-            hidden = layer(hidden, attention_mask=additive)
-            if isinstance(hidden, tuple):
-                hidden = hidden[0]
-        return hidden
+        return through_layers(self.layers[batch.start_layer:], batch.hidden, batch.attention_mask)
 
     def forward(self, batch: TokenBatch) -> InstanceEncoding:
         """Normalised mean of all tokens, of the head tokens and of the tail tokens."""
@@ -212,6 +206,17 @@ class TextEncoder(torch.nn.Module):
         if batch.token_type_ids is not None:
             inputs["token_type_ids"] = batch.token_type_ids
         return inputs
+
+
+def through_layers(layers: Sequence[torch.nn.Module], hidden: torch.Tensor,
+                   attention_mask: torch.Tensor) -> torch.Tensor:
+    """Hidden states (batch, tokens, hidden) through BERT-style `layers`, padding masked out."""
+    additive = (1.0 - attention_mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(hidden.dtype).min
+    for layer in layers:
+        hidden = layer(hidden, attention_mask=additive)
+        if isinstance(hidden, tuple):
+            hidden = hidden[0]
+    return hidden
 
 
 def mention_masks(offsets: torch.Tensor, marked: Sequence[MarkedText]) -> tuple[torch.Tensor, torch.Tensor]:

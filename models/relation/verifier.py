@@ -11,6 +11,9 @@ K it was measured to help at (`Serving`, saved in its verifier.json: one example
 it is a veto: the pooled score counts only where it is lower (`Serving.veto`).
 
     python bench/train_verifier.py --data runs/eval/train.json --out data/models/kgrel-verifier --trained-layers 3
+
+`--joined-from N` trains one whose layers below N read the sentence and the relation text apart
+(`late_join.py`): faster, measured in the README ("Read apart below") and not shipped.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from torch import nn
 from kgrel.models.relation.encoder import mark, mention_masks, packaged_encoder_path
 from kgrel.models.relation.example_threshold import ExampleThreshold
 from kgrel.models.relation.instances import RelationInstance, reverse
+from kgrel.models.relation.late_join import LateJoin
 from kgrel.models.relation.model import PACKAGED
 from kgrel.models.relation.prototypes import Rescore
 
@@ -43,7 +47,8 @@ MAX_CHARS = 500  # the sentence is cropped around its mentions; the relation tex
 class FactVerifier(nn.Module):
     """P(the sentence states (head, relation, tail)) from the marked sentence and the relation's text."""
 
-    def __init__(self, encoder_dir: str | Path | None = None, max_length: int = 160, trained_layers: int | None = None):
+    def __init__(self, encoder_dir: str | Path | None = None, max_length: int = 160, trained_layers: int | None = None,
+                 joined_from: int | None = None):
         super().__init__()
         from transformers import AutoModel, AutoTokenizer
 
@@ -59,6 +64,21 @@ class FactVerifier(nn.Module):
         self.trained_layers = trained_layers
         if trained_layers is not None:
             self._freeze_below(trained_layers)
+        self.joined_from = joined_from
+        self.late = None
+        if joined_from is not None:
+            frozen = len(self.encoder.encoder.layer) - (trained_layers or 0)
+            if trained_layers is None or joined_from > frozen:
+                raise ValueError(f"joined_from {joined_from} needs the layers below it frozen: trained_layers "
+                                 f"at most {len(self.encoder.encoder.layer) - joined_from}")
+            self.late = LateJoin(self.encoder, self.tokenizer, joined_from, max_length)
+
+    @property
+    def batch_size(self) -> int:
+        """Pairs per forward pass: on CPU 32 read 7-9% more of the service's pairs a second than 64 (AMD EPYC,
+        2 cores, read together or apart; 16 about as many, 8 fewer: bench/verifier_speed.py); a GPU wants
+        more."""
+        return 32 if next(self.encoder.parameters()).device.type == "cpu" else 64
 
     def _freeze_below(self, trained_layers: int) -> None:
         """Only the top `trained_layers` transformer layers (and the read-out) learn: the rest stays the
@@ -82,6 +102,8 @@ class FactVerifier(nn.Module):
     def forward(self, instances: Sequence[RelationInstance], texts: Sequence[str]) -> torch.Tensor:
         """Logits, one per (instance, relation text)."""
         marked = [mark(x, MAX_CHARS) for x in instances]
+        if self.late is not None:
+            return self.head(self.late.features(marked, texts, read_out, self.batch_size)).squeeze(-1)
         batch = self.tokenizer([m.text for m in marked], list(texts), padding=True, truncation="only_first",
                                max_length=self.max_length, return_offsets_mapping=True, return_tensors="pt")
         offsets = batch.pop("offset_mapping")
@@ -91,24 +113,20 @@ class FactVerifier(nn.Module):
         in_head, in_tail = in_head & in_sentence, in_tail & in_sentence
         device = next(self.encoder.parameters()).device
         hidden = self.encoder(**batch.to(device)).last_hidden_state
-        in_head, in_tail = in_head.to(device), in_tail.to(device)
-
-        def mean(mask: torch.Tensor) -> torch.Tensor:
-            weights = mask.unsqueeze(-1).to(hidden.dtype)
-            return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
-
-        features = torch.cat([mean(batch["attention_mask"].bool()), mean(in_head), mean(in_tail)], dim=-1)
-        return self.head(features).squeeze(-1)
+        return self.head(read_out(hidden, batch["attention_mask"], in_head.to(device), in_tail.to(device))).squeeze(-1)
 
     @torch.inference_mode()
-    def probabilities(self, instances: Sequence[RelationInstance], texts: Sequence[str],
-                      batch_size: int = 64) -> torch.Tensor:
+    def probabilities(self, instances: Sequence[RelationInstance], texts: Sequence[str]) -> torch.Tensor:
         self.eval()
+        if not instances:
+            return torch.zeros(0)
+        if self.late is not None:  # batches by itself, once each sentence's lower layers are read
+            return torch.sigmoid(self(instances, texts)).float().cpu()
         # Batched by length, so that a batch pads to its own longest pair, not the request's.
         order = sorted(range(len(instances)), key=lambda i: len(instances[i].text) + len(texts[i]))
         out = torch.zeros(len(instances))
-        for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start:start + self.batch_size]
             logits = self([instances[i] for i in rows], [texts[i] for i in rows])
             out[rows] = torch.sigmoid(logits).float().cpu()
         return out
@@ -122,7 +140,7 @@ class FactVerifier(nn.Module):
         dtype = torch.float16 if self.trained_layers is not None else torch.float32
         save_file({k: v.to(dtype).contiguous() for k, v in self.learned_state().items()}, str(folder / WEIGHTS_FILE))
         config = {"encoder": self.encoder_name, "max_length": self.max_length,
-                  "trained_layers": self.trained_layers, **notes}
+                  "trained_layers": self.trained_layers, "joined_from": self.joined_from, **notes}
         (folder / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
 
     @classmethod
@@ -134,7 +152,7 @@ class FactVerifier(nn.Module):
             raise FileNotFoundError(f"{folder} holds no fact verifier ({CONFIG_FILE})")
         config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
         verifier = cls(None if config["encoder"] == PACKAGED else config["encoder"], config["max_length"],
-                       config.get("trained_layers"))
+                       config.get("trained_layers"), config.get("joined_from"))
         saved = {k: v.float() for k, v in load_file(str(folder / WEIGHTS_FILE)).items()}
         missing = set(verifier.learned_state()) - set(saved)
         unknown = set(saved) - set(verifier.state_dict())
@@ -144,6 +162,15 @@ class FactVerifier(nn.Module):
         verifier.load_state_dict(saved, strict=False)  # the frozen layers are the encoder's own
         verifier.eval()
         return verifier
+
+
+def read_out(hidden: torch.Tensor, mask: torch.Tensor, in_head: torch.Tensor, in_tail: torch.Tensor) -> torch.Tensor:
+    """What the verifier's head reads: the mean of the pair's tokens, of the head's and of the tail's."""
+    def mean(which: torch.Tensor) -> torch.Tensor:
+        weights = which.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
+
+    return torch.cat([mean(mask.bool()), mean(in_head), mean(in_tail)], dim=-1)
 
 
 def checked_by_examples(threshold: ExampleThreshold) -> bool:
@@ -323,12 +350,13 @@ def training_batch(data: Mapping[str, Sequence[RelationInstance]], texts: Mappin
 def train_verifier(data: Mapping[str, Sequence[RelationInstance]], texts: Mapping[str, str], *, steps: int = 700,
                    sentences: int = 8, others: int = 2, lr: float = 3e-5, warmup: int = 50, seed: int = 0,
                    encoder_dir: str | Path | None = None, trained_layers: int | None = None,
-                   log=print) -> tuple[FactVerifier, list[dict]]:
+                   joined_from: int | None = None, log=print) -> tuple[FactVerifier, list[dict]]:
     """Fine-tune a verifier on labelled sentences of `data`'s relations (binary cross-entropy); with
-    `trained_layers`, only the encoder's top layers learn."""
+    `trained_layers`, only the encoder's top layers learn; with `joined_from`, the layers below it read the
+    sentence and the relation text apart (`LateJoin`)."""
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    verifier = FactVerifier(encoder_dir, trained_layers=trained_layers)
+    verifier = FactVerifier(encoder_dir, trained_layers=trained_layers, joined_from=joined_from)
     encoder_params = [p for p in verifier.encoder.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW([{"params": encoder_params, "lr": lr},
                                    {"params": verifier.head.parameters(), "lr": 1e-3}], weight_decay=0.01)

@@ -37,17 +37,17 @@ def test_the_verifier_weighs_less_as_a_relation_gains_examples():
     assert torch.allclose(pool(p, v, torch.full((2,), 0.5)), (p * v).sqrt())
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+@pytest.fixture(scope="module", params=[None, 3], ids=["read-together", "joined-from-3"])
+def trained(request, tmp_path_factory):
     # Three sentences of each of two relations, learnt by heart: enough to show that training moves the
-    # verdicts the right way, in seconds.
+    # verdicts the right way, in seconds. Read together from the first layer, or apart below the fourth.
     data = {r: items[:3] for r, items in load_fewrel(DATA / "tiny_biomed.json").items()
             if r in ("B_treats", "B_inhibits")}
     info = load_side_info(DATA / "tiny_biomed_side_info.json")
     texts = {r: relation_text(info[r]) for r in data}
     # Only the top three layers learn, as for the shipped verifier.
     verifier, history = train_verifier(data, texts, steps=25, sentences=4, others=1, lr=1e-4, warmup=3,
-                                       trained_layers=3, log=lambda line: None)
+                                       trained_layers=3, joined_from=request.param, log=lambda line: None)
     folder = tmp_path_factory.mktemp("verifier")
     verifier.save(folder, {"relations": sorted(data)})
     return verifier, folder, data, info, texts, history
@@ -75,11 +75,34 @@ def test_a_saved_verifier_holds_only_what_it_learnt_and_loads_with_the_same_verd
     assert any(k.startswith("encoder.encoder.layer.5.") for k in saved) and "head.0.weight" in saved
     sentences = [x for items in data.values() for x in items]
     again = FactVerifier.load(folder)
+    assert again.joined_from == verifier.joined_from
     # Half precision on disk: the verdicts move in the third decimal at most.
     assert torch.allclose(again.probabilities(sentences, [texts["B_treats"]] * len(sentences)),
                           verifier.probabilities(sentences, [texts["B_treats"]] * len(sentences)), atol=5e-3)
     with pytest.raises(FileNotFoundError, match="verifier.json"):
         FactVerifier.load(folder.parent)
+
+
+def test_a_verdict_does_not_depend_on_what_else_is_read_with_it(trained):
+    # Batched by length, padded, and (read apart) with a relation text's lower layers kept from an earlier
+    # call: a pair's verdict is its own all the same.
+    verifier, _, data, _, texts, _ = trained
+    sentences = [x for items in data.values() for x in items]
+    cells = [(x, texts[r]) for x in sentences + [reverse(y) for y in sentences] for r in sorted(texts)]
+    together = verifier.probabilities([x for x, _ in cells], [t for _, t in cells])
+    alone = torch.cat([verifier.probabilities([x], [t]) for x, t in cells])
+    assert torch.allclose(together, alone, atol=1e-5)
+    assert together.std() > 0.05  # and they are verdicts, not one value
+    assert verifier.probabilities([], []).shape == (0,)  # a request with nothing worth reading
+
+
+def test_reading_apart_needs_the_layers_below_the_join_frozen():
+    with pytest.raises(ValueError, match="trained_layers at most 3"):
+        FactVerifier(trained_layers=4, joined_from=3)
+    with pytest.raises(ValueError, match="trained_layers at most"):
+        FactVerifier(joined_from=3)  # every layer would learn
+    with pytest.raises(ValueError, match="between 1 and 5"):
+        FactVerifier(trained_layers=6, joined_from=0)
 
 
 def test_the_second_opinion_pools_each_reading_with_its_own_verdict(trained):
