@@ -65,6 +65,11 @@ def parse_range(text: str) -> tuple[int, int | None]:
         raise argparse.ArgumentTypeError(f"{text!r} is not MIN-MAX or MIN-") from None
 
 
+def range_or_none(text: str) -> tuple[int, int | None] | str:
+    """'none', kept as the word so that it can be told from an option not given, or `parse_range`'s."""
+    return text if text == "none" else parse_range(text)
+
+
 def ask(classifier: PrototypicalClassifier, protos, queries: dict, gold: torch.Tensor,
         one_way: bool = False, rule: str = "exclusive",
         verified: Callable | None = None) -> dict[str, torch.Tensor]:
@@ -192,7 +197,7 @@ def main() -> None:
     parser.add_argument("--verifier-examples", type=parse_range,
                         help="MIN-MAX (MIN- for no upper bound): the K of the relations the verifier is asked for "
                              "(default: its verifier.json's)")
-    parser.add_argument("--verifier-veto", type=lambda text: text if text == "none" else parse_range(text),
+    parser.add_argument("--verifier-veto", type=range_or_none,
                         help="MIN-MAX, MIN- or none: the K of the relations whose scores the verifier may only lower, "
                              "whether or not the examples set the threshold (default: its verifier.json's)")
     parser.add_argument("--verifier-veto-top", type=int,

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.extraction_precision import parse_range  # noqa: E402
+from bench.extraction_precision import parse_range, range_or_none  # noqa: E402
 from kgrel.models.relation.fewrel import load_fewrel, load_side_info  # noqa: E402
 from kgrel.models.relation.side_info import relation_text  # noqa: E402
 from kgrel.models.relation.verifier import train_verifier  # noqa: E402
@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--serve-examples", type=parse_range, default=(1, 1),
                         help="recorded in verifier.json: MIN-MAX, the K of the relations it is asked for "
                              "(measured with bench/extraction_precision.py --verifier-examples 0-)")
-    parser.add_argument("--serve-veto", default="0-0",
+    parser.add_argument("--serve-veto", type=range_or_none, default=(0, 0),
                         help="recorded in verifier.json: MIN-MAX or none, the K of the relations whose scores it may "
                              "only lower, examples or not (measured with bench/extraction_precision.py "
                              "--verifier-veto)")
@@ -61,7 +61,7 @@ def main() -> None:
                                        trained_layers=args.trained_layers, joined_from=args.joined_from,
                                        log=lambda line: print(line, file=sys.stderr))
     serving = {"worth": args.serve_worth, "examples": list(args.serve_examples),
-               "veto": None if args.serve_veto == "none" else list(parse_range(args.serve_veto)), "veto_top": 3}
+               "veto": None if args.serve_veto == "none" else list(args.serve_veto), "veto_top": 3}
     verifier.save(args.out, {"relations": sorted(data), "steps": args.steps, "seed": args.seed, "serving": serving,
                              "history": history})
     print(json.dumps({"out": str(args.out), "relations": len(data), **history[-1]}))

@@ -233,13 +233,14 @@ def mention_masks(offsets: torch.Tensor, marked: Sequence[MarkedText]) -> tuple[
 def pool(hidden: torch.Tensor, mask: torch.Tensor, in_head: torch.Tensor,
          in_tail: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Normalised mean of all tokens, of the head tokens and of the tail tokens."""
-    sentence = _masked_mean(hidden, mask.bool(), fallback=None)
-    head = _masked_mean(hidden, in_head, fallback=sentence)
-    tail = _masked_mean(hidden, in_tail, fallback=sentence)
+    sentence = masked_mean(hidden, mask.bool(), fallback=None)
+    head = masked_mean(hidden, in_head, fallback=sentence)
+    tail = masked_mean(hidden, in_tail, fallback=sentence)
     return F.normalize(sentence, dim=-1), F.normalize(head, dim=-1), F.normalize(tail, dim=-1)
 
 
-def _masked_mean(hidden: torch.Tensor, mask: torch.Tensor, fallback: torch.Tensor | None) -> torch.Tensor:
+def masked_mean(hidden: torch.Tensor, mask: torch.Tensor, fallback: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean of the hidden states where `mask` holds, per row (zero where it holds nowhere, or `fallback`)."""
     weights = mask.unsqueeze(-1).to(hidden.dtype)
     count = weights.sum(1)
     mean = (hidden * weights).sum(1) / count.clamp(min=1)

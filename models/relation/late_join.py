@@ -10,13 +10,12 @@ them): that is what makes a relation text's states reusable.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 import torch
 from torch.nn.utils.rnn import pad_sequence
 
+from kgrel.models.lru import LruCache
 from kgrel.models.relation.encoder import MarkedText, mention_masks, through_layers
 
 Features = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -31,9 +30,8 @@ class LateJoin:
         if not 0 < joined_from < len(layers):
             raise ValueError(f"joined_from must lie between 1 and {len(layers) - 1}, not {joined_from}")
         self.encoder, self.tokenizer, self.joined_from = encoder, tokenizer, joined_from
-        self.max_length, self.cache_size = max_length, cache_size
-        self._texts: OrderedDict[str, torch.Tensor] = OrderedDict()
-        self._lock = threading.Lock()  # requests share a loaded verifier
+        self.max_length = max_length
+        self._texts = LruCache(cache_size)  # requests share a loaded verifier
 
     def _lower(self, texts: list[str], token_type: int):
         """Embeddings and the lower layers on each text alone: (hidden, attention mask, tokenizer output)."""
@@ -49,23 +47,20 @@ class LateJoin:
     def _text_states(self, texts: Sequence[str], batch_size: int) -> dict[str, torch.Tensor]:
         """Each relation text's lower states, without its [CLS] (the pair has the sentence's), kept when the
         encoder only infers (in training, dropout makes them differ call to call)."""
-        keep = not self.encoder.training and not torch.is_grad_enabled()
-        with self._lock:
-            found = {t: self._texts[t] for t in texts if keep and t in self._texts}
-        missing = [t for t in dict.fromkeys(texts) if t not in found]
-        for start in range(0, len(missing), batch_size):
-            chunk = missing[start:start + batch_size]
-            # The second segment's token type, as a pair read together would have it (where the model has one).
-            hidden, mask, _ = self._lower(chunk, token_type=int(self.encoder.config.type_vocab_size > 1))
-            # Cloned: a view would keep the whole padded batch alive in the cache.
-            found.update((t, hidden[i, 1:int(n)].clone()) for i, (t, n) in enumerate(zip(chunk, mask.sum(1).tolist(),
-                                                                                          strict=True)))
-        if keep and missing:
-            with self._lock:
-                self._texts.update((t, found[t]) for t in missing)
-                while len(self._texts) > self.cache_size:
-                    self._texts.popitem(last=False)
-        return found
+        def lower(missing: list[str]) -> list[torch.Tensor]:
+            states = []
+            for start in range(0, len(missing), batch_size):
+                # The second segment's token type, as a pair read together has it (where the model has one).
+                hidden, mask, _ = self._lower(missing[start:start + batch_size],
+                                              token_type=int(self.encoder.config.type_vocab_size > 1))
+                # Cloned: a view would keep the whole padded batch alive in the cache.
+                states += [hidden[i, 1:int(n)].clone() for i, n in enumerate(mask.sum(1).tolist())]
+            return states
+
+        if self.encoder.training or torch.is_grad_enabled():
+            unique = list(dict.fromkeys(texts))
+            return dict(zip(unique, lower(unique), strict=True))
+        return self._texts.fetch(texts, lower)
 
     def _sentence_states(self, marked: Sequence[MarkedText], batch_size: int):
         """Each sentence's lower states with its head and tail token masks, trimmed to its own length."""

@@ -22,9 +22,7 @@ import functools
 import json
 import math
 import random
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +30,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from kgrel.models.relation.encoder import mark, mention_masks, packaged_encoder_path
+from kgrel.models.lru import LruCache
+from kgrel.models.relation.encoder import mark, masked_mean, mention_masks, packaged_encoder_path
 from kgrel.models.relation.example_threshold import ExampleThreshold
 from kgrel.models.relation.instances import RelationInstance, reverse
 from kgrel.models.relation.late_join import LateJoin
@@ -166,11 +165,7 @@ class FactVerifier(nn.Module):
 
 def read_out(hidden: torch.Tensor, mask: torch.Tensor, in_head: torch.Tensor, in_tail: torch.Tensor) -> torch.Tensor:
     """What the verifier's head reads: the mean of the pair's tokens, of the head's and of the tail's."""
-    def mean(which: torch.Tensor) -> torch.Tensor:
-        weights = which.unsqueeze(-1).to(hidden.dtype)
-        return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
-
-    return torch.cat([mean(mask.bool()), mean(in_head), mean(in_tail)], dim=-1)
+    return torch.cat([masked_mean(hidden, which) for which in (mask.bool(), in_head, in_tail)], dim=-1)
 
 
 def checked_by_examples(threshold: ExampleThreshold) -> bool:
@@ -267,9 +262,8 @@ class VerifiedScores:
     `cache_size`, so a pair asked again, or at another K, is read once."""
 
     def __init__(self, verifier: FactVerifier, serving: Serving = Serving(), cache_size: int = 100_000):
-        self.verifier, self.serving, self.cache_size = verifier, serving, cache_size
-        self._cache: OrderedDict[tuple[RelationInstance, str], float] = OrderedDict()
-        self._lock = threading.Lock()  # requests share the cache
+        self.verifier, self.serving = verifier, serving
+        self._cache = LruCache(cache_size)  # by (pair, relation text)
 
     @classmethod
     def load(cls, folder: str | Path, device: str | torch.device = "cpu") -> VerifiedScores:
@@ -280,24 +274,12 @@ class VerifiedScores:
 
     def clear(self) -> None:
         """Forget every cached verdict (benchmarks that time reading them)."""
-        with self._lock:
-            self._cache.clear()
+        self._cache.clear()
 
     def verdicts(self, cells: Sequence[tuple[RelationInstance, str]]) -> list[float]:
         """P(fact) for each (pair, relation text), read by the verifier unless cached."""
-        with self._lock:  # what is cached is copied out, so that a concurrent request cannot evict it meanwhile
-            known = {}
-            for cell in cells:
-                if cell in self._cache:
-                    self._cache.move_to_end(cell)
-                    known[cell] = self._cache[cell]
-        missing = [cell for cell in dict.fromkeys(cells) if cell not in known]
-        found = self.verifier.probabilities([x for x, _ in missing], [t for _, t in missing]).tolist()
-        known.update(zip(missing, found, strict=True))
-        with self._lock:
-            self._cache.update(zip(missing, found, strict=True))
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
+        known = self._cache.fetch(cells, lambda missing: self.verifier.probabilities(
+            [x for x, _ in missing], [t for _, t in missing]).tolist())
         return [known[cell] for cell in cells]
 
     def for_pairs(self, instances: Sequence[RelationInstance], protos, side_weight: float,
