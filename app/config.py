@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     link_predictor: Literal["ultra", "embeddings"] = Field(
         "ultra", description="What /kg/predict-links asks: ultra (pre-trained, reasons over the graph as it is, "
                              "no training) or embeddings (those trained with POST /kg/train).")
+    plausibility: Literal["embeddings", "ultra"] = Field(
+        "embeddings", description="Where the relation model's plausibility evidence for a linked pair comes from: the "
+                                  "embeddings trained with POST /kg/train (entities ingested later folded in), or "
+                                  "ultra, which needs no training but costs a pass over the graph per (entity, "
+                                  "relation with facts), both ways: about 1.3 s per new pair whose entities both have "
+                                  "facts, on the demo graph on 2 CPU cores (README, 'Entities ingested after "
+                                  "training').")
     ultra_checkpoint: Path = Field(SHIPPED / "ultra" / "ultra_3g.pt",
                                    description="ULTRA weights the graph model reasons with (`kgrel kg eval-lp --gnn "
                                                "ultra`, /kg/predict-links): the shipped ultra_3g by default.")

@@ -66,7 +66,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
     parser.add_argument("--kg", required=True)
-    parser.add_argument("--kg-embeddings")
+    parser.add_argument("--kg-embeddings", help="trained embeddings folder (trained and saved there when empty), "
+                                                "or 'none' for no embeddings: variants without argument fit or "
+                                                "the embeddings' plausibility, in minutes instead of a training")
     parser.add_argument("--side-info", default=str(ROOT.parent / "shared/data/fewrel/pid2name.json"))
     parser.add_argument("--model", help="relation model folder (default: the shipped one)")
     parser.add_argument("--n-way", type=int, default=5)
@@ -90,8 +92,9 @@ def main() -> None:
     wanted = [v.strip() for v in args.variants.split(";")] if args.variants else None
     if wanted is not None and not set(wanted) & set(ULTRA_VARIANTS):
         ultra_checkpoint = None  # no variant asked needs ULTRA: its passes over the graph take minutes
-    with_ultra = evidence_for_file(data, side_info, store, embeddings_dir=args.kg_embeddings,
-                                   ultra_checkpoint=ultra_checkpoint)
+    no_embeddings = args.kg_embeddings == "none"
+    with_ultra = evidence_for_file(data, side_info, store, embeddings_dir=None if no_embeddings else args.kg_embeddings,
+                                   embeddings=not no_embeddings, ultra_checkpoint=ultra_checkpoint)
     full = dataclasses.replace(with_ultra, ultra=None)  # plausibility from the embeddings
     enriched, coverage = full.side_info, full.coverage
     # Each variant's evidence reads domain/range from the side information that variant uses.

@@ -1,7 +1,7 @@
 """Prediction speed: the service next to the raw encoder forward pass on the same sentences and batches.
 
     python bench/predict_speed.py [--data FEWREL.json] [--sentences 512] [--batch-size 32] [--model DIR]
-        [--examples K] [--verifier DIR|none]
+        [--examples K] [--verifier DIR|none] [--plausibility embeddings|ultra]
 
 Measures, in one run on one machine:
 - raw: tokenizer + encoder forward pass alone, on exactly the batches the service forms;
@@ -11,7 +11,9 @@ Measures, in one run on one machine:
 - latency: p50/p99 of single-sentence /predict requests over HTTP (other sentences than the batches').
 With `--examples K`, each relation of --data that the demo graph has first gets K sentences as examples
 (never among the measured ones). The fact verifier reads the relations whose K it serves at: pooled at one
-example, a veto at none for the shipped one (`--verifier none` measures without it). Prints one JSON object
+example, a veto at none for the shipped one (`--verifier none` measures without it). `--plausibility ultra`
+asks ULTRA for the plausibility of each pair whose mentions are both linked to the graph (its kept values
+forgotten before each in-process run, as for new sentences). Prints one JSON object
 last; ratios to raw hold across machines better than absolute numbers.
 """
 
@@ -115,6 +117,7 @@ def main() -> None:
     parser.add_argument("--precision", default="fp32", choices=["fp32", "int8", "bf16"])
     parser.add_argument("--examples", type=int, default=0, help="K examples for each relation of --data first")
     parser.add_argument("--verifier", help="fact verifier folder, or 'none' (default: the shipped one)")
+    parser.add_argument("--plausibility", choices=["embeddings", "ultra"], default="embeddings")
     args = parser.parse_args()
 
     # The single requests are sentences the batches never asked, so that no cached verdict answers them.
@@ -122,7 +125,7 @@ def main() -> None:
     instances, singles = picked[:args.sentences], picked[args.sentences:]
     workdir = Path(tempfile.mkdtemp(prefix="kgrel-bench-"))
     settings = Settings(data_dir=workdir / "var", model=args.model, device=args.device, batch_size=args.batch_size,
-                        precision=args.precision, verifier=args.verifier)
+                        precision=args.precision, verifier=args.verifier, plausibility=args.plausibility)
     service = KgrelService(settings)
     service.load_demo_if_empty()
     with_examples = add_examples(service, args.data, args.examples) if args.examples else 0
@@ -145,9 +148,11 @@ def main() -> None:
     def in_process():
         if verifier is not None:  # each run reads its verdicts afresh, as new sentences would
             verifier.clear()
+        service.predictions.forget_plausibility()
         service.predict(requests)
 
     t_service = best_of(in_process, args.repeats)
+    linked = sum(bool(c.head.entity and c.tail.entity) for c in service.predictions.contexts(instances) or [])
     service.close()
 
     # HTTP: a real `kgrel serve` over the same data dir.
@@ -155,6 +160,7 @@ def main() -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "KGREL_BATCH_SIZE": str(args.batch_size),
            "KGREL_DEVICE": args.device, "KGREL_PRECISION": args.precision,
            **({"KGREL_MODEL": args.model} if args.model else {}),
+           "KGREL_PLAUSIBILITY": args.plausibility,
            **({"KGREL_VERIFIER": args.verifier} if args.verifier else {})}
     server = subprocess.Popen([sys.executable, "-m", "kgrel.app.cli", "serve", "--port", str(port), "--data-dir",
                                str(settings.data_dir)], cwd=ROOT, env=env,
@@ -203,6 +209,8 @@ def main() -> None:
         "relations_with_examples": with_examples,
         "examples_each": args.examples,
         "verifier": settings.verifier_location(),
+        "plausibility": args.plausibility,
+        "pairs_with_both_mentions_linked": linked,
         "verifier_cache": "cleared before each in-process run; the http batch repeats find the verdicts of the "
                           "first; the single requests are sentences not asked before",
         "model": service.predictions.model.config.notes or str(encoder.model_dir),

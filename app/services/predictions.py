@@ -17,7 +17,14 @@ from kgrel.app.services.graph import GraphService
 from kgrel.kg import changes
 from kgrel.kg import examples as kg_examples
 from kgrel.kg.errors import InvalidIdentifier
-from kgrel.models.fusion import GraphAwareClassifier, GraphContext, OrientedScores, ScoringState, link_contexts
+from kgrel.models.fusion import (
+    GraphAwareClassifier,
+    GraphContext,
+    OrientedScores,
+    ScoringState,
+    UltraPlausibility,
+    link_contexts,
+)
 from kgrel.models.graph.embeddings import KGEmbeddings
 from kgrel.models.relation.example_threshold import ExampleThreshold
 from kgrel.models.relation.instances import RelationInstance, instance_from_record
@@ -70,6 +77,7 @@ class PredictionService:
         self._last_refresh = -float("inf")
         self._refresher: threading.Thread | None = None
         self._closed = False
+        self._ultra: UltraPlausibility | None = None  # KGREL_PLAUSIBILITY=ultra: over the reasoner's graph
 
     def close(self, timeout_s: float = 30.0) -> None:
         """No new background refresh; wait for one that runs, so it never reads a closed store."""
@@ -190,6 +198,24 @@ class PredictionService:
         return link_contexts(instances, self.graph.label_index(), self.graph.ontology, self.embeddings.current,
                              self.graph.facts_of)
 
+    def plausibility(self, contexts: Sequence[GraphContext] | None) -> UltraPlausibility | None:
+        """ULTRA's plausibility over the graph as it is now (`KGREL_PLAUSIBILITY=ultra`; its values kept until
+        the facts change) where a pair of `contexts` is linked, else None: the embeddings' plausibility, where
+        embeddings were trained."""
+        if self.settings.plausibility != "ultra" or not contexts \
+                or not any(c.head.entity and c.tail.entity for c in contexts):
+            return None
+        reasoner = self.embeddings.reasoner()
+        with self._lock:
+            if self._ultra is None or self._ultra.reasoner is not reasoner:
+                self._ultra = UltraPlausibility(reasoner)
+            return self._ultra
+
+    def forget_plausibility(self) -> None:
+        """Drop ULTRA's kept plausibility values (benchmarks that time computing them)."""
+        with self._lock:
+            self._ultra = None
+
     def relation_index(self, protos: PrototypeSet, identifier: str) -> int:
         i = protos.index(self.graph.iri(identifier))
         if i is None:
@@ -215,7 +241,8 @@ class PredictionService:
         contexts = self.contexts(instances) if len(protos) else None
         with self.metrics.time_model("predict"):
             return self.classifier.predict(state, instances, contexts, candidates, top_k=[r.top_k for r in requests],
-                                           threshold=[r.threshold for r in requests])
+                                           threshold=[r.threshold for r in requests],
+                                           ultra=self.plausibility(contexts))
 
     def oriented(self, instances: Sequence[RelationInstance], keys: Sequence[str] | None = None) -> OrientedScores:
         """Calibrated probabilities of the facts (head r tail) and (tail r head) for every relation, one
@@ -226,5 +253,7 @@ class PredictionService:
             forward_views, backward_views = self.views.both_ways(keys, instances)
         else:
             forward_views, backward_views = embed_both_ways(self.model, instances)
-        fwd, bwd = self.classifier.oriented(state, forward_views, backward_views, self.contexts(instances), instances)
+        contexts = self.contexts(instances)
+        fwd, bwd = self.classifier.oriented(state, forward_views, backward_views, contexts, instances,
+                                            self.plausibility(contexts))
         return OrientedScores(fwd, bwd, state.prototypes, state.threshold.serving)

@@ -20,10 +20,12 @@ def known_tails(triples: torch.Tensor, num_relations: int) -> dict[tuple[int, in
 
 
 @torch.no_grad()
-def filtered_ranks(model: LinkPredictor, triples: torch.Tensor, known: dict, batch_size: int = 500) -> torch.Tensor:
-    """Rank of the true answer among all entities, other known answers removed, for both directions."""
+def filtered_ranks(model: LinkPredictor, triples: torch.Tensor, known: dict, batch_size: int = 500,
+                   entities: torch.Tensor | None = None) -> torch.Tensor:
+    """Rank of the true answer among all entities, other known answers removed, for both directions.
+    `entities` scores another table of entity vectors than the model's (entities folded in after training)."""
     model.eval()
-    entities = model.entities()
+    entities = model.entities() if entities is None else entities
     queries = reciprocal(triples, model.num_relations)
     ranks = []
     for start in range(0, len(queries), batch_size):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from kgrel.app.config import Settings
 from tests.conftest import make_client, toy_turtle
 
@@ -114,3 +116,51 @@ def test_ultra_training_cuts_its_batch_to_the_memory_allowed_and_refuses_a_graph
         assert job["status"] == "failed" and "GraphTooLarge" in job["error"], job
         assert "MiB per training step" in job["error"] and "1.0 MiB may be used" in job["error"]
         assert client.app.state.service.embeddings.ultra_checkpoint() == serving
+
+
+def test_ultra_plausibility_weighs_linked_pairs_with_no_training(tmp_path, model):
+    """KGREL_PLAUSIBILITY=ultra: with no embeddings trained, a pair whose mentions are both linked gets ULTRA's
+    plausibility as evidence (a person working in Paris more plausibly lives in Paris than in Rome) and its
+    score moves; a pair with an unlinked mention scores as with the text alone."""
+    from kgrel.models.relation.instances import Mention, make_instance
+
+    def scores_and_service(plausibility: str, client) -> dict[str, float]:
+        client.post("/graph/triples", content=toy_turtle(held_out=(0, 1, 2)).encode(),
+                    headers={"Content-Type": "text/turtle"})
+        for rel, label in (("ex:livesIn", "lives in"), ("ex:worksIn", "works in")):
+            assert client.post("/relations", json={"id": rel, "label": label}).status_code == 201
+        scores = {}
+        for city in ("Paris", "Rome", "Oslo", "Berlin"):  # Berlin is not in the graph
+            text = f"Person 0 has a flat in {city}."
+            r = client.post("/predict", json={"text": text, "head": {"start": 0, "end": 8},
+                                              "tail": {"start": text.index(city), "end": len(text) - 1},
+                                              "candidates": ["ex:livesIn"], "threshold": 0.0})
+            assert r.status_code == 200, r.text
+            scores[city] = r.json()["predictions"][0]["score"]
+        return scores
+
+    def instance(city: str):
+        text = f"Person 0 has a flat in {city}."
+        return make_instance(text, Mention(0, 8), Mention(text.index(city), len(text) - 1))
+
+    runs = {}
+    for plausibility in ("embeddings", "ultra"):
+        settings = Settings(data_dir=tmp_path / plausibility / "var", plausibility=plausibility)
+        with make_client(settings, model) as client:
+            runs[plausibility] = scores_and_service(plausibility, client)
+            predictions = client.app.state.service.predictions
+            contexts = predictions.contexts([instance("Paris"), instance("Rome"), instance("Berlin")])
+            ultra = predictions.plausibility(contexts)
+            state = predictions.state()
+            evidence = predictions.classifier.evidence(state, contexts, ultra)
+            if plausibility == "embeddings":
+                assert ultra is None and "plausibility" not in evidence.scores  # none trained: no plausibility
+                continue
+            column = state.prototypes.index("http://example.org/livesIn")
+            scores, mask = evidence.scores["plausibility"][:, column], evidence.masks["plausibility"][:, column]
+            assert mask.tolist() == [True, True, False]
+            assert scores[0] > scores[1]
+            assert predictions.plausibility(contexts) is ultra  # kept until the facts change
+    text_only, ultra_scores = runs["embeddings"], runs["ultra"]
+    assert ultra_scores["Berlin"] == pytest.approx(text_only["Berlin"], abs=1e-4)
+    assert max(abs(ultra_scores[c] - text_only[c]) for c in ("Paris", "Rome", "Oslo")) > 0.01
