@@ -37,7 +37,13 @@ import torch  # noqa: E402
 from bench.predict_speed import hardware  # noqa: E402
 from kgrel.kg.export import GraphExport  # noqa: E402
 from kgrel.models.graph.embeddings import KGEmbeddings  # noqa: E402
-from kgrel.models.graph.evaluation import filtered_ranks, known_tails, lp_metrics, read_triples  # noqa: E402
+from kgrel.models.graph.evaluation import (  # noqa: E402
+    filtered_ranks,
+    index_known,
+    known_tails,
+    lp_metrics,
+    read_triples,
+)
 from kgrel.models.graph.holdout import entity_table, hold_out_entities, type_agreement  # noqa: E402
 from kgrel.models.graph.link_predictor import LPConfig  # noqa: E402
 from kgrel.models.graph.ultra import FactGraph, Ultra  # noqa: E402
@@ -46,26 +52,20 @@ from kgrel.models.graph.ultra_training import Answers, Vocabulary, pretraining_g
 SHARED = ROOT.parent / "shared" / "data" / "codex"
 
 
-def indexed(rows, nodes: dict[str, int], relations: dict[str, int]) -> torch.Tensor:
-    """Index triples, leaving out those with an entity or relation the index does not have."""
-    kept = [(nodes[h], relations[r], nodes[t]) for h, r, t in rows if h in nodes and t in nodes and r in relations]
-    return torch.tensor(kept, dtype=torch.long).reshape(-1, 3)
-
-
 def complex_ranks(kg: KGEmbeddings, table: torch.Tensor | None, nodes: dict[str, int], test, every) -> torch.Tensor:
     """Filtered ranks of `test` (both ways) by the embeddings' decoder over `table` (rows in `nodes` order),
     or over the embeddings' own rows."""
     relations = kg.export.relation_index
-    known = known_tails(indexed(every, nodes, relations), len(relations))
-    return filtered_ranks(kg.model, indexed(test, nodes, relations), known, entities=table)
+    known = known_tails(index_known(every, nodes, relations), len(relations))
+    return filtered_ranks(kg.model, index_known(test, nodes, relations), known, entities=table)
 
 
 def ultra_ranks(checkpoint: str, facts, test, every) -> torch.Tensor:
     """Filtered ranks of `test` (both ways) by ULTRA reasoning over `facts`, no training."""
     vocab = Vocabulary()
     graph = FactGraph.from_triples(vocab.index(facts), len(vocab.entities), len(vocab.relations))
-    answers = Answers(indexed(every, vocab.entities, vocab.relations), len(vocab.relations))
-    full, _ = ranks(Ultra.load(checkpoint), graph, indexed(test, vocab.entities, vocab.relations), answers)
+    answers = Answers(index_known(every, vocab.entities, vocab.relations), len(vocab.relations))
+    full, _ = ranks(Ultra.load(checkpoint), graph, index_known(test, vocab.entities, vocab.relations), answers)
     return full
 
 
@@ -87,7 +87,6 @@ def main() -> None:
     every = train + valid + test
     hold = hold_out_entities(train, test, args.share, args.seed)
     config = LPConfig(rank=args.rank, n3=args.n3, epochs=args.epochs, negatives=args.negatives, seed=args.seed)
-    empty = GraphExport([], [], torch.zeros(0, 3, dtype=torch.long), torch.zeros(0, dtype=torch.long))
     out: dict = {"graph": args.codex.name, "share": args.share, "seed": args.seed, "held_out": len(hold.held_out),
                  "base_facts": len(hold.base), "arrived_facts": len(hold.arrived), "test_triples": len(hold.test),
                  "test_dropped": hold.dropped, "config": {"rank": args.rank, "n3": args.n3, "epochs": args.epochs,
@@ -95,9 +94,9 @@ def main() -> None:
     results: dict = {}
 
     started = time.monotonic()
-    base = KGEmbeddings.train(empty.extend(hold.base), config, progress=False)
+    base = KGEmbeddings.train(GraphExport.of(hold.base), config, progress=False)
     out["folded_in_train_seconds"] = round(time.monotonic() - started, 1)
-    full_export = empty.extend(train)
+    full_export = GraphExport.of(train)
     started = time.monotonic()
     table, embedded = entity_table(base, full_export.nodes, hold.facts_of())
     out["fold_in_seconds"] = round(time.monotonic() - started, 2)

@@ -73,6 +73,11 @@ class GraphExport:
                    json.loads((folder / "relations.json").read_text(encoding="utf-8")),
                    tensors["triples"], tensors["node_kind"])
 
+    @classmethod
+    def of(cls, triples: list[tuple[str, str, str]]) -> GraphExport:
+        """An export of (head, relation, tail) IRI triples alone; entities get rows in order of first sight."""
+        return cls([], [], torch.zeros(0, 3, dtype=torch.long), torch.zeros(0, dtype=torch.long)).extend(triples)
+
     def extend(self, triples: list[tuple[str, str, str]]) -> GraphExport:
         """A new export with more (head, relation, tail) IRI triples; existing rows and types keep their ids."""
         nodes, relations = list(self.nodes), list(self.relations)
@@ -114,5 +119,4 @@ def iri_triples(store: KnowledgeStore, graph: str | None = None) -> list[tuple[s
 
 def export_graph(store: KnowledgeStore, graph: str | None = None) -> GraphExport:
     """The store's graph (or a named graph) as a GraphExport; entities first seen get rows in order."""
-    empty = GraphExport([], [], torch.zeros(0, 3, dtype=torch.long), torch.zeros(0, dtype=torch.long))
-    return empty.extend(iri_triples(store, graph))
+    return GraphExport.of(iri_triples(store, graph))

@@ -249,10 +249,15 @@ class UltraPlausibility:
     def evidence(self, contexts: Sequence[GraphContext], relations: Sequence[str]) -> tuple[torch.Tensor, ...]:
         scores = torch.zeros(len(contexts), len(relations))
         mask = torch.zeros_like(scores, dtype=torch.bool)
-        linked = [(i, c.head.entity, c.tail.entity) for i, c in enumerate(contexts) if c.head.entity and c.tail.entity]
-        values = self.values([(h, r, t) for _, h, t in linked for r in relations])
+        # Only what the graph can reason about is asked and kept: a pair is scored against every relation of
+        # the graph (739 in the demo), few of which have facts.
+        nodes, known = self.reasoner.export.node_index, self.reasoner.export.relation_index
+        linked = [(i, c.head.entity, c.tail.entity) for i, c in enumerate(contexts)
+                  if c.head.entity in nodes and c.tail.entity in nodes]
+        columns = [(j, r) for j, r in enumerate(relations) if r in known]
+        values = self.values([(h, r, t) for _, h, t in linked for _, r in columns])
         for i, h, t in linked:
-            for j, r in enumerate(relations):
+            for j, r in columns:
                 value = values[(h, r, t)]
                 if value is not None:
                     scores[i, j], mask[i, j] = 2 * value - 1, True

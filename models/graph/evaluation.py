@@ -73,17 +73,14 @@ def load_tsv_splits(train_path, valid_path, test_path):
     Returns (export, train, valid, test); valid/test triples whose entity or relation never occurs in
     training are dropped (their count is in export.dropped) since no embedding can be learned for them.
     """
-    empty = GraphExport([], [], torch.zeros(0, 3, dtype=torch.long), torch.zeros(0, dtype=torch.long))
-    export = empty.extend(read_triples(train_path))
-    dropped = 0
-
-    def index(rows):
-        nonlocal dropped
-        kept = [(export.node_index[h], export.relation_index[r], export.node_index[t]) for h, r, t in rows
-                if h in export.node_index and t in export.node_index and r in export.relation_index]
-        dropped += len(rows) - len(kept)
-        return torch.tensor(kept, dtype=torch.long).reshape(-1, 3)
-
-    valid, test = index(read_triples(valid_path)), index(read_triples(test_path))
-    export.dropped = dropped
+    export = GraphExport.of(read_triples(train_path))
+    valid_rows, test_rows = read_triples(valid_path), read_triples(test_path)
+    valid, test = (index_known(rows, export.node_index, export.relation_index) for rows in (valid_rows, test_rows))
+    export.dropped = len(valid_rows) + len(test_rows) - len(valid) - len(test)
     return export, export.triples, valid, test
+
+
+def index_known(rows, nodes: dict[str, int], relations: dict[str, int]) -> torch.Tensor:
+    """(E, 3) index triples of IRI rows, leaving out those with an entity or relation the maps do not have."""
+    kept = [(nodes[h], relations[r], nodes[t]) for h, r, t in rows if h in nodes and t in nodes and r in relations]
+    return torch.tensor(kept, dtype=torch.long).reshape(-1, 3)

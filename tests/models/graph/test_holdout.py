@@ -47,12 +47,11 @@ def test_every_fact_of_a_held_out_entity_leaves_training_and_comes_back():
 def test_folded_in_newcomers_rank_their_city_and_sit_with_their_neighbours():
     train, test = toy_splits()
     hold = hold_out_entities(train, test, share=0.4, seed=1)  # six people, no city
-    empty = GraphExport([], [], torch.zeros(0, 3, dtype=torch.long), torch.zeros(0, dtype=torch.long))
-    kg = KGEmbeddings.train(empty.extend(hold.base), LPConfig(rank=16, epochs=60, lr=0.2, n3=1e-3, precision="fp32"),
+    kg = KGEmbeddings.train(GraphExport.of(hold.base), LPConfig(rank=16, epochs=60, lr=0.2, n3=1e-3, precision="fp32"),
                             progress=False)
     facts = hold.facts_of()
     facts["loner"] = [("loner", "worksIn", "nowhere")]  # no fact with a trained entity: nothing to fold in from
-    nodes = empty.extend(train).nodes + ["loner"]
+    nodes = GraphExport.of(train).nodes + ["loner"]
     table, embedded = entity_table(kg, nodes, facts)
     trained = [i for i, iri in enumerate(nodes) if iri in kg.export.node_index]
     assert torch.equal(table[trained], kg.entities[[kg.export.node_index[nodes[i]] for i in trained]])
