@@ -55,8 +55,15 @@ run: install
 test: install-test
 	$(BIN)/python -m pytest -q
 
-# The README's screenshot of the labelling page, from the browser test (the suite itself writes no file).
-screenshots: install-test
+# The README's screenshot of the labelling page, from the browser test (the suite itself writes no file),
+# with a colour emoji font so that the test's emoji render as emoji rather than empty boxes.
+$(VENV)/.emoji-font: | $(BIN)/python
+	@fc-list ':charset=1f3b5' | grep -q . || { SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q fonts-noto-color-emoji; } \
+	  || echo "warning: could not install fonts-noto-color-emoji; the screenshot shows boxes for emoji"
+	@touch $@
+
+screenshots: install-test $(VENV)/.emoji-font
 	KGREL_SCREENSHOT=docs/labelling.png $(BIN)/python -m pytest -q tests/app/test_browser.py
 
 lint: install-test

@@ -15,6 +15,11 @@ service asks it (both orders scored, one direction per fact, calibrated none-of-
 - (head, tail) with the gold relation removed from the candidates: right when the answer is none
   of the above.
 
+With --names-from-other, each query's two names are replaced by those of a query of another relation
+("Mozart" and "Salzburg" in "X was born in Y" from a composer sentence): the words still say the gold
+relation, the names argue for the donor's. `names_followed` is the share of (head, tail) asks answered with
+the donor's relation (either direction): facts from who the entities are, not from what the text says.
+
 With --mixed, the relations also take the --shots values in turn in one graph (as a user's graph mixes
 relations with and without examples), reported whole and by the gold relation's K.
 
@@ -42,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 from kgrel.models.relation.direction import best_facts  # noqa: E402
 from kgrel.models.relation.example_threshold import example_threshold  # noqa: E402
 from kgrel.models.relation.fewrel import load_fewrel, load_side_info  # noqa: E402
-from kgrel.models.relation.instances import RelationInstance, reverse  # noqa: E402
+from kgrel.models.relation.instances import RelationInstance, reverse, swap_mentions  # noqa: E402
 from kgrel.models.relation.model import RelationModel  # noqa: E402
 from kgrel.models.relation.prototypes import (  # noqa: E402
     InstanceViewCache,
@@ -191,6 +196,9 @@ def main() -> None:
     parser.add_argument("--verifier-worth", type=float,
                         help="the verifier's weight, counted in examples against side information and K "
                              "(default: its verifier.json's)")
+    parser.add_argument("--names-from-other", action="store_true",
+                        help="ask every query with its names taken from a query of another relation, and report "
+                             "names_followed: how often the answer is the donor's relation")
     parser.add_argument("--mixed", action="store_true",
                         help="also ask with the relations' K mixed, as in a real graph: the relations take the "
                              "--shots values in turn (a seeded order), reported overall and by the gold relation's K")
@@ -235,11 +243,12 @@ def main() -> None:
                      args.per_relation, threshold=args.threshold, examples_nota_recall=args.examples_nota_recall,
                      calibrate_on_examples=args.calibrate_on_examples, one_way=args.one_way,
                      rule=args.direction_rule, relation_quantile=args.relation_thresholds, mixed=args.mixed,
-                     verified=verified)
+                     verified=verified, names_from_other=args.names_from_other)
     if args.png:
         plot(runs[0]["curves"], args.png)
     out = {"model": str(model_dir or "untrained"), "data": args.data, "one_way": args.one_way,
            "direction_rule": args.direction_rule, "relation_thresholds": args.relation_thresholds,
+           "names_from_other": args.names_from_other,
            "verifier": verifier_dir, "verifier_serving": verified and asdict(verified.serving),
            "examples": set_aside, "relations": sorted(data),
            "examples_nota_recall": args.examples_nota_recall, "seed": args.seed, **runs[0]}
@@ -254,7 +263,7 @@ def run_seed(model: RelationModel, data: dict, relations: list, side_info: dict,
              set_aside: int, seed: int, per_relation: int, *, threshold: float | None = None,
              examples_nota_recall: float = 0.9, calibrate_on_examples: bool = False, one_way: bool = False,
              rule: str = "exclusive", relation_quantile: float | None = None,
-             verified: VerifiedScores | None = None, mixed: bool = False) -> dict:
+             verified: VerifiedScores | None = None, mixed: bool = False, names_from_other: bool = False) -> dict:
     """The three asks at each K for one draw of examples and queries (the options are main's flags)."""
     rng = random.Random(seed)
     supports, queries, gold = {}, [], []
@@ -266,6 +275,11 @@ def run_seed(model: RelationModel, data: dict, relations: list, side_info: dict,
         queries += picked
         gold += [g] * len(picked)
     gold_t = torch.tensor(gold)
+    donor_gold = None
+    if names_from_other:  # the context keeps the gold relation; the names come from another relation's query
+        donors = [rng.choice([j for j, g in enumerate(gold) if g != gold[i]]) for i in range(len(queries))]
+        queries = [swap_mentions(q, queries[j]) for q, j in zip(queries, donors, strict=True)]
+        donor_gold = gold_t[torch.tensor(donors)]
     calibration = None
     if calibrate_on_examples:
         calibration = calibrate_to_examples(model, supports, side_info, seed)
@@ -299,6 +313,10 @@ def run_seed(model: RelationModel, data: dict, relations: list, side_info: dict,
 
         def record(name: str, out: dict, serving: float) -> None:
             results[name] = {"threshold": serving, **rates(out, serving)}
+            if donor_gold is not None:
+                score, _, rel = out["asked"]
+                followed = ~none_of_the_above(score, serving) & (rel == donor_gold)
+                results[name]["names_followed"] = round(float(followed.float().mean()), 4)
             curves[name] = [{"threshold": t, **rates(out, t)} for t in CURVE]
             print(json.dumps({"seed": seed, name: results[name]}), file=sys.stderr)
 

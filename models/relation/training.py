@@ -38,7 +38,7 @@ from kgrel.models.device import autocast_dtype
 from kgrel.models.relation.encoder import MarkedText, TokenBatch, mark, plain_text
 from kgrel.models.relation.episodes import EpisodeEncoder, sample_episodes
 from kgrel.models.relation.heads import RelationHeads, RelationViews
-from kgrel.models.relation.instances import Mention, RelationInstance, reverse
+from kgrel.models.relation.instances import RelationInstance, reverse, swap_mentions
 from kgrel.models.relation.model import ENCODER_FILE, HEADS_FILE, RelationModel
 from kgrel.models.relation.prototypes import PrototypicalClassifier, fused_similarity
 from kgrel.models.relation.side_info import relation_text
@@ -60,6 +60,10 @@ class TrainConfig:
     side_dropout: float = 0.2  # chance to train on the bare label instead of the full side information
     input_dropout: float = 0.0  # dropout on the cached frozen states fed to the trainable layers
     entity_swaps: int = 0  # augmented copies per sentence with both mentions taken from another sentence
+    # whose: "same" relation (other names, same kind), or "other" relations, so that the names argue for
+    # another relation than the words around them and only the context tells the label
+    entity_swap_donors: str = "same"
+    entity_swap_share: float | None = None  # chance a sentence is read as a swapped copy; None: as often as each copy
     hard_negatives: float | None = None  # temperature of similarity-weighted relation sampling; None: uniform
     nota_rates: tuple[float, ...] = (0.0,)  # per episode, the share of queries from relations outside it
     reverse_share: float = 0.0  # reversed-pair queries per episode, as a share of its regular queries
@@ -137,6 +141,8 @@ class RelationTrainer:
         self.relations = sorted(self.train_data)
         if len(self.relations) < 2:
             raise ValueError("training needs at least two relations")
+        if config.entity_swap_donors not in ("same", "other"):
+            raise ValueError(f"entity_swap_donors must be 'same' or 'other', not {config.entity_swap_donors!r}")
         self.n_way = min(config.n_way, len(self.relations))
         layers = model.encoder.layers
         self.first = len(layers) - config.train_layers
@@ -178,8 +184,9 @@ class RelationTrainer:
                 if self.config.reverse_share:
                     reversed_ids = cache.add([mark(reverse(x), self.model.encoder.max_chars) for x in items], bar)
                     self.reversed_of.update(zip(self.sentence_ids[r], reversed_ids, strict=True))
+                donors = self._swap_donors(r)
                 for _ in range(self.config.entity_swaps):
-                    swapped = [swap_mentions(x, self.rng.choice(items)) for x in items]
+                    swapped = [swap_mentions(x, self.rng.choice(donors)) for x in items]
                     new_ids = cache.add([mark(x, self.model.encoder.max_chars) for x in swapped], bar)
                     for original, new in zip(self.sentence_ids[r], new_ids, strict=True):
                         self.variants[original].append(new)
@@ -193,6 +200,20 @@ class RelationTrainer:
             with torch.inference_mode():
                 d = self.model.embed_descriptions(full)
             self.similarity = d @ d.T
+
+    def _variant(self, sentence: int) -> int:
+        """The cache id to read `sentence` as this time: itself, or one of its swapped copies."""
+        copies = self.variants[sentence][1:]
+        share = self.config.entity_swap_share
+        if not copies or share is None:
+            return self.rng.choice(self.variants[sentence])
+        return self.rng.choice(copies) if self.rng.random() < share else sentence
+
+    def _swap_donors(self, relation: str) -> list[RelationInstance]:
+        """The sentences whose mentions replace those of `relation`'s sentences (`entity_swap_donors`)."""
+        if self.config.entity_swap_donors == "same":
+            return self.train_data[relation]
+        return [x for r in self.relations if r != relation for x in self.train_data[r]]
 
     def _relations_for_episode(self) -> list[int]:
         n = len(self.relations)
@@ -223,7 +244,7 @@ class RelationTrainer:
             queries += picked[k:]
             gold += [c] * (need - k)
         flat_support = [i for s in support for i in s]
-        chosen_ids = [self.rng.choice(self.variants[i]) for i in flat_support + queries]
+        chosen_ids = [self._variant(i) for i in flat_support + queries]
         align_gold = [chosen[c] for c in range(self.n_way) for _ in range(k)] + [chosen[g] for g in gold]
         extra_ids, extra_gold, extra_align = self._nota_queries(chosen, len(queries))
         chosen_ids += extra_ids
@@ -268,7 +289,7 @@ class RelationTrainer:
         if rate and outside:
             for _ in range(round(regular * rate / (1 - rate))):
                 r_index = self.rng.choice(outside)
-                ids.append(self.rng.choice(self.variants[self.rng.choice(self.sentence_ids[self.relations[r_index]])]))
+                ids.append(self._variant(self.rng.choice(self.sentence_ids[self.relations[r_index]])))
                 gold.append(n)
                 align.append(r_index)
         position = {self.relations[r]: c for c, r in enumerate(chosen)}
@@ -416,23 +437,6 @@ class RelationTrainer:
         (folder / "training.json").write_text(json.dumps(
             {"config": asdict(self.config), "relations": self.relations, "result": result}, indent=1) + "\n")
         plot_history(self.history, folder / "training.png")
-
-
-def swap_mentions(instance: RelationInstance, donor: RelationInstance) -> RelationInstance:
-    """The sentence of `instance` with its head and tail mentions replaced by those of `donor`.
-
-    Same relation, other names: the model cannot lean on memorised entity names.
-    """
-    spans = sorted([(instance.head, donor.head_text, "head"), (instance.tail, donor.tail_text, "tail")],
-                   key=lambda item: item[0].start)
-    text, cursor, placed = "", 0, {}
-    for mention, replacement, name in spans:
-        text += instance.text[cursor:mention.start]
-        placed[name] = Mention(len(text), len(text) + len(replacement))
-        text += replacement
-        cursor = mention.end
-    text += instance.text[cursor:]
-    return RelationInstance(text, placed["head"], placed["tail"])
 
 
 def lr_factor(step: int, warmup: int, steps: int) -> float:
