@@ -26,17 +26,22 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOT = os.environ.get("KGREL_SCREENSHOT")
 
 
+def server_env() -> dict[str, str]:
+    """The environment of a `kgrel serve` the browser drives: the suite serves the untrained encoder (fast to
+    load, direction-blind); the README's screenshot shows the shipped model, which reads direction."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    if not SCREENSHOT:
+        env["KGREL_MODEL"] = str(UNTRAINED)
+    return env
+
+
 @pytest.fixture
 def server(tmp_path):
     if CHROMIUM is None:
         pytest.fail("chromium is not installed: `make test` installs Debian's chromium package")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    # The suite serves the untrained encoder (fast to load, direction-blind); the README's screenshot
-    # shows the shipped model, which reads direction, as a user meets it.
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    if not SCREENSHOT:
-        env["KGREL_MODEL"] = str(UNTRAINED)
+    env = server_env()
     proc = subprocess.Popen([sys.executable, "-m", "kgrel.app.cli", "serve", "--port", str(port), "--data-dir",
                              str(tmp_path / "var")], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -298,11 +303,7 @@ def demo_server(tmp_path):
     if CHROMIUM is None:
         pytest.fail("chromium is not installed: `make test` installs Debian's chromium package")
     port = free_port()
-    # The suite serves the untrained encoder (fast to load, direction-blind); the README's screenshot
-    # shows the shipped model, which reads direction, as a user meets it.
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    if not SCREENSHOT:
-        env["KGREL_MODEL"] = str(UNTRAINED)
+    env = server_env()
     proc = subprocess.Popen([sys.executable, "-m", "kgrel.app.cli", "serve", "--port", str(port), "--data-dir",
                              str(tmp_path / "var"), "--load-demo"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
