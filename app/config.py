@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     refresh_interval_s: float = Field(
         10.0, ge=0, description="Least time between background refreshes of the relations' observed domain/range "
                                 "after facts are written (relations and examples are seen at once).")
+    pair_window: int = Field(
+        3, ge=0, description="Entities whose nearest mentions are at most this many sentences apart are read as a "
+                             "pair (0: only entities mentioned in one sentence); the sentences that mention them "
+                             "are the pair's context.")
     max_batch: int = Field(1024, ge=1, description="Most instances in one /predict request.")
     max_examples: int = Field(256, ge=1, description="Most examples added in one request (each one is encoded "
                                                      "again whenever the relation's prototype is rebuilt).")
@@ -72,10 +76,6 @@ class Settings(BaseSettings):
                                          "none of the above (GET /model/threshold); needs 8 examples of 3 "
                                          "relations. Holds none-of-the-above on text unlike the model's; 0 keeps "
                                          "the model's threshold.")
-    verifier: str | None = Field(
-        None, description="Fact verifier folder (default: the shipped one), or 'none'. A second reader of each "
-                          "sentence with a relation's text, pooled with the relation model's scores for relations "
-                          "with the few examples it was measured to help at (its verifier.json).")
     link_predictor: Literal["ultra", "embeddings"] = Field(
         "ultra", description="What /kg/predict-links asks: ultra (pre-trained, reasons over the graph as it is, "
                              "no training) or embeddings (those trained with POST /kg/train).")
@@ -104,15 +104,6 @@ class Settings(BaseSettings):
 
     def store_location(self) -> str:
         return self.store or str(self.data_dir / "store")
-
-    def verifier_location(self) -> str | None:
-        """The fact verifier folder to load; None: no verifier (none shipped, or turned off)."""
-        if self.verifier in ("none", ""):
-            return None
-        if self.verifier:
-            return self.verifier
-        shipped = SHIPPED / "models" / "kgrel-verifier"
-        return str(shipped) if shipped.exists() else None
 
     def model_location(self) -> str | None:
         """The relation model folder to load; None means the untrained packaged encoder."""

@@ -51,6 +51,7 @@ BY_NAME = "name"  # a label or alias, exactly (after folding)
 BY_SPELLING = "spelling"  # the closest name in spelling
 BY_CONTEXT = "context"  # one of several entities with the name, chosen by the sentence and document
 BY_HAND = "hand"  # given with the text
+BY_REFERENCE = "reference"  # a later short form (surname, acronym) of a name linked earlier in the document
 
 # A close spelling is often another name altogether ("Portland" / "Poland", "Roman" / "Oman"), so
 # linking by spelling is kept to long names, a high ratio and the same first letter (typos seldom

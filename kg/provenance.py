@@ -207,18 +207,27 @@ def undo_decision(store: KnowledgeStore, decision: Decision, user: str, when: st
 
 
 @dataclass
+class Passage:
+    """A passage of a document that states a fact: its text, its offset in the document and the head's and
+    tail's spans in it."""
+
+    text: str
+    start: int
+    head_span: tuple[int, int]
+    tail_span: tuple[int, int]
+
+
+@dataclass
 class DocumentFact:
-    """A fact found in a document by batch extraction; spans are offsets in the sentence."""
+    """A fact found in a document by batch extraction, with every passage that supports it (the first is
+    the one its head and tail offsets point into)."""
 
     graph: str
     document: str
     head: str
     relation: str
     tail: str
-    sentence: str
-    sentence_start: int  # where the sentence starts in the document
-    head_span: tuple[int, int]
-    tail_span: tuple[int, int]
+    passages: list[Passage]
     score: float
     model: str
 
@@ -228,34 +237,40 @@ def document_node(document: str) -> str:
 
 
 def document_fact_quads(fact: DocumentFact) -> list[ox.Quad]:
-    """The fact and its provenance (document and document offsets, model, score), under a statement IRI
-    derived from them: extracting the same document twice gives the same quads."""
+    """The fact and its provenance (document, the document offsets of its first passage, every supporting
+    passage, model, score), under a statement IRI derived from the document and the fact: extracting the same
+    document twice gives the same quads."""
     g = ox.NamedNode(fact.graph)
-    start = fact.sentence_start
-    spans = (start + fact.head_span[0], start + fact.head_span[1], start + fact.tail_span[0], start + fact.tail_span[1])
-    key = "\n".join([fact.document, *map(str, spans), fact.head, fact.relation, fact.tail])
+    key = "\n".join([fact.document, fact.head, fact.relation, fact.tail])
     a = ox.NamedNode("urn:kgrel:assertion:" + hashlib.sha1(key.encode()).hexdigest())
-    sentence = ox.NamedNode("urn:kgrel:sentence:" + hashlib.sha1(fact.sentence.encode()).hexdigest())
     head, relation, tail = ox.NamedNode(fact.head), ox.NamedNode(fact.relation), ox.NamedNode(fact.tail)
 
     def q(s, p: str, o) -> ox.Quad:
         return ox.Quad(s, ox.NamedNode(p), o, g)
 
-    return [
+    first = fact.passages[0]
+    spans = (first.start + first.head_span[0], first.start + first.head_span[1],
+             first.start + first.tail_span[0], first.start + first.tail_span[1])
+    quads = [
         ox.Quad(head, relation, tail, g),
         q(a, RDF + "type", ox.NamedNode(RDF + "Statement")),
         q(a, RDF + "subject", head), q(a, RDF + "predicate", relation), q(a, RDF + "object", tail),
         q(a, PROV + "wasDerivedFrom", ox.NamedNode(document_node(fact.document))),
-        q(a, KGREL + "sentence", sentence),
         q(a, KGREL + "headStart", ox.Literal(str(spans[0]), datatype=_INT)),
         q(a, KGREL + "headEnd", ox.Literal(str(spans[1]), datatype=_INT)),
         q(a, KGREL + "tailStart", ox.Literal(str(spans[2]), datatype=_INT)),
         q(a, KGREL + "tailEnd", ox.Literal(str(spans[3]), datatype=_INT)),
         q(a, KGREL + "score", ox.Literal(f"{fact.score:.4f}", datatype=_DECIMAL)),
         q(a, KGREL + "model", ox.Literal(fact.model)),
-        q(sentence, RDF + "type", ox.NamedNode(KGREL + "Sentence")),
-        q(sentence, KGREL + "text", ox.Literal(fact.sentence)),
     ]
+    for passage in fact.passages:
+        where = f"{fact.document}\n{passage.start}\n{passage.text}"  # the passage of this document
+        sentence = ox.NamedNode("urn:kgrel:sentence:" + hashlib.sha1(where.encode()).hexdigest())
+        quads += [q(a, KGREL + "sentence", sentence),
+                  q(sentence, RDF + "type", ox.NamedNode(KGREL + "Sentence")),
+                  q(sentence, KGREL + "text", ox.Literal(passage.text)),
+                  q(sentence, KGREL + "start", ox.Literal(str(passage.start), datatype=_INT))]
+    return quads
 
 
 def session_triples(store: KnowledgeStore, session_id: str) -> list[ox.Triple]:

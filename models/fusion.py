@@ -31,7 +31,6 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import torch
@@ -58,7 +57,6 @@ from kgrel.models.relation.prototypes import (
     PrototypeSet,
     PrototypicalClassifier,
 )
-from kgrel.models.relation.verifier import VerifiedScores, checked_by_examples
 
 Facts = Callable[[str], list[tuple[str, str, str]]]
 
@@ -289,13 +287,19 @@ def gather_evidence(model: RelationModel, contexts: Sequence[GraphContext], desc
 
 def link_contexts(instances: Sequence[RelationInstance], index: LabelIndex, ontology: OntologyView,
                   embeddings: KGEmbeddings | None, facts: Facts | None) -> list[GraphContext]:
-    """Link each mention (its given IRI, else an exact label match) and gather its hypernyms and vector.
+    """Link each mention (its given IRI, else an exact label match) and gather its hypernyms and vector."""
+    linked = [(x.head.entity or index.link(x.head_text), x.tail.entity or index.link(x.tail_text))
+              for x in instances]
+    return entity_contexts(linked, ontology, embeddings, facts)
+
+
+def entity_contexts(pairs: Sequence[tuple[str | None, str | None]], ontology: OntologyView,
+                    embeddings: KGEmbeddings | None, facts: Facts | None) -> list[GraphContext]:
+    """What the graph knows of each (head, tail) pair of entity IRIs (None: not linked): hypernyms and vectors.
 
     An entity the embeddings never saw is folded in from `facts(iri)`.
     """
-    linked = [(x.head.entity or index.link(x.head_text), x.tail.entity or index.link(x.tail_text))
-              for x in instances]
-    iris = [i for pair in linked for i in pair if i]
+    iris = [i for pair in pairs for i in pair if i]
     hypernyms = ontology.hypernyms(iris) if iris else {}
     vectors = ({i: embeddings.vector(i, facts) for i in dict.fromkeys(iris)} if embeddings is not None else {})
 
@@ -304,7 +308,7 @@ def link_contexts(instances: Sequence[RelationInstance], index: LabelIndex, onto
             return LinkedMention()
         return LinkedMention(iri, hypernyms.get(iri, []), vectors.get(iri))
 
-    return [GraphContext(mention(h), mention(t)) for h, t in linked]
+    return [GraphContext(mention(h), mention(t)) for h, t in pairs]
 
 
 def reversed_contexts(contexts: Sequence[GraphContext] | None) -> list[GraphContext] | None:
@@ -322,7 +326,6 @@ class ScoringState:
     profile: RelationGraphProfile | None
     arguments: RelationArguments
     threshold: ExampleThreshold  # the none-of-the-above threshold, raised to what the examples show
-    verified: bool = False  # whether the fact verifier's verdicts are pooled (`GraphAwareClassifier.prepare`)
 
 
 @dataclass
@@ -342,15 +345,12 @@ class GraphAwareClassifier:
 
     `examples_nota_recall` (None: off) raises the none-of-the-above threshold until that share of the
     examples, asked among the other relations with examples, would be answered none of the above
-    (`models.relation.example_threshold`). `verifier` (None: off) is a second reader whose verdicts are pooled
-    with the prototypical scores (`models.relation.verifier`), the threshold included."""
+    (`models.relation.example_threshold`)."""
 
-    def __init__(self, model: RelationModel, use_graph: bool = True, examples_nota_recall: float | None = None,
-                 verifier: VerifiedScores | None = None):
+    def __init__(self, model: RelationModel, use_graph: bool = True, examples_nota_recall: float | None = None):
         self.model = model
         self.use_graph = use_graph
         self.examples_nota_recall = examples_nota_recall
-        self.verifier = verifier
         self.classifier = PrototypicalClassifier(model)
         self._example_views = InstanceViewCache(model)  # shared: an example is encoded as asked once
         self._cache = PrototypeCache(model, self._example_views)
@@ -364,24 +364,8 @@ class GraphAwareClassifier:
         profile = RelationGraphProfile(embeddings, protos.iris) if embeddings is not None else None
         arguments = RelationArguments.encode(self.model, [(r.domain, r.range) for r in relations])
         threshold = example_threshold(self.classifier, self._example_views, protos, examples,
-                                      self.examples_nota_recall, self._rescore_for(protos))
-        verified = self.verifier is not None and checked_by_examples(threshold)
-        return ScoringState(protos, profile, arguments, threshold, verified)
-
-    def _rescore_for(self, protos: PrototypeSet, pooled: bool = True):
-        """The verifier's second opinion on given instances (`pooled` False: its vetoes only), or None without
-        a verifier."""
-        if self.verifier is None:
-            return None
-        return partial(self.verifier.for_pairs, protos=protos, side_weight=self.model.config.side_weight,
-                       pooled=pooled)
-
-    def _verified(self, state: ScoringState):
-        """The verifier's second opinion under `state`: pooled where the examples hold it, else only its
-        vetoes (`Serving.veto`), else None."""
-        if self.verifier is None or not (state.verified or self.verifier.serving.veto):
-            return None
-        return self._rescore_for(state.prototypes, pooled=state.verified)
+                                      self.examples_nota_recall)
+        return ScoringState(protos, profile, arguments, threshold)
 
     def evidence(self, state: ScoringState, contexts: Sequence[GraphContext] | None,
                  ultra: UltraPlausibility | None = None) -> Evidence | None:
@@ -402,20 +386,17 @@ class GraphAwareClassifier:
         return self.classifier.predict(instances, state.prototypes, candidates, top_k=top_k, threshold=threshold,
                                        evidence=self.evidence(state, contexts, ultra),
                                        backward_evidence=self.evidence(state, reversed_contexts(contexts), ultra),
-                                       default_threshold=state.threshold.serving,
-                                       rescore_for=self._verified(state))
+                                       default_threshold=state.threshold.serving)
 
     def oriented(self, state: ScoringState, forward: tuple[torch.Tensor, torch.Tensor],
                  backward: tuple[torch.Tensor, torch.Tensor],
-                 contexts: Sequence[GraphContext] | None, instances: Sequence[RelationInstance],
-                 ultra: UltraPlausibility | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                 contexts: Sequence[GraphContext] | None, ultra: UltraPlausibility | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """Probabilities of (head r tail) and (tail r head) over all relations, one direction per fact;
-        `forward` / `backward` are the views of `instances` as asked and reversed."""
-        rescore_for = self._verified(state)
+        `forward` / `backward` are the views of the pairs as asked and reversed."""
         return self.classifier.oriented(forward, backward, state.prototypes, None,
                                         self.evidence(state, contexts, ultra),
-                                        self.evidence(state, reversed_contexts(contexts), ultra),
-                                        rescore=None if rescore_for is None else rescore_for(instances))
+                                        self.evidence(state, reversed_contexts(contexts), ultra))
 
 
 # Graph evidence for an evaluation file (`kgrel eval --kg`) -----------------------------------

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from kgrel.app.cli.common import add_common, fail, load_model, settings_from
+from kgrel.app.cli.documents import register as register_documents
 
 
 def register(sub) -> None:
@@ -30,6 +31,7 @@ def register(sub) -> None:
     z.add_argument("--subsets", type=int, default=100, help="with --n-way: how many relation subsets")
     z.add_argument("--seed", type=int, default=0)
     add_common(z)
+    register_documents(ev)
     for q in (f, z):
         q.add_argument("--kg", help="graph for linking and embeddings: an RDF file, or a named graph of the store")
         q.add_argument("--no-kg", action="store_true", help="ablation: ignore --kg")

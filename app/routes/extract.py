@@ -7,7 +7,7 @@ from kgrel.app.deps import ServiceDep
 from kgrel.app.routes.jobs import job_status
 from kgrel.app.schemas import ErrorOut
 from kgrel.app.schemas.jobs import ExtractJobIn, JobOut, JobStarted
-from kgrel.app.schemas.labelling import ExtractIn, ExtractOut, FactOut, SpanOut
+from kgrel.app.schemas.labelling import ExtractIn, ExtractOut, FactOut, SpanOut, SupportOut
 from kgrel.app.services.extraction import EXTRACT_JOB
 from kgrel.app.services.jobs import JobBusy
 from kgrel.kg.errors import NotFound
@@ -26,23 +26,28 @@ def span_out(m, offset: int = 0) -> SpanOut:
 def extract(body: ExtractIn, service: ServiceDep,
             ingest: bool = Query(False, description="Write the facts into the graph, with provenance, in a new "
                                                     "named graph")) -> ExtractOut:
-    """Find mentions of graph entities, pair them within sentences and classify each pair.
+    """Find the graph's entities in each document, read every pair of entities mentioned near each other and
+    return each fact (head, relation, tail) above the threshold once, with the passages that support it.
 
-    Returns candidate facts (head, relation, tail, score, sentence, offsets); none-of-the-above pairs are dropped.
+    A pair may hold several relations; each comes in one direction. Pairs under the threshold are dropped;
+    when no fact is left, `reason` says why.
     """
-    facts = service.extraction.extract(body.all_documents(), mentions=body.mention_dicts(),
-                                       candidates=body.candidates, threshold=body.threshold)
+    found = service.extraction.extract_with_reason(body.all_documents(), mentions=body.mention_dicts(),
+                                                   candidates=body.candidates, threshold=body.threshold)
+    facts = found.facts
     graph = service.extraction.ingest_facts(facts, body.user) if ingest and facts else None
-    labels = service.graph.labels(list({iri for f in facts for iri in (f.pair.head.entity, f.pair.tail.entity)}))
+    labels = service.graph.labels(list({iri for f in facts for iri in (f.head, f.tail)}))
     out = []
     for f in facts:
-        p = f.pair
-        out.append(FactOut(head=p.head.entity, head_label=labels.get(p.head.entity), relation=f.relation,
-                           curie=service.graph.curie(f.relation), label=f.label, tail=p.tail.entity,
-                           tail_label=labels.get(p.tail.entity), score=f.score, document=p.document,
-                           sentence=p.sentence, sentence_start=p.offset, head_span=span_out(p.head, p.offset),
-                           tail_span=span_out(p.tail, p.offset)))
-    return ExtractOut(facts=out, ingested=graph is not None, graph=graph)
+        support = [SupportOut(sentence=s.text, sentence_start=s.start, head_span=span_out(s.head, s.start),
+                              tail_span=span_out(s.tail, s.start)) for s in f.support]
+        first = support[0]
+        out.append(FactOut(head=f.head, head_label=labels.get(f.head), relation=f.relation,
+                           curie=service.graph.curie(f.relation), label=f.label, tail=f.tail,
+                           tail_label=labels.get(f.tail), score=f.score, document=f.document,
+                           sentence=first.sentence, sentence_start=first.sentence_start, head_span=first.head_span,
+                           tail_span=first.tail_span, support=support))
+    return ExtractOut(facts=out, ingested=graph is not None, graph=graph, reason=found.reason)
 
 
 @router.post("/extract/jobs", status_code=status.HTTP_202_ACCEPTED, response_model=JobStarted, responses=ERRORS)

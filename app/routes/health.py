@@ -14,6 +14,6 @@ def health(request: Request, service: ServiceDep) -> HealthOut:
     live (file paths, endpoint URLs) is shown only to callers with a key, since /health is public."""
     report = service.health()
     if request.scope.get("kgrel.role") is None:
-        for private in ("store", "model", "encoder", "verifier"):
+        for private in ("store", "model", "encoder"):
             report.pop(private)
     return HealthOut(**report)

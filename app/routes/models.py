@@ -32,8 +32,6 @@ def threshold(service: ServiceDep) -> ThresholdOut:
     curie = service.graph.curie
     return ThresholdOut(serving=t.serving, model=t.model, from_examples=t.from_examples, recall=t.recall,
                         examples_asked=t.asked, relations=t.relations,
-                        verifier_pooled=state.verified,
-                        verifier_veto_examples=service.predictions.veto_examples(),
                         highest=[ConfusionOut(relation=curie(c.relation), read_as=curie(c.read_as), score=c.score)
                                  for c in t.highest])
 

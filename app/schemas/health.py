@@ -21,5 +21,4 @@ class HealthOut(BaseModel):
     store: str | None = None
     model: str | None = None
     encoder: str | None = None
-    verifier: str | None = None  # the fact verifier folder; None: no verifier
     kg_embeddings: EmbeddingsSummary | None = None

@@ -77,6 +77,16 @@ class SpanOut(MentionOut):
     """A mention with document offsets."""
 
 
+class SupportOut(BaseModel):
+    """A passage that states the fact: a sentence mentioning both entities, or the shortest stretch of
+    sentences that mentions each (a fact stated across sentences)."""
+
+    sentence: str
+    sentence_start: int = Field(description="Offset of the passage in its document.")
+    head_span: SpanOut
+    tail_span: SpanOut
+
+
 class FactOut(BaseModel):
     head: str
     head_label: str | None = None
@@ -87,16 +97,21 @@ class FactOut(BaseModel):
     tail_label: str | None = None
     score: float = Field(description="Calibrated probability that the relation holds.")
     document: int
-    sentence: str
-    sentence_start: int = Field(description="Offset of the sentence in its document.")
+    sentence: str = Field(description="The first passage that supports the fact (as in `support`).")
+    sentence_start: int = Field(description="Offset of that passage in its document.")
     head_span: SpanOut
     tail_span: SpanOut
+    support: list[SupportOut] = Field(description="Every passage of the document that supports the fact, in "
+                                                  "document order: the fact is returned once, however often stated.")
 
 
 class ExtractOut(BaseModel):
     facts: list[FactOut]
     ingested: bool
     graph: str | None = Field(None, description="Named graph the facts were written to (with ?ingest=true).")
+    reason: str | None = Field(None, description="Why no fact was returned, when none was: no linked mentions, "
+                                                 "no two entities near enough to pair, or no pair above the "
+                                                 "threshold.")
 
 
 class SessionCounts(BaseModel):

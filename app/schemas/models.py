@@ -54,12 +54,3 @@ class ThresholdOut(BaseModel):
     relations: int = Field(description="Relations those examples are of.")
     highest: list[ConfusionOut] = Field(description="The examples' best readings as another relation, highest "
                                                     "first: what drives `from_examples`.")
-    verifier_pooled: bool = Field(
-        False, description="Whether the fact verifier's verdicts are pooled into the scores now: it needs a verifier "
-                           "and the examples' threshold (`from_examples`), which holds it on your text. Pooled, a "
-                           "verdict can lift or lower the scores of relations with as many examples as the verifier "
-                           "was measured to help at (one, for the shipped one).")
-    verifier_veto_examples: list[int | None] | None = Field(
-        None, description="[MIN, MAX] (MAX null: no bound): the example counts of the relations whose scores the "
-                          "verifier may only lower, whether or not it is pooled ([0, 0] for the shipped one: "
-                          "relations with no examples). Null: no vetoes.")

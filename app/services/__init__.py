@@ -76,7 +76,7 @@ class KgrelService:
         return {"status": "ok" if reachable else "degraded", "store": self.graph.store.description,
                 "store_reachable": reachable, "model_loaded": model is not None,
                 "model": self.models.location(self.models.active) or "untrained",
-                "encoder": str(model.encoder.model_dir), "verifier": self.settings.verifier_location(),
+                "encoder": str(model.encoder.model_dir),
                 "device": str(model.device),
                 "precision": model.encoder.precision, "kg_embeddings": self.embeddings.summary(),
                 "worker": os.getpid()}

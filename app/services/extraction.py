@@ -1,4 +1,11 @@
-"""From raw text to candidate facts: sentences, mentions found by the graph's names, pairs, classification."""
+"""From raw text to facts: sentences, mentions of the graph's entities, each document read whole.
+
+A document's mentions are grouped by the entity they name (given with the text, linked from the graph's
+names, or a later short form of a linked name: `kg.coreference`), its pairs of entities mentioned within
+`pair_window` sentences of each other are read at once (`PredictionService.read_documents`), and each
+(head, relation, tail) above the threshold is one fact, whatever the number of sentences that state it:
+those sentences are its support.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +20,11 @@ from kgrel.app.services.graph import GraphService
 from kgrel.app.services.jobs import Job, JobRunner, new_job_id
 from kgrel.app.services.predictions import PredictionService
 from kgrel.kg import changes, provenance
+from kgrel.kg.coreference import NamedSpan, refer_back
 from kgrel.kg.fact_log import FactLog
-from kgrel.kg.linking import BY_CONTEXT, BY_HAND, BY_SPELLING, FoundMention
+from kgrel.kg.linking import BY_CONTEXT, BY_HAND, BY_REFERENCE, BY_SPELLING, FoundMention
+from kgrel.models.relation.documents import Document, DocumentEntity
 from kgrel.models.relation.instances import Mention, RelationInstance, make_instance
-from kgrel.models.relation.prototypes import best_relations, none_of_the_above
 from kgrel.models.relation.sentences import Span, split_sentences
 
 MAX_MENTIONS_PER_SENTENCE = 12
@@ -41,11 +49,43 @@ class Pair:
 
 
 @dataclass
+class Support:
+    """Where a fact is stated: a sentence that mentions both entities or, when none does, the shortest stretch
+    of sentences that mentions each. `start` is its offset in the document; the mentions' are in `text`."""
+
+    text: str
+    start: int
+    head: FoundMention
+    tail: FoundMention
+
+
+@dataclass
 class ExtractedFact:
-    pair: Pair
+    """One fact (head entity, relation, tail entity) of one document, with every passage that supports it."""
+
+    document: int
+    head: str
     relation: str
     label: str
+    tail: str
     score: float
+    support: list[Support]
+
+
+@dataclass
+class Extraction:
+    facts: list[ExtractedFact]
+    reason: str | None = None  # why there is no fact, when there is none
+
+
+@dataclass
+class ReadDocument:
+    """A document as the model reads it, with the mentions behind each of its entities."""
+
+    index: int
+    document: Document
+    mentions: list[list[FoundMention]]  # per entity, its mentions with document offsets
+    pairs: list[tuple[int, int]]
 
 
 @dataclass
@@ -145,27 +185,78 @@ class ExtractionService:
         """The pairs whose two mentions are both linked to entities: the only ones that can become facts."""
         return [p for p in self.find_pairs(documents, mentions) if p.head.entity and p.tail.entity]
 
+    def read(self, documents: list[str], mentions: list[list[dict]] | None = None) -> list[ReadDocument]:
+        """Each document's entities (mentions grouped by the entity they name) and the pairs to read: entities
+        mentioned within `pair_window` sentences of each other. Unlinked mentions name no entity and drop out;
+        with mentions found from the graph's names, later short forms of those names are mentions too."""
+        linked = self.link(documents, mentions)
+        by_document: dict[int, list[FoundMention]] = {d: [] for d in range(len(documents))}
+        sentences: dict[int, list[Span]] = {d: [] for d in range(len(documents))}
+        for d, sentence, found in linked.sentences:
+            sentences[d].append(sentence)
+            by_document[d] += [_shifted(m, sentence.start) for m in found if m.entity]
+        window = self.graph.settings.pair_window
+        out = []
+        for d, text in enumerate(documents):
+            found = by_document[d]
+            given = bool(mentions and d < len(mentions) and mentions[d])
+            if found and not given:
+                named = [NamedSpan(m.start, m.end, m.text, m.entity) for m in found]
+                found += [FoundMention(n.start, n.end, n.text, [n.entity], how=BY_REFERENCE)
+                          for n in refer_back(text, named)]
+            entities: dict[str, list[FoundMention]] = {}
+            for m in sorted(found, key=lambda m: m.start):
+                entities.setdefault(m.entity, []).append(m)
+            document = Document(text, [DocumentEntity(tuple((m.start, m.end) for m in ms), iri)
+                                       for iri, ms in entities.items()],
+                                sentences[d] or [Span(0, len(text), text)])
+            near = document.entity_sentences()
+            pairs = [(a, b) for a in range(len(near)) for b in range(a + 1, len(near))
+                     if min(abs(x - y) for x in near[a] for y in near[b]) <= window]
+            out.append(ReadDocument(d, document, list(entities.values()), pairs))
+        return out
+
     def extract(self, documents: list[str], *, mentions=None, candidates: list[str] | None = None,
                 threshold: float | None = None) -> list[ExtractedFact]:
-        """Candidate facts above the threshold: each pair of linked mentions is asked both ways, and each
-        way gives its best relation unless that is none of the above. A relation's fact comes in one
-        direction only (symmetric and inverse relations once), so (a r b) and (b r a) never both appear."""
-        pairs = self.linked_pairs(documents, mentions)
-        if not pairs:
-            return []
-        scored = self.predictions.oriented([p.instance() for p in pairs])
-        forward, backward, protos = scored.forward, scored.backward, scored.prototypes
-        keep = None
-        if candidates is not None:
-            keep = [self.predictions.relation_index(protos, c) for c in candidates]
-        threshold = scored.threshold if threshold is None else threshold
+        """Facts above the threshold, one per (head entity, relation, tail entity) and document: each pair of
+        entities is read both ways and gives every relation that holds, each in one direction (symmetric and
+        inverse relations once), with the passages that support it."""
+        return self.extract_with_reason(documents, mentions=mentions, candidates=candidates,
+                                        threshold=threshold).facts
+
+    def extract_with_reason(self, documents: list[str], *, mentions=None, candidates: list[str] | None = None,
+                            threshold: float | None = None) -> Extraction:
+        """`extract`, and why nothing was found when nothing was."""
+        all_read = self.read(documents, mentions)
+        read = [r for r in all_read if r.pairs]
+        if not read:
+            if not any(r.document.entities for r in all_read):
+                return Extraction([], "no mention of a graph entity was found (or given with an entity): add the "
+                                      "entities to the graph, or mark the mentions by hand")
+            return Extraction([], f"no two entities are mentioned within {self.graph.settings.pair_window} "
+                                  "sentences of each other, so there is no pair to read")
+        scored = self.predictions.read_documents([r.document for r in read], [r.pairs for r in read])
+        protos = scored[0].prototypes
+        keep = None if candidates is None else {self.predictions.relation_index(protos, c) for c in candidates}
         facts = []
-        for probs, oriented_pairs in ((forward, pairs), (backward, [p.reversed() for p in pairs])):
-            scores, relations = best_relations(probs, keep)
-            facts += [ExtractedFact(pair, protos.iris[rel], protos.labels[rel], round(score, 4))
-                      for pair, score, rel in zip(oriented_pairs, scores, relations, strict=True)
-                      if score > 0 and not none_of_the_above(score, threshold)]
-        return sorted(facts, key=lambda f: (f.pair.document, f.pair.offset, min(f.pair.head.start, f.pair.tail.start)))
+        for r, scores in zip(read, scored, strict=True):
+            bar = scores.threshold if threshold is None else threshold
+            for probs, reverse in ((scores.forward, False), (scores.backward, True)):
+                for i, j in ((probs >= bar) & (probs > 0)).nonzero().tolist():
+                    if keep is not None and j not in keep:
+                        continue
+                    a, b = r.pairs[i]
+                    h, t = (b, a) if reverse else (a, b)
+                    facts.append(ExtractedFact(r.index, r.document.entities[h].iri, protos.iris[j], protos.labels[j],
+                                               r.document.entities[t].iri, round(float(probs[i, j]), 4),
+                                               support(r, h, t)))
+        facts.sort(key=lambda f: (f.document, f.support[0].start, -f.score))
+        reason = None
+        if not facts:
+            pairs = sum(len(r.pairs) for r in read)
+            reason = (f"no pair of entities scored at or above the threshold ({pairs} pairs read)"
+                      + ("" if threshold is not None else "; pass a lower threshold to see weaker facts"))
+        return Extraction(facts, reason)
 
     def extract_documents(self, documents: list[tuple[str, str]], *, graph: str, model: str,
                           threshold: float | None = None) -> DocumentFacts:
@@ -173,11 +264,11 @@ class ExtractionService:
         facts = self.extract([text for _, text in documents], threshold=threshold)
         by_document: dict[str, list[ox.Quad]] = {doc_id: [] for doc_id, _ in documents}
         for f in facts:
-            p = f.pair
-            doc_id = documents[p.document][0]
+            doc_id = documents[f.document][0]
             by_document[doc_id] += provenance.document_fact_quads(provenance.DocumentFact(
-                graph, doc_id, p.head.entity, f.relation, p.tail.entity, p.sentence, p.offset,
-                (p.head.start, p.head.end), (p.tail.start, p.tail.end), f.score, model))
+                graph, doc_id, f.head, f.relation, f.tail,
+                [provenance.Passage(s.text, s.start, (s.head.start, s.head.end), (s.tail.start, s.tail.end))
+                 for s in f.support], f.score, model))
         return DocumentFacts(by_document, len(facts))
 
     def extract_corpus(self, documents: Iterable[tuple[str, str]], log: FactLog, *, graph: str, model: str,
@@ -245,10 +336,46 @@ class ExtractionService:
         quads = provenance.session_quads(run_id, facts[0].relation if facts else "urn:kgrel:none",
                                          "extraction", provenance.now()) if facts else []
         for f in facts:
+            first = f.support[0]
             _, fq = provenance.fact_quads(provenance.AcceptedFact(
-                f.pair.head.entity, f.relation, f.pair.tail.entity, f.pair.sentence,
-                (f.pair.head.start, f.pair.head.end), (f.pair.tail.start, f.pair.tail.end), f.score, user, run_id))
+                f.head, f.relation, f.tail, first.text, (first.head.start, first.head.end),
+                (first.tail.start, first.tail.end), f.score, user, run_id))
             quads += fq
         self.graph.store.insert(quads)
         self.graph.changed({changes.FACTS})
         return provenance.session_graph(run_id)
+
+
+def _shifted(m: FoundMention, offset: int) -> FoundMention:
+    """The mention with document offsets (found ones are in sentence offsets)."""
+    return FoundMention(m.start + offset, m.end + offset, m.text, m.entities, m.how, m.score, m.chosen)
+
+
+def support(read: ReadDocument, head: int, tail: int) -> list[Support]:
+    """The passages stating (head, tail): every sentence mentioning both (their first mentions there), else
+    the shortest stretch of sentences from a mention of one to a mention of the other. When an entity is
+    named in none of them but by a short form ("Schneider"), the first passage reaches back to where it was
+    named in full, so that a reader sees who is meant."""
+    doc = read.document
+    sentence_of = {id(m): doc.sentence_of(m.start) for ms in read.mentions for m in ms}
+    found = []
+    for s in range(len(doc.sentences)):
+        h = next((m for m in read.mentions[head] if sentence_of[id(m)] == s), None)
+        t = next((m for m in read.mentions[tail] if sentence_of[id(m)] == s), None)
+        if h is not None and t is not None:
+            found.append((h, t))
+    if not found:
+        found = [min(((h, t) for h in read.mentions[head] for t in read.mentions[tail]),
+                     key=lambda ht: (abs(sentence_of[id(ht[0])] - sentence_of[id(ht[1])]), ht[0].start))]
+    for side, entity in ((0, head), (1, tail)):
+        if all(pair[side].how == BY_REFERENCE for pair in found):
+            first = found[0][side]
+            full = next((m for m in read.mentions[entity] if m.how != BY_REFERENCE and m.start < first.start), None)
+            if full is not None:
+                found[0] = (full, found[0][1]) if side == 0 else (found[0][0], full)
+    out = []
+    for h, t in found:
+        first, last = sorted((sentence_of[id(h)], sentence_of[id(t)]))
+        start, end = doc.sentences[first].start, doc.sentences[last].end
+        out.append(Support(doc.text[start:end], start, _shifted(h, -start), _shifted(t, -start)))
+    return out

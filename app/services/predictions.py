@@ -23,16 +23,19 @@ from kgrel.models.fusion import (
     OrientedScores,
     ScoringState,
     UltraPlausibility,
+    entity_contexts,
     link_contexts,
 )
 from kgrel.models.graph.embeddings import KGEmbeddings
+from kgrel.models.relation.documents import Document, DocumentEntity
 from kgrel.models.relation.example_threshold import ExampleThreshold
 from kgrel.models.relation.instances import RelationInstance, instance_from_record
 from kgrel.models.relation.model import RelationModel
 from kgrel.models.relation.prototypes import InstancePrediction, InstanceViewCache, PrototypeSet, embed_both_ways
-from kgrel.models.relation.verifier import VerifiedScores
 
 log = logging.getLogger(__name__)
+
+TYPE_LABELS = 2  # class labels of an entity read as its type: its nearest classes
 
 
 @dataclass
@@ -65,9 +68,6 @@ class PredictionService:
         self.graph = graph
         self.embeddings = embeddings
         self.model = model
-        location = settings.verifier_location()
-        # The verifier reads text only: it outlives a switch of the relation model.
-        self.verifier = None if location is None else VerifiedScores.load(location, model.device)
         self.classifier = self._classifier(model)
         self.views = InstanceViewCache(model)
         self._lock = threading.Lock()  # guards the fields below; never held while building
@@ -96,13 +96,7 @@ class PredictionService:
 
     def _classifier(self, model: RelationModel) -> GraphAwareClassifier:
         return GraphAwareClassifier(model, use_graph=self.settings.use_graph,
-                                    examples_nota_recall=self.settings.examples_nota_recall or None,
-                                    verifier=self.verifier)
-
-    def veto_examples(self) -> list[int | None] | None:
-        """The example counts of the relations whose scores the verifier may only lower, or None."""
-        veto = None if self.verifier is None else self.verifier.serving.veto
-        return None if veto is None else list(veto)
+                                    examples_nota_recall=self.settings.examples_nota_recall or None)
 
     def threshold(self) -> ExampleThreshold:
         """The none-of-the-above threshold serving now: the model's, or higher where the examples call for it."""
@@ -254,6 +248,38 @@ class PredictionService:
         else:
             forward_views, backward_views = embed_both_ways(self.model, instances)
         contexts = self.contexts(instances)
-        fwd, bwd = self.classifier.oriented(state, forward_views, backward_views, contexts, instances,
+        fwd, bwd = self.classifier.oriented(state, forward_views, backward_views, contexts,
                                             self.plausibility(contexts))
         return OrientedScores(fwd, bwd, state.prototypes, state.threshold.serving)
+
+    def read_documents(self, documents: Sequence[Document], pairs: Sequence[Sequence[tuple[int, int]]]
+                       ) -> list[OrientedScores]:
+        """Each document read once: the calibrated probabilities of the facts (a r b) and (b r a) for each of its
+        (a, b) entity pairs and every relation, one direction per fact, with graph evidence for linked entities
+        and their classes as types; all against one scoring state."""
+        state = self.state()
+        documents = self.typed(documents)
+        views = self.model.read_pairs(documents, pairs)
+        entity_pairs = [(d.entities[a].iri, d.entities[b].iri) for d, ps in zip(documents, pairs, strict=True)
+                        for a, b in ps]
+        contexts = (entity_contexts(entity_pairs, self.graph.ontology, self.embeddings.current, self.graph.facts_of)
+                    if self.settings.use_graph and entity_pairs else None)
+        ultra = self.plausibility(contexts)
+        out, start = [], 0
+        with self.metrics.time_model("read"):
+            for doc_pairs, v in zip(pairs, views, strict=True):
+                part = None if contexts is None else contexts[start:start + len(doc_pairs)]
+                start += len(doc_pairs)
+                fwd, bwd = self.classifier.oriented(state, (v.example, v.side), (v.reversed_example, v.reversed_side),
+                                                    part, ultra)
+                out.append(OrientedScores(fwd, bwd, state.prototypes, state.threshold.serving))
+        return out
+
+    def typed(self, documents: Sequence[Document]) -> list[Document]:
+        """The documents with each linked entity's nearest class labels from the graph (types as evidence)."""
+        iris = [e.iri for d in documents for e in d.entities if e.iri and not e.classes]
+        if not iris or not self.settings.use_graph:
+            return list(documents)
+        classes = self.graph.ontology.hypernyms(iris, max_per_entity=TYPE_LABELS)
+        return [Document(d.text, [DocumentEntity(e.mentions, e.iri, e.classes or tuple(classes.get(e.iri or "", ())))
+                                  for e in d.entities], d.sentences) for d in documents]

@@ -1,11 +1,12 @@
 """Adapting a trained relation model to a user's domain from the examples they accepted.
 
-The relation heads (and optionally the top encoder layers) are fine-tuned with the same episodes as
-training (`training.RelationTrainer`, none-of-the-above and reversed-pair queries included) on the
-user's relations. Validation is relation-disjoint: a seeded share of the relations is held out, the
-model is scored on them before and after (N-way 1-shot and 0-shot), and the adapted model is kept
-only when it scores at least as well as the model it started from. The result is a new model folder;
-the one it started from is left as it was, so a switch back is always possible.
+The relation heads (and optionally the top encoder layers) are fine-tuned with the single-sentence
+episodes of training (`document_training.DocumentTrainer` without documents: each query scored against
+every episode relation, and reversed) on the user's relations. Validation is relation-disjoint: a seeded
+share of the relations is held out, the model is scored on them before and after (N-way 1-shot and
+0-shot), and the adapted model is kept only when it scores at least as well as the model it started
+from. The result is a new model folder; the one it started from is left as it was, so a switch back is
+always possible.
 
 `recalibrate` is the light alternative: the model is left as it is and only its calibration is refitted
 on the user's examples, so that its scores, and so none-of-the-above, mean on the user's text what
@@ -26,9 +27,9 @@ from safetensors.torch import load_file, save_file
 
 from kgrel.kg.ontology import RelationInfo
 from kgrel.models.relation.calibration_fitting import calibration_examples, fit_to_examples
+from kgrel.models.relation.document_training import DocumentTrainConfig, DocumentTrainer
 from kgrel.models.relation.instances import RelationInstance
 from kgrel.models.relation.model import ENCODER_FILE, PACKAGED, ModelConfig, RelationModel
-from kgrel.models.relation.training import RelationTrainer, TrainConfig
 
 
 class CannotAdapt(ValueError):
@@ -129,16 +130,16 @@ def adapt(base_dir: Path, examples: dict[str, list[RelationInstance]], side_info
     smallest = min(len(items) for items in train.values())
     n_val = len(val_rel)
     settings = ((n_val, 1), (n_val, 0))
-    trainer = RelationTrainer(model, train, side_info, val, TrainConfig(
-        train_layers=config.train_layers, steps=config.steps, n_way=min(10, len(train_rel)),
-        k_choices=tuple(k for k in (0, 1, 2, 3, 5) if k <= smallest - 1) or (0,), queries=1,
-        lr_encoder=config.lr_encoder, lr_heads=config.lr_heads, warmup=min(20, config.steps // 4),
-        eval_every=config.eval_every, patience=3, dev_episodes=config.episodes, seed=config.seed,
-        nota_rates=(0.0, 0.15, 0.5) if len(train_rel) > 2 else (0.0,), reverse_share=0.5,
-        notes=f"adapted from {base_dir} on {len(train_rel)} relations of the user's examples"))
-    before = trainer.evaluate(val, settings=settings, seed=config.seed)
+    trainer = DocumentTrainer(model, [], side_info, train_rel, DocumentTrainConfig(
+        epochs=max(1, config.steps // config.eval_every), sentence_steps=config.eval_every,
+        train_layers=config.train_layers, fewrel_way=min(10, len(train_rel)), fewrel_weight=1.0,
+        k_choices=tuple(k for k in (0, 1, 2, 3, 5) if k <= smallest - 1) or (0,),
+        lr_encoder=config.lr_encoder, lr_heads=config.lr_heads, warmup=min(20, config.steps // 4), seed=config.seed,
+        notes=f"adapted from {base_dir} on {len(train_rel)} relations of the user's examples"),
+        fewrel=train, dev_sentences=val)
+    before = trainer.evaluate_sentences(val, settings=settings, episodes=config.episodes, seed=config.seed)
     result = trainer.train(progress=False)
-    after = trainer.evaluate(val, settings=settings, seed=config.seed)
+    after = trainer.evaluate_sentences(val, settings=settings, episodes=config.episodes, seed=config.seed)
     validated = _mean(after) >= _mean(before)
     kept = config.force or validated
     outcome = AdaptResult(kept, _rounded(before), _rounded(after), train_rel, val_rel, result["seconds"],
@@ -148,17 +149,15 @@ def adapt(base_dir: Path, examples: dict[str, list[RelationInstance]], side_info
     return outcome
 
 
-def _save(trainer: RelationTrainer, model: RelationModel, base_dir: Path, out: Path, result: dict) -> None:
+def _save(trainer: DocumentTrainer, model: RelationModel, base_dir: Path, out: Path, result: dict) -> None:
     """The adapted folder: new heads, the base folder's trained encoder layers unless adapted too, and
     the base calibration (validation relations are too few to refit it)."""
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     base = ModelConfig.load(base_dir)
-    model.config.calibration = base.calibration
-    model.config.nota_threshold = base.nota_threshold
     if (portable := _portable(base.encoder, base_dir)) != base.encoder:
         model.config.encoder = portable
-    trainer.save(tmp, result)
+    trainer.save(tmp, result, calibration=base.calibration)
     if (base_dir / ENCODER_FILE).exists():
         # The base folder's fine-tuned layers, with those adapted now written over them.
         layers = load_file(str(base_dir / ENCODER_FILE))

@@ -14,12 +14,11 @@ The result never holds both directions of an asymmetric relation, whatever the m
 
 The two readings of an asymmetric relation (or of a relation and its inverse) are scored
 independently, yet at most one of them is true, so the kept one is scored P(this reading, not the
-other | not both) = p (1 - q) / (1 - p q) (`rule="exclusive"`, the service's): a pair the model reads
-"composer" both ways at 0.8 is a fact of unknown direction, scored 0.44, not 0.8. Measured against
-keeping the winning reading's own score (`rule="max"`), it more than halves reversed false facts and
-gives higher fact precision at every share of right answers but the strictest at K = 0 (README,
-"One reading excludes the other"). It relies on the algebra being right: a relation that holds both ways
-must be declared symmetric, or be seen so in the graph's facts (`RelationInfo.reads_symmetric`).
+other | not both) = p (1 - q) / (1 - p q): a pair the model reads "composer" both ways at 0.8 is a fact
+of unknown direction, scored 0.44, not 0.8 (keeping the winner's own score was measured to give more than
+twice the reversed false facts: docs/benchmarks.md, "Tried and not kept"). It relies on the algebra being
+right: a relation that holds both ways must be declared symmetric, or be seen so in the graph's facts
+(`RelationInfo.reads_symmetric`).
 """
 
 from __future__ import annotations
@@ -66,15 +65,15 @@ def exclusive(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 
 
 def orient(forward: torch.Tensor, backward: torch.Tensor,
-           algebra: RelationAlgebra, rule: str = "exclusive") -> tuple[torch.Tensor, torch.Tensor]:
+           algebra: RelationAlgebra) -> tuple[torch.Tensor, torch.Tensor]:
     """Scores of the facts (a r b) and (b r a) for pairs x relations, one direction per fact.
 
     `forward[i, r]` scores pair i as asked, `backward[i, r]` the same pair reversed. Returns
     (forward facts, backward facts) of the same shape where, for every pair and relation, at most
-    one of the two is non-zero, and a symmetric or inverse fact appears only once. `rule` "exclusive"
-    discounts the winning reading's score by the losing reading's; "max" keeps it as it is.
+    one of the two is non-zero, and a symmetric or inverse fact appears only once; the winning reading's
+    score is discounted by the losing reading's (`exclusive`).
     """
-    return one_direction(*both_directions(forward, backward, algebra, rule), algebra)
+    return one_direction(*both_directions(forward, backward, algebra), algebra)
 
 
 def one_direction(fwd: torch.Tensor, bwd: torch.Tensor, algebra: RelationAlgebra) -> tuple[torch.Tensor, torch.Tensor]:
@@ -87,38 +86,18 @@ def one_direction(fwd: torch.Tensor, bwd: torch.Tensor, algebra: RelationAlgebra
     return fwd, bwd
 
 
-def both_directions(forward: torch.Tensor, backward: torch.Tensor, algebra: RelationAlgebra,
-                    rule: str = "exclusive") -> tuple[torch.Tensor, torch.Tensor]:
+def both_directions(forward: torch.Tensor, backward: torch.Tensor,
+                    algebra: RelationAlgebra) -> tuple[torch.Tensor, torch.Tensor]:
     """`orient`'s scores of (a r b) and (b r a) before one direction is kept (a symmetric fact is forward)."""
-    if rule not in ("exclusive", "max"):
-        raise ValueError(f"unknown direction rule {rule!r}: 'exclusive' or 'max'")
     has_inverse = algebra.inverse >= 0
     inv = algebra.inverse.clamp(min=0)
     fwd = torch.where(has_inverse, torch.maximum(forward, backward[:, inv]), forward)
     bwd = torch.where(has_inverse, torch.maximum(backward, forward[:, inv]), backward)
-    if rule == "exclusive":
-        fwd, bwd = (torch.where(algebra.symmetric, fwd, exclusive(fwd, bwd)),
-                    torch.where(algebra.symmetric, bwd, exclusive(bwd, fwd)))
+    fwd, bwd = (torch.where(algebra.symmetric, fwd, exclusive(fwd, bwd)),
+                torch.where(algebra.symmetric, bwd, exclusive(bwd, fwd)))
     fwd = torch.where(algebra.symmetric, torch.maximum(fwd, bwd), fwd)
     bwd = torch.where(algebra.symmetric, torch.zeros_like(bwd), bwd)
     return fwd, bwd
-
-
-def orient_second_opinion(first: tuple[torch.Tensor, torch.Tensor], second: Sequence[torch.Tensor],
-                          lowers_only: torch.Tensor | None, algebra: RelationAlgebra,
-                          rule: str = "exclusive") -> tuple[torch.Tensor, torch.Tensor]:
-    """`orient` of a second opinion's (forward, backward) readings; in the relation columns `lowers_only`
-    marks, each fact keeps the first opinion's direction and never scores above it. Lowering the losing
-    reading alone would raise the winner (the exclusive rule discounts it less), and lowering the winner
-    would hand the fact to the other direction: a veto may do neither."""
-    kept = both_directions(second[0], second[1], algebra, rule)
-    facts = one_direction(*kept, algebra)
-    if lowers_only is None or not bool(lowers_only.any()):
-        return facts
-    before = orient(first[0], first[1], algebra, rule)
-    capped = lowers_only.to(facts[0].device)
-    return tuple(torch.where(capped, torch.where(b > 0, torch.minimum(k, b), torch.zeros_like(b)), f)
-                 for f, b, k in zip(facts, before, kept, strict=True))
 
 
 def best_facts(forward: torch.Tensor, backward: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

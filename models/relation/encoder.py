@@ -68,14 +68,25 @@ def mark(instance: RelationInstance, max_chars: int) -> MarkedText:
 
 @dataclass
 class InstanceEncoding:
-    """Token read-outs of a batch of instances, each L2-normalised, shape (batch, hidden)."""
+    """Token read-outs of a batch of instances, each L2-normalised, shape (batch, hidden); `head_type` and
+    `tail_type` the encoded class labels of the two entities (zero rows where the graph gives none)."""
 
     sentence: torch.Tensor
     head: torch.Tensor
     tail: torch.Tensor
+    head_type: torch.Tensor | None = None
+    tail_type: torch.Tensor | None = None
 
     def float(self) -> InstanceEncoding:
-        return InstanceEncoding(self.sentence.float(), self.head.float(), self.tail.float())
+        def f(x):
+            return None if x is None else x.float()
+
+        return InstanceEncoding(self.sentence.float(), self.head.float(), self.tail.float(), f(self.head_type),
+                                f(self.tail_type))
+
+    def reversed(self) -> InstanceEncoding:
+        """The same pairs read the other way round (tail as head)."""
+        return InstanceEncoding(self.sentence, self.tail, self.head, self.tail_type, self.head_type)
 
 
 @dataclass
@@ -100,6 +111,37 @@ class TokenBatch:
 
         return TokenBatch(move(self.attention_mask), move(self.head_mask), move(self.tail_mask),
                           move(self.input_ids), move(self.token_type_ids), move(self.hidden), self.start_layer)
+
+
+@dataclass
+class DocumentWindows:
+    """Token windows of several documents padded into one batch, each window [CLS] tokens [SEP].
+
+    A document longer than the encoder reads at once is cut into overlapping windows (as ATLOP does); a
+    token's state is the mean of its states in the windows that hold it. `placement[w]` is window w's
+    (document, first token, number of tokens); `offsets[d]` the (tokens, 2) character offsets of document d's
+    tokens in its text. `hidden` replaces the ids with the states entering `start_layer` (training)."""
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    placement: list[tuple[int, int, int]]
+    offsets: list[torch.Tensor]
+    hidden: torch.Tensor | None = None
+    start_layer: int = 0
+
+    def to(self, device: torch.device) -> DocumentWindows:
+        return DocumentWindows(self.input_ids.to(device), self.attention_mask.to(device), self.placement,
+                               self.offsets, None if self.hidden is None else self.hidden.to(device),
+                               self.start_layer)
+
+
+def window_starts(n: int, size: int) -> list[int]:
+    """First tokens of windows of `size` covering `n` tokens, each overlapping the next by about half."""
+    if n <= size:
+        return [0]
+    step = max(1, size // 2)
+    starts = list(range(0, n - size, step))
+    return starts + [n - size]
 
 
 def plain_text(text: str) -> MarkedText:
@@ -185,6 +227,40 @@ class TextEncoder(torch.nn.Module):
         return TokenBatch(enc["attention_mask"], in_head, in_tail, input_ids=enc["input_ids"],
                           token_type_ids=enc.get("token_type_ids")).to(self.device)
 
+    def tokenize_documents(self, texts: Sequence[str]) -> DocumentWindows:
+        """Whole texts as windows of at most `max_length` tokens (special tokens included), on the device."""
+        enc = self.tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        size = self.max_length - 2
+        cls, sep, pad = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id, self.tokenizer.pad_token_id
+        rows, placement, offsets = [], [], []
+        for d, (ids, offs) in enumerate(zip(enc["input_ids"], enc["offset_mapping"], strict=True)):
+            offsets.append(torch.tensor(offs, dtype=torch.long).reshape(-1, 2))
+            for start in window_starts(len(ids), size):
+                piece = ids[start:start + size]
+                rows.append([cls, *piece, sep])
+                placement.append((d, start, len(piece)))
+        longest = max(len(r) for r in rows)
+        input_ids = torch.full((len(rows), longest), pad, dtype=torch.long)
+        mask = torch.zeros(len(rows), longest, dtype=torch.long)
+        for i, row in enumerate(rows):
+            input_ids[i, :len(row)] = torch.tensor(row)
+            mask[i, :len(row)] = 1
+        return DocumentWindows(input_ids, mask, placement, offsets).to(self.device)
+
+    def document_states(self, windows: DocumentWindows) -> list[torch.Tensor]:
+        """Last hidden states of each document's tokens, (tokens, hidden) per document, windows merged."""
+        if windows.hidden is None:
+            hidden = self.model(input_ids=windows.input_ids, attention_mask=windows.attention_mask).last_hidden_state
+        else:
+            hidden = through_layers(self.layers[windows.start_layer:], windows.hidden, windows.attention_mask)
+        return merge_windows(hidden, windows)
+
+    def window_states_at(self, windows: DocumentWindows, layer: int) -> torch.Tensor:
+        """States of the windows entering `layer` (0: the embeddings), for caching frozen lower layers."""
+        out = self.model(input_ids=windows.input_ids, attention_mask=windows.attention_mask,
+                         output_hidden_states=True)
+        return out.hidden_states[layer]
+
     def states_at(self, batch: TokenBatch, layer: int) -> torch.Tensor:
         """Hidden states entering `layer` (0: the embeddings), for caching frozen lower layers."""
         return self.model(**self._inputs(batch), output_hidden_states=True).hidden_states[layer]
@@ -248,3 +324,20 @@ def masked_mean(hidden: torch.Tensor, mask: torch.Tensor, fallback: torch.Tensor
         return mean
     # A mention cut off by truncation falls back to the sentence vector rather than a zero vector.
     return torch.where(count > 0, mean, fallback)
+
+
+def merge_windows(hidden: torch.Tensor, windows: DocumentWindows) -> list[torch.Tensor]:
+    """Per document, the mean state of each token over the windows that hold it (special tokens dropped)."""
+    lengths: dict[int, int] = {}
+    for d, start, n in windows.placement:
+        lengths[d] = max(lengths.get(d, 0), start + n)
+    out = []
+    for d in range(len(windows.offsets)):
+        total = torch.zeros(lengths.get(d, 0), hidden.shape[-1], dtype=hidden.dtype, device=hidden.device)
+        count = torch.zeros(lengths.get(d, 0), 1, dtype=hidden.dtype, device=hidden.device)
+        for w, (doc, start, n) in enumerate(windows.placement):
+            if doc == d:
+                total[start:start + n] = total[start:start + n] + hidden[w, 1:1 + n]
+                count[start:start + n] += 1
+        out.append(total / count.clamp(min=1))
+    return out

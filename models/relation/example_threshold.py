@@ -19,14 +19,14 @@ an example as well as its own relation does, and would lift the threshold above 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
 
 from kgrel.models.relation.direction import best_facts
 from kgrel.models.relation.instances import RelationInstance
-from kgrel.models.relation.prototypes import InstanceViewCache, PrototypeSet, PrototypicalClassifier, Rescore
+from kgrel.models.relation.prototypes import InstanceViewCache, PrototypeSet, PrototypicalClassifier
 
 MIN_RELATIONS = 3  # fewer relations with examples say nothing about "another relation"
 MIN_EXAMPLES = 8  # fewer scores give no quantile worth trusting
@@ -85,13 +85,10 @@ def sample_examples(example_ids: Sequence[str], limit: int = MAX_ASKED) -> list[
 
 def example_threshold(classifier: PrototypicalClassifier, views: InstanceViewCache, protos: PrototypeSet,
                       examples: Mapping[str, Sequence[tuple[str, RelationInstance]]],
-                      recall: float | None,
-                      rescore: Callable[[Sequence[RelationInstance]], Rescore] | None = None) -> ExampleThreshold:
+                      recall: float | None) -> ExampleThreshold:
     """The threshold the examples of `protos`' relations call for; `examples` maps a relation IRI to its
     (example id, instance) pairs and `views` keeps their encodings between rebuilds. Each example is asked
-    among the other relations with examples but its inverse. `recall` None: the model's threshold.
-    `rescore(instances)`, if given, is the second opinion for those examples (`PrototypicalClassifier.oriented`),
-    so that the threshold is set on the scores the queries will get."""
+    among the other relations with examples but its inverse. `recall` None: the model's threshold."""
     pairs = [(i, eid, inst) for iri, items in examples.items() if (i := protos.index(iri)) is not None
              for eid, inst in items]
     pairs = [pairs[i] for i in sample_examples([eid for _, eid, _ in pairs])]
@@ -108,9 +105,8 @@ def example_threshold(classifier: PrototypicalClassifier, views: InstanceViewCac
         rows = (relation_of == r).nonzero().flatten()
         # Never empty: of at least MIN_RELATIONS (3) relations, only one is r's inverse.
         idx = torch.tensor([i for i in relations if i not in (r, int(protos.algebra.inverse[r]))], dtype=torch.long)
-        second = None if rescore is None else rescore([pairs[i][2] for i in rows.tolist()])
         fwd, bwd = classifier.oriented((forward[0][rows], forward[1][rows]), (backward[0][rows], backward[1][rows]),
-                                       protos, idx, rescore=second)
+                                       protos, idx)
         tops[rows], columns, _ = best_facts(fwd, bwd)
         read_as[rows] = idx[columns]
     counts = torch.bincount(relation_of, minlength=len(protos)).double()

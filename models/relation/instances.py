@@ -47,24 +47,6 @@ def reverse(instance: RelationInstance) -> RelationInstance:
     return RelationInstance(instance.text, instance.tail, instance.head)
 
 
-def swap_mentions(instance: RelationInstance, donor: RelationInstance) -> RelationInstance:
-    """The sentence of `instance` with its head and tail mentions replaced by those of `donor`.
-
-    Training uses it so that the model cannot lean on memorised entity names; the extraction bench asks such
-    sentences to measure whether it does.
-    """
-    spans = sorted([(instance.head, donor.head_text, "head"), (instance.tail, donor.tail_text, "tail")],
-                   key=lambda item: item[0].start)
-    text, cursor, placed = "", 0, {}
-    for mention, replacement, name in spans:
-        text += instance.text[cursor:mention.start]
-        placed[name] = Mention(len(text), len(text) + len(replacement))
-        text += replacement
-        cursor = mention.end
-    text += instance.text[cursor:]
-    return RelationInstance(text, placed["head"], placed["tail"])
-
-
 def make_instance(text: str, head: Mention, tail: Mention) -> RelationInstance:
     """A checked instance: non-empty text, spans inside it, non-empty, and head and tail apart."""
     if not text or not text.strip():

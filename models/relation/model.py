@@ -19,17 +19,18 @@ import torch
 from torch import nn
 
 from kgrel.models.relation.calibration import Calibration
+from kgrel.models.relation.documents import Document, instance_document, mark_document
 from kgrel.models.relation.encoder import (
     InstanceEncoding,
     MarkedText,
     TextEncoder,
     TokenBatch,
-    mark,
     packaged_encoder_path,
     plain_text,
 )
 from kgrel.models.relation.heads import RelationHeads, RelationViews
 from kgrel.models.relation.instances import RelationInstance
+from kgrel.models.relation.reader import pair_encodings, read_document
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ PACKAGED = "packaged:all-MiniLM-L6-v2"
 @dataclass
 class ModelConfig:
     encoder: str = PACKAGED  # PACKAGED, or a Hugging Face folder (absolute, or relative to the model folder)
-    max_length: int = 128
+    max_length: int = 512  # tokens the encoder reads at once; longer documents are read in overlapping windows
     side_weight: float = 2.0  # weight of side information, counted as that many examples
     head_dim: int | None = None  # None: untrained read-outs
     nota_threshold: float = 0.5  # "none of the above" when no relation reaches this probability
@@ -71,6 +72,20 @@ def resolve_encoder_dir(config: ModelConfig, folder: Path | None) -> Path:
     if not path.is_absolute() and folder is not None:
         path = folder / path
     return path
+
+
+@dataclass
+class PairViews:
+    """(example, side) views of a document's entity pairs as asked and reversed, each (pairs, dim)."""
+
+    example: torch.Tensor
+    side: torch.Tensor
+    reversed_example: torch.Tensor
+    reversed_side: torch.Tensor
+
+    def detached(self) -> PairViews:
+        return PairViews(*(x.detach().float().cpu() for x in (self.example, self.side, self.reversed_example,
+                                                                 self.reversed_side)))
 
 
 class RelationModel(nn.Module):
@@ -117,6 +132,8 @@ class RelationModel(nn.Module):
         model = cls(config, encoder, heads)
         model.to(encoder.device)
         model.eval()
+        for p in model.parameters():  # loaded to serve; training turns on what it trains
+            p.requires_grad_(False)
         return model
 
     @property
@@ -149,8 +166,73 @@ class RelationModel(nn.Module):
 
     def embed_instances(self, instances: Sequence[RelationInstance]) -> tuple[torch.Tensor, torch.Tensor]:
         """(example view, side view) of relation instances, on CPU."""
-        views = self.embed([mark(x, self.encoder.max_chars) for x in instances])
-        return views.example, views.side
+        return self.embed_both_ways(instances)[0]
+
+    def embed_both_ways(self, instances: Sequence[RelationInstance]
+                        ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+        """(example, side) views of relation instances as asked and reversed, on CPU, from one reading each."""
+        read = self.read_pairs([instance_document(x) for x in instances], [[(0, 1)] for _ in instances])
+        if not read:
+            width = self.heads.dim if self.heads.trained else 3 * self.heads.hidden
+            empty = (torch.zeros(0, width), torch.zeros(0, self.encoder.hidden_size))
+            return empty, empty
+        return ((torch.cat([r.example for r in read]), torch.cat([r.side for r in read])),
+                (torch.cat([r.reversed_example for r in read]), torch.cat([r.reversed_side for r in read])))
+
+    @torch.inference_mode()
+    def read_pairs(self, documents: Sequence[Document], pairs: Sequence[Sequence[tuple[int, int]]]) -> list[PairViews]:
+        """(example, side) views of the given entity pairs of each document, as asked and reversed, on CPU.
+
+        Each document is encoded once for all of its pairs (`models.relation.reader`), in length-sorted batches."""
+        out: list[PairViews | None] = [None] * len(documents)
+        marked = [mark_document(d) for d in documents]
+        types = self.entity_types(documents)
+        for idx in self.encoder.batches([len(m.text) for m in marked]):
+            windows = self.encoder.tokenize_documents([marked[i].text for i in idx])
+            states = self.encoder.document_states(windows)
+            for j, i in enumerate(idx):
+                out[i] = self.pair_views(states[j].float(), windows.offsets[j], marked[i], documents[i], pairs[i],
+                                         types[i]).detached()
+        return out  # type: ignore[return-value]
+
+    def pair_views(self, states: torch.Tensor, offsets: torch.Tensor, marked, document: Document,
+                   pairs: Sequence[tuple[int, int]], types: torch.Tensor | None) -> PairViews:
+        """Views of a document's entity pairs from its token states: the step training and inference share.
+        `types` holds each entity's encoded class labels (zero rows: none known), or None."""
+        reading = read_document(states, offsets, marked, document)
+        enc = pair_encodings(reading, pairs, self.heads.context_query if self.heads.trained else None)
+        if types is not None and pairs:
+            types = types.to(states.device)
+            enc.head_type = types[[h for h, _ in pairs]]
+            enc.tail_type = types[[t for _, t in pairs]]
+        forward, backward = self.heads.pair_views(enc), self.heads.pair_views(enc.reversed())
+        return PairViews(forward[0], forward[1], backward[0], backward[1])
+
+    def entity_types(self, documents: Sequence[Document]) -> list[torch.Tensor | None]:
+        """Per document, (entities, hidden): the mean encoded label of each entity's classes; None where no
+        entity of the document has a class."""
+        labels = sorted({c for d in documents for e in d.entities for c in e.classes})
+        if not labels or not self.heads.trained:
+            return [None] * len(documents)
+        vectors = dict(zip(labels, self.embed_labels(labels), strict=True))
+        out = []
+        for d in documents:
+            if not any(e.classes for e in d.entities):
+                out.append(None)
+                continue
+            rows = [torch.stack([vectors[c] for c in e.classes]).mean(0) if e.classes
+                    else torch.zeros(self.encoder.hidden_size) for e in d.entities]
+            out.append(torch.stack(rows))
+        return out
+
+    @torch.inference_mode()
+    def embed_sentences(self, texts: Sequence[str]) -> torch.Tensor:
+        """The encoder's mean token state of plain texts (before the heads), on CPU, in input order."""
+        out = torch.empty(len(texts), self.encoder.hidden_size)
+        marked = [plain_text(t) for t in texts]
+        for idx in self.encoder.batches([len(t) for t in texts]):
+            out[idx] = self.encoder(self.encoder.tokenize([marked[i] for i in idx])).sentence.float().cpu()
+        return out
 
     def embed_descriptions(self, texts: Sequence[str]) -> torch.Tensor:
         """Description view of side-information texts (relation descriptions, class labels), on CPU."""

@@ -15,23 +15,18 @@ when no candidate reaches the threshold (`none_of_the_above`: the one place that
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from kgrel.kg.ontology import RelationInfo
-from kgrel.models.relation.direction import RelationAlgebra, orient, orient_second_opinion
+from kgrel.models.relation.direction import RelationAlgebra, orient
 from kgrel.models.relation.evidence import Evidence
-from kgrel.models.relation.instances import Mention, RelationInstance, make_instance, reverse
+from kgrel.models.relation.instances import RelationInstance
 from kgrel.models.relation.model import RelationModel
 from kgrel.models.relation.side_info import relation_text
-
-# A second opinion on both readings of each pair, given (relation columns, forward, backward): the new readings,
-# and which columns it may only lower (their oriented facts never exceed the first opinion's), or None.
-Rescore = Callable[[torch.Tensor, torch.Tensor, torch.Tensor],
-                   tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]
 
 
 @dataclass
@@ -136,10 +131,8 @@ class PrototypeCache:
 
 def embed_both_ways(model: RelationModel, instances: Sequence[RelationInstance]
                     ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
-    """(example, side) views of the instances as asked and reversed, encoded in one batch."""
-    n = len(instances)
-    example, side = model.embed_instances(list(instances) + [reverse(x) for x in instances])
-    return (example[:n], side[:n]), (example[n:], side[n:])
+    """(example, side) views of the instances as asked and reversed, from one reading of each."""
+    return model.embed_both_ways(instances)
 
 
 def none_of_the_above(top_probability: torch.Tensor | float, threshold: float) -> torch.Tensor | bool:
@@ -177,25 +170,39 @@ class InstanceViewCache:
         self._lock = threading.Lock()
 
     def views(self, keys: Sequence[str], instances: Sequence[RelationInstance]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(example, side) views of the instances as asked, each kept under its key."""
+        return self._kept(keys, instances)[0]
+
+    def both_ways(self, keys: Sequence[str], instances: Sequence[RelationInstance]
+                  ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+        """The views of the instances as asked and reversed (`embed_both_ways`), each kept under its key: one
+        reading gives both, so the reversed views are kept under `reversed_key` too."""
+        return self._kept(keys, instances)
+
+    def _kept(self, keys: Sequence[str], instances: Sequence[RelationInstance]):
         if not keys:
-            return self.model.embed_instances([])
-        found = {k: v for k in keys if (v := self._views.get(k)) is not None}
+            empty = self.model.embed_instances([])
+            return empty, empty
+        found = {}
+        for k in keys:
+            asked, turned = self._views.get(k), self._views.get(reversed_key(k))
+            if asked is not None and turned is not None:
+                found[k] = (asked, turned)
         missing = {k: x for k, x in zip(keys, instances, strict=True) if k not in found}
         if missing:
-            example, side = self.model.embed_instances(list(missing.values()))
-            new = {k: (e, s) for k, e, s in zip(missing, example, side, strict=True)}
-            found.update(new)
+            (example, side), (rev_example, rev_side) = self.model.embed_both_ways(list(missing.values()))
+            new = {}
+            for i, k in enumerate(missing):
+                new[k] = (example[i], side[i])
+                new[reversed_key(k)] = (rev_example[i], rev_side[i])
+                found[k] = (new[k], new[reversed_key(k)])
             with self._lock:
                 if len(self._views) + len(new) > self.max_entries:  # full: start again rather than grow
                     self._views.clear()
                 self._views.update(new)
-        return torch.stack([found[k][0] for k in keys]), torch.stack([found[k][1] for k in keys])
-
-    def both_ways(self, keys: Sequence[str], instances: Sequence[RelationInstance]
-                  ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
-        """The views of the instances as asked and reversed (`embed_both_ways`), each kept under its key."""
-        return (self.views(keys, instances),
-                self.views([reversed_key(k) for k in keys], [reverse(x) for x in instances]))
+        asked = (torch.stack([found[k][0][0] for k in keys]), torch.stack([found[k][0][1] for k in keys]))
+        turned = (torch.stack([found[k][1][0] for k in keys]), torch.stack([found[k][1][1] for k in keys]))
+        return asked, turned
 
 
 class PrototypicalClassifier:
@@ -210,8 +217,10 @@ class PrototypicalClassifier:
         if idx is None:
             idx = torch.arange(len(protos))
         beta = self.model.config.side_weight * protos.has_side[idx].to(example_q.dtype)
-        return fused_similarity(example_q, side_q, protos.example_sum[idx], protos.description[idx],
-                                protos.k[idx], beta, evidence, self.model.config.graph_weights)
+        fused = fused_similarity(example_q, side_q, protos.example_sum[idx], protos.description[idx],
+                                 protos.k[idx], beta, evidence, self.model.config.graph_weights)
+        # Measured against the none-of-the-above prototype: a pair like those that state nothing scores low.
+        return fused - self.model.heads.nota_similarity(side_q.to(fused.dtype))
 
     def probabilities(self, example_q, side_q, protos: PrototypeSet, idx=None,
                       evidence: Evidence | None = None) -> torch.Tensor:
@@ -223,40 +232,29 @@ class PrototypicalClassifier:
 
     def oriented(self, forward: tuple[torch.Tensor, torch.Tensor], backward: tuple[torch.Tensor, torch.Tensor],
                  protos: PrototypeSet, idx: torch.Tensor | None = None, evidence: Evidence | None = None,
-                 backward_evidence: Evidence | None = None,
-                 rule: str = "exclusive", rescore: Rescore | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Probabilities of the facts (head r tail) and (tail r head), one direction per fact.
-
-        `forward` and `backward` are the (example, side) views of the pairs as asked and reversed;
-        `rule` is `direction.orient`'s; `rescore(idx, forward, backward)` may replace both readings'
-        probabilities before they are oriented (a second opinion, e.g. `verifier.py`'s, `Rescore`).
-        """
+                 backward_evidence: Evidence | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Probabilities of the facts (head r tail) and (tail r head), one direction per fact
+        (`direction.orient`); `forward` and `backward` are the (example, side) views of the pairs as asked and
+        reversed."""
         if idx is None:
             idx = torch.arange(len(protos))
         fwd = self.probabilities(*forward, protos, idx, evidence)
         bwd = self.probabilities(*backward, protos, idx, backward_evidence)
-        algebra = protos.algebra.select(idx)
-        if rescore is None:
-            return orient(fwd, bwd, algebra, rule)
-        *second, lowers_only = rescore(idx, fwd, bwd)
-        return orient_second_opinion((fwd, bwd), second, lowers_only, algebra, rule)
+        return orient(fwd, bwd, protos.algebra.select(idx))
 
     def predict(self, instances: Sequence[RelationInstance], protos: PrototypeSet,
                 candidates: Sequence[Sequence[int] | None] | None = None, top_k: int | Sequence[int] = 3,
                 threshold: float | Sequence[float | None] | None = None,
                 evidence: Evidence | None = None,
                 backward_evidence: Evidence | None = None,
-                default_threshold: float | None = None,
-                rescore_for: Callable[[Sequence[RelationInstance]], Rescore] | None = None
-                ) -> list[InstancePrediction]:
+                default_threshold: float | None = None) -> list[InstancePrediction]:
         """Ranked facts for each instance, and whether the answer is none of the above.
 
         Each pair is scored as asked and reversed; a prediction with `reversed` set states the fact
         (tail, relation, head). `candidates[i]` restricts instance i to those relation indices; `top_k`
         and `threshold` are one value for all instances or one per instance (a None threshold:
         `default_threshold`, else the model's). `evidence` / `backward_evidence` (over instances x all
-        relations) add the graph's say; `rescore_for(instances)`, a second opinion on those instances
-        (`oriented`'s `rescore`).
+        relations) add the graph's say.
         """
         if not instances:
             return []
@@ -269,8 +267,7 @@ class PrototypicalClassifier:
             return [InstancePrediction([], True) for _ in instances]
         forward, backward = embed_both_ways(self.model, instances)
         if candidates is None or all(c is None for c in candidates):
-            fwd, bwd = self.oriented(forward, backward, protos, None, evidence, backward_evidence,
-                                     rescore=None if rescore_for is None else rescore_for(instances))
+            fwd, bwd = self.oriented(forward, backward, protos, None, evidence, backward_evidence)
             groups = [(list(range(n)), torch.arange(len(protos)), fwd, bwd)]
         else:
             groups = []
@@ -280,8 +277,7 @@ class PrototypicalClassifier:
                 ev = None if evidence is None else evidence.select(row, idx)
                 bev = None if backward_evidence is None else backward_evidence.select(row, idx)
                 fwd, bwd = self.oriented((forward[0][i:i + 1], forward[1][i:i + 1]),
-                                         (backward[0][i:i + 1], backward[1][i:i + 1]), protos, idx, ev, bev,
-                                         rescore=None if rescore_for is None else rescore_for(instances[i:i + 1]))
+                                         (backward[0][i:i + 1], backward[1][i:i + 1]), protos, idx, ev, bev)
                 groups.append(([i], idx, fwd, bwd))
         by_instance: dict[int, InstancePrediction] = {}
         for rows, idx, fwd, bwd in groups:
@@ -294,11 +290,3 @@ class PrototypicalClassifier:
                 nota = not preds or bool(none_of_the_above(preds[0].score, thresholds[row]))
                 by_instance[row] = InstancePrediction(preds, nota)
         return [by_instance[i] for i in range(n)]
-
-    def infer(self, item: Mapping, protos: PrototypeSet) -> tuple[str | None, float]:
-        """OpenNRE-style single prediction: ``{'text', 'h': {'pos': [s, e]}, 't': {'pos': [s, e]}}``."""
-        inst = make_instance(item["text"], Mention(*item["h"]["pos"]), Mention(*item["t"]["pos"]))
-        result = self.predict([inst], protos, top_k=1)[0]
-        if result.none_of_the_above or not result.predictions or result.predictions[0].reversed:
-            return None, result.predictions[0].score if result.predictions else 0.0
-        return result.predictions[0].relation, result.predictions[0].score

@@ -1,59 +1,54 @@
-"""The training recipe of a shipped relation model: relation-disjoint dev split, meta-training, calibration."""
+"""The training recipe of a shipped relation model: documents split by document, relations held out of
+training (relation-disjoint dev), FewRel sentences beside the documents, and the model folder written."""
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass
+import collections
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from kgrel.kg.ontology import RelationInfo
-from kgrel.models.relation.calibration_fitting import fit_calibration
+from kgrel.models.relation.docred import LabelledDocument, split_documents, split_relations
+from kgrel.models.relation.document_training import DocumentTrainConfig, DocumentTrainer
 from kgrel.models.relation.instances import RelationInstance
 from kgrel.models.relation.model import ModelConfig, RelationModel
-from kgrel.models.relation.training import RelationTrainer, TrainConfig
 
 
 @dataclass
-class DevSplit:
-    train: dict[str, list[RelationInstance]]
-    dev: dict[str, list[RelationInstance]]  # relations never trained on: early stopping and calibration
+class Recipe:
+    dev_documents: int = 100  # documents held out (split seed below): early stopping and the dev figures
+    dev_scored: int = 50  # of those, read at each epoch's evaluation
+    held_out: list[str] = field(default_factory=list)  # relations never trained on (zero-shot dev)
+    held_out_count: int = 0  # or: this many drawn (seed), the named ones included
+    held_out_max_facts: int = 500  # drawn only among relations with fewer facts (the commonest are learnt)
+    split_seed: int = 0
 
 
-def split_by_relation(data: dict[str, list[RelationInstance]], dev_relations: list[str] | None = None,
-                      dev_count: int = 0, dev_per_relation: int = 200, seed: int = 0) -> DevSplit:
-    """Hold out whole relations (named, or `dev_count` drawn with `seed`): the protocol never evaluates on
-    relations it trained on."""
-    if dev_relations:
-        unknown = [r for r in dev_relations if r not in data]
-        if unknown:
-            raise ValueError(f"dev relations not in the data: {unknown}")
-        names = list(dev_relations)
-    else:
-        names = sorted(random.Random(seed).sample(sorted(data), dev_count)) if dev_count else []
-    dev = {r: data[r][:dev_per_relation] for r in names}
-    return DevSplit({r: items for r, items in data.items() if r not in dev}, dev)
+def held_out_relations(documents: list[LabelledDocument], recipe: Recipe) -> list[str]:
+    counts = collections.Counter(r for d in documents for _, r, _ in d.facts)
+    if not recipe.held_out_count:
+        return sorted(r for r in recipe.held_out if r in counts)
+    rare = [r for r in counts if counts[r] < recipe.held_out_max_facts]
+    return split_relations(rare, recipe.held_out_count, recipe.split_seed, always=tuple(recipe.held_out))
 
 
-def train_relation_model(split: DevSplit, side_info: dict[str, RelationInfo], config: TrainConfig, out: Path, *,
-                         encoder_dir: str | None = None, device: str = "auto", calibration_from: Path | None = None,
-                         calibration_episodes: int = 300, progress: bool = True) -> dict:
-    """Train from the base encoder, calibrate on the dev relations (or copy the calibration of the same
-    recipe's held-out run when nothing is held out), evaluate on dev, and save the model folder."""
+def train_document_model(documents: list[LabelledDocument], side_info: dict[str, RelationInfo],
+                         sentences: dict[str, list[RelationInstance]] | None, config: DocumentTrainConfig,
+                         recipe: Recipe, out: Path, *, encoder_dir: str | None = None, device: str = "auto",
+                         progress: bool = True) -> dict:
+    """Train from the base encoder and save the model folder; returns the training record."""
     torch.manual_seed(config.seed)
+    split = split_documents(documents, recipe.dev_documents, recipe.split_seed)
+    held = held_out_relations(documents, recipe)
+    relations = sorted({r for d in documents for _, r, _ in d.facts} - set(held))
     model = RelationModel.load(None, encoder_dir=encoder_dir, device=device)
-    model.config = ModelConfig(encoder=model.config.encoder, max_length=model.config.max_length)
-    trainer = RelationTrainer(model, split.train, side_info, split.dev or None, config)
+    model.config = ModelConfig(encoder=model.config.encoder)
+    sentences = {r: xs for r, xs in (sentences or {}).items() if r not in set(held)}
+    trainer = DocumentTrainer(model, split.train, side_info, relations, config, split.dev[:recipe.dev_scored], held,
+                              sentences)
     result = trainer.train(progress=progress)
-    if split.dev:
-        calibration, report = fit_calibration(model, split.dev, side_info, n_way=min(10, len(split.dev) - 1),
-                                              episodes=calibration_episodes, seed=config.seed)
-        model.config.calibration = calibration.to_json()
-        result["nota"] = report
-        result["dev"] = trainer.evaluate(split.dev, settings=((5, 0), (5, 1), (5, 5), (10, 1)), episodes=1000, seed=0)
-    elif calibration_from is not None:
-        model.config.calibration = ModelConfig.load(Path(calibration_from)).calibration
-        result["calibration_from"] = str(calibration_from)
+    result.update({"documents": len(split.train), "dev_documents": len(split.dev), "split_seed": recipe.split_seed})
     trainer.save(out, result)
-    return result
+    return {"relations": relations, "held_out": held, **result}

@@ -1,0 +1,188 @@
+"""`kgrel eval documents`: the documents protocol (GUIDE section 3), run through the service as it serves.
+
+Held-out documents of a DocRED-format file are read whole, the way a curator uses kgrel: every relation is
+registered with its label and description, the graph holds the documents' entities (label, and type unless
+--no-types), K examples per relation come from the other documents, and each document goes through the
+service's extraction (`ExtractionService.extract`, what /extract runs) with its mentions given or found by
+kgrel. The facts returned are scored by `models.relation.document_evaluation.DocumentEvaluator`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from kgrel.app.cli.common import add_common, fail, settings_from
+
+
+def register(ev) -> None:
+    d = ev.add_parser("documents", help="read held-out DocRED-format documents as served and score their facts")
+    d.add_argument("--docs", required=True, help="DocRED-format file (e.g. Re-DocRED's dev_docs.json)")
+    d.add_argument("--side-info", required=True, help="pid2name.json: label and description of each relation")
+    d.add_argument("--eval-count", type=int, default=100, help="documents held out and read (the split's dev part)")
+    d.add_argument("--split-seed", type=int, default=0, help="seed of the document split (training's)")
+    d.add_argument("--limit", type=int, help="read only the first N held-out documents")
+    d.add_argument("--shots", default="0,1,5", help="examples per relation, comma-separated")
+    d.add_argument("--mentions", choices=["given", "found"], default="given")
+    d.add_argument("--no-types", action="store_true", help="the graph gives the entities no class")
+    d.add_argument("--seed", type=int, default=0, help="which examples are drawn")
+    d.add_argument("--threshold", type=float, help="score facts at this threshold (default: the service's)")
+    add_common(d)
+    d.set_defaults(func=run)
+
+
+def entity_iri(label: str) -> str:
+    """One entity per name: DocRED gives entities no identifier, and linking by name needs one name, one entity."""
+    return "urn:kgrel:bench:entity:" + hashlib.sha1(label.encode()).hexdigest()[:16]
+
+
+def class_iri(kind: str) -> str:
+    return "urn:kgrel:bench:class:" + kind
+
+
+def entity_names(doc) -> list[str]:
+    """Each entity's name: its first mention's words."""
+    text = doc.document.text
+    return [text[e.mentions[0][0]:e.mentions[0][1]] if e.mentions else "" for e in doc.document.entities]
+
+
+def graph_ntriples(docs, types: bool) -> bytes:
+    """The documents' entities as a graph: a label each and, with `types`, a class with its label."""
+    from kgrel.kg.namespaces import RDF, RDFS
+    from kgrel.models.relation.docred import TYPE_LABELS
+
+    def literal(text: str) -> str:
+        return json.dumps(text, ensure_ascii=False) + "@en"
+
+    lines = set()
+    if types:
+        for kind, label in TYPE_LABELS.items():
+            lines.add(f"<{class_iri(kind)}> <{RDFS}label> {literal(label)} .")
+    for doc in docs:
+        for name, kind in zip(entity_names(doc), doc.types, strict=True):
+            if not name.strip():
+                continue
+            lines.add(f"<{entity_iri(name)}> <{RDFS}label> {literal(name)} .")
+            if types:
+                lines.add(f"<{entity_iri(name)}> <{RDF}type> <{class_iri(kind)}> .")
+    return "\n".join(sorted(lines)).encode() + b"\n"
+
+
+def register_relations(service, relations: list[str], side: dict) -> None:
+    from kgrel.kg.namespaces import WDT
+    from kgrel.kg.relations import RelationSpec
+
+    for r in relations:
+        info = side[r]
+        service.graph.register_relation(RelationSpec(WDT + r, info.label, description=info.description))
+
+
+def add_examples(service, train_docs, relations: list[str], k: int, seed: int) -> dict[str, int]:
+    """K single-sentence examples per relation from the other documents; returns how many each got."""
+    from kgrel.kg.namespaces import WDT
+    from kgrel.models.relation.document_training import example_instances
+
+    pool: dict[str, list] = {r: [] for r in relations}
+    for doc in train_docs:
+        for r, x in example_instances(doc, set(relations)):
+            pool[r].append(x)
+    rng = random.Random(seed)
+    given = {}
+    for r in relations:
+        chosen = rng.sample(pool[r], min(k, len(pool[r])))
+        if chosen:
+            service.graph.add_examples(WDT + r, chosen, source="urn:kgrel:bench:documents")
+        given[r] = len(chosen)
+    return given
+
+
+def read_documents(service, docs, mentions: str, threshold: float) -> tuple[list[dict], float]:
+    """Each document through the service's extraction; returns its facts {(h, r, t): score} and seconds/doc."""
+    from kgrel.kg.namespaces import WDT
+
+    out, seconds = [], 0.0
+    for doc in docs:
+        names = entity_names(doc)
+        iris = [entity_iri(n) for n in names]
+        index: dict[str, list[int]] = {}
+        for i, iri in enumerate(iris):
+            index.setdefault(iri, []).append(i)
+        given = None
+        if mentions == "given":
+            given = [[{"start": s, "end": e, "entity": iris[i]} for i, ent in enumerate(doc.document.entities)
+                      for s, e in ent.mentions if names[i].strip()]]
+        started = time.perf_counter()
+        facts = service.extraction.extract([doc.document.text], mentions=given, threshold=threshold)
+        seconds += time.perf_counter() - started
+        found: dict[tuple[int, str, int], float] = {}
+        for f in facts:
+            relation = f.relation.removeprefix(WDT)
+            for h in index.get(f.head, []):
+                for t in index.get(f.tail, []):
+                    key = (h, relation, t)
+                    found[key] = max(found.get(key, 0.0), f.score)
+        out.append(found)
+    return out, seconds / max(1, len(docs))
+
+
+def trained_relations(model_dir: str | None) -> tuple[list[str], list[str]]:
+    """The relations a model folder trained on and held out, from its training.json ([] when unknown)."""
+    if not model_dir or not (Path(model_dir) / "training.json").exists():
+        return [], []
+    record = json.loads((Path(model_dir) / "training.json").read_text())
+    return list(record.get("relations", [])), list(record.get("held_out", []))
+
+
+def evaluate(args, settings) -> dict:
+    from kgrel.app.services import KgrelService
+    from kgrel.kg import examples as kg_examples
+    from kgrel.models.relation.docred import DOCRED_RELATIONS, load_docred, relation_infos, split_documents
+    from kgrel.models.relation.document_evaluation import DocumentEvaluator
+
+    docs = load_docred(args.docs, type_classes=False)
+    split = split_documents(docs, args.eval_count, args.split_seed)
+    eval_docs = split.dev[:args.limit] if args.limit else split.dev
+    relations = DOCRED_RELATIONS
+    side = relation_infos(args.side_info, relations)
+    trained, held_out = trained_relations(settings.model_location())
+    evaluator = DocumentEvaluator(eval_docs, relations, trained)
+    results = {"documents": len(eval_docs), "relations": len(relations), "mentions": args.mentions,
+               "types": not args.no_types, "trained_relations": len(trained), "held_out_relations": held_out,
+               "model": settings.model_location(), "by_shots": {}}
+    with tempfile.TemporaryDirectory(prefix="kgrel-documents-") as tmp:
+        service = KgrelService(settings.model_copy(update={"data_dir": Path(tmp)}))
+        try:
+            import pyoxigraph as ox
+
+            service.graph.ingest(graph_ntriples(eval_docs, types=not args.no_types), ox.RdfFormat.N_TRIPLES)
+            register_relations(service, relations, side)
+            for k in [int(x) for x in args.shots.split(",")]:
+                for record in kg_examples.list_examples(service.graph.store):
+                    kg_examples.delete_example(service.graph.store, record.id)
+                service.graph.changed()
+                given = add_examples(service, split.train, relations, k, args.seed) if k else {}
+                threshold = service.predictions.threshold().serving if args.threshold is None else args.threshold
+                returned, seconds = read_documents(service, eval_docs, args.mentions, threshold=0.01)
+                scored = evaluator(returned, threshold)
+                scored["seconds_per_document"] = round(seconds, 3)
+                scored["relations_with_examples"] = sum(1 for n in given.values() if n)
+                results["by_shots"][str(k)] = scored
+                print(json.dumps({"shots": k, **{g: scored["groups"][g] for g in ("trained", "held_out")},
+                                  "seconds_per_document": scored["seconds_per_document"]}), file=sys.stderr)
+        finally:
+            service.close()
+    return results
+
+
+def run(args) -> int:
+    settings = settings_from(args)
+    if not Path(args.docs).exists():
+        return fail(f"--docs: no file {args.docs}")
+    results = evaluate(args, settings)
+    print(json.dumps(results))
+    return 0

@@ -1,0 +1,98 @@
+"""A document read whole through /extract: entities, not mentions; facts across sentences; every relation
+that holds; one fact however often stated, with its supporting passages as provenance."""
+
+from __future__ import annotations
+
+import pytest
+
+GRAPH = """@prefix ex: <http://example.org/people/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+ex:Person rdfs:label "person"@en . ex:City rdfs:label "city"@en . ex:Region rdfs:label "region"@en .
+ex:Country rdfs:label "country"@en .
+ex:schneider a ex:Person ; rdfs:label "Wilfried Schneider"@en .
+ex:medias a ex:City ; rdfs:label "Mediaș"@en .
+ex:vella a ex:Person ; rdfs:label "Orsina Vella"@en .
+ex:kast a ex:Person ; rdfs:label "Brennor Kast"@en .
+ex:mdina a ex:City ; rdfs:label "Mdina"@en .
+ex:northern a ex:Region ; rdfs:label "Northern Region"@en .
+ex:malta a ex:Country ; rdfs:label "Malta"@en .
+"""
+RELATIONS = [
+    {"id": "ex:birthPlace", "label": "place of birth", "description": "most specific known birth location of a person"},
+    {"id": "ex:spouse", "label": "spouse", "description": "the subject has the object as their spouse (husband, wife)"},
+    {"id": "ex:country", "label": "country", "description": "sovereign state of this item"},
+    {"id": "ex:locatedIn", "label": "located in the administrative territorial entity",
+     "description": "the item is located on the territory of the following administrative entity"},
+]
+EX = "http://example.org/people/"
+
+
+@pytest.fixture
+def people(client):
+    r = client.post("/graph/triples", content=GRAPH.encode(), headers={"Content-Type": "text/turtle"})
+    assert r.status_code == 200, r.text
+    for spec in RELATIONS:
+        assert client.post("/relations", json=spec).status_code == 201
+    return client
+
+
+def facts_by_key(response) -> dict:
+    return {(f["head"].removeprefix(EX), f["curie"], f["tail"].removeprefix(EX)): f for f in response.json()["facts"]}
+
+
+def test_a_surname_two_sentences_later_is_the_same_entity_and_its_passage_goes_back_to_the_full_name(people):
+    text = "Wilfried Schneider is a German skeleton racer. Schneider was born in Mediaș in 1963."
+    r = people.post("/extract", json={"text": text, "threshold": 0.0, "candidates": ["ex:birthPlace"]})
+    assert r.status_code == 200, r.text
+    facts = facts_by_key(r)
+    pairs = {frozenset((h, t)) for h, _, t in facts}
+    assert pairs == {frozenset(("schneider", "medias"))}  # "Schneider" is no entity of its own
+    [fact] = list(facts.values())  # one direction of one relation: one fact
+    [passage] = fact["support"]
+    # The fact is stated in the second sentence by the surname; its passage reaches back to the full name.
+    assert passage["sentence"] == text and passage["sentence_start"] == 0
+    spans = {passage["head_span"]["text"], passage["tail_span"]["text"]}
+    assert spans == {"Wilfried Schneider", "Mediaș"}
+    assert fact["sentence"] == passage["sentence"]
+
+
+def test_the_same_fact_stated_twice_is_one_fact_with_two_passages(people):
+    text = "Orsina Vella married Brennor Kast in 2004. Kast and Vella live in Mdina."
+    r = people.post("/extract", json={"text": text, "threshold": 0.0, "candidates": ["ex:spouse"]})
+    facts = facts_by_key(r)
+    spouses = [f for (h, _, t), f in facts.items() if {h, t} == {"vella", "kast"}]
+    assert len(spouses) == 1
+    assert [p["sentence"] for p in spouses[0]["support"]] == ["Orsina Vella married Brennor Kast in 2004.",
+                                                              "Kast and Vella live in Mdina."]
+    linked_by = {p["head_span"]["linked_by"] for p in spouses[0]["support"]}
+    assert linked_by <= {"name", "reference"}
+
+
+def test_entities_in_different_sentences_are_paired_within_the_window(people, client):
+    text = "Orsina Vella is a painter. She grew up by the sea. Her studio is in Mdina."
+    r = people.post("/extract", json={"text": text, "threshold": 0.0, "candidates": ["ex:locatedIn"]})
+    facts = facts_by_key(r)
+    [fact] = [f for (h, _, t), f in facts.items() if {h, t} == {"vella", "mdina"}]
+    [passage] = fact["support"]
+    assert passage["sentence"] == text  # the stretch from one mention to the other
+    assert text[passage["head_span"]["start"]:passage["head_span"]["end"]] in ("Orsina Vella", "Mdina")
+
+
+def test_a_pair_returns_every_relation_above_the_threshold_each_in_one_direction(people):
+    text = "Mdina is a fortified city in the Northern Region of Malta."
+    r = people.post("/extract", json={"text": text, "threshold": 0.0, "candidates": ["ex:country", "ex:locatedIn"]})
+    facts = facts_by_key(r)
+    region_malta = {(h, rel, t) for h, rel, t in facts if {h, t} == {"northern", "malta"}}
+    assert {rel for _, rel, _ in region_malta} == {"ex:country", "ex:locatedIn"}
+    assert len(region_malta) == 2  # one direction per relation
+    mentions = {(f["head_span"]["start"], f["tail_span"]["start"]) for f in facts.values()}
+    assert len(facts) == len({(h, rel, t) for h, rel, t in facts}) and mentions
+
+
+def test_an_empty_answer_says_why(people):
+    r = people.post("/extract", json={"text": "Nobody the graph knows is named here."})
+    assert r.json()["facts"] == [] and "no mention of a graph entity" in r.json()["reason"]
+    r = people.post("/extract", json={"text": "Mdina is old. " + "Nothing happened. " * 5 + "Malta is an island."})
+    assert r.json()["facts"] == [] and "within 3 sentences" in r.json()["reason"]
+    r = people.post("/extract", json={"text": "Mdina is a city in Malta.", "threshold": 1.0})
+    assert r.json()["facts"] == [] and "threshold" in r.json()["reason"]
