@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 # Paths anyone may read: liveness, the API description and the labelling page (whose calls carry the key).
 PUBLIC_PREFIXES = ("/ui", "/docs", "/redoc", "/openapi.json", "/static-docs")
-PUBLIC_PATHS = ("/", "/health")
+PUBLIC_PATHS = ("/", "/health", "/favicon.ico")
 # POST routes that read the graph and compute, never write it.
 READ_POSTS = ("/graph/sparql", "/predict", "/extract")
 

@@ -1,6 +1,6 @@
 """Does adapting to a user's examples help on their domain, and never hurt? (`kgrel adapt`'s recipe)
 
-    python bench/adapt_domain.py --model runs/shift_wiki_nota --data runs/eval/nyt_only.json \\
+    python -m bench.adapt_domain --model runs/shift_wiki_nota --data runs/eval/nyt_only.json \\
         [--adapt-count 9] [--shots 5,10,20] [--episodes 1000] [--seed 0]
 
 A model trained on Wikipedia text only is adapted with K labelled news sentences for each of
@@ -9,9 +9,6 @@ relation-disjoint validation inside those relations, kept only when validation d
 tested on the *other* news relations, which neither training nor adapting saw: 5-way 1-shot, 5-way
 1-shot with 50% none-of-the-above queries, and zero-shot 5-way macro-F1: for the model kgrel would serve
 (the adapted one only if it validated no worse) and, under "adapted", for the adapted one in any case.
-Under "extraction", the same test relations as a curator meets them (`bench/extraction_precision.py`,
-all of them at once, K = 1 and 5 examples, the threshold the service would serve): right relation,
-none-of-the-above recall and fact precision, the mean of `--extraction-seeds` draws.
 Prints one JSON object last.
 """
 
@@ -24,14 +21,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench.extraction_precision import mean_results, run_seeds  # noqa: E402
-from kgrel.models.relation.adaptation import AdaptConfig, adapt  # noqa: E402
-from kgrel.models.relation.evaluation import evaluate_fewshot, evaluate_zeroshot  # noqa: E402
-from kgrel.models.relation.fewrel import load_fewrel, load_side_info  # noqa: E402
-from kgrel.models.relation.model import RelationModel  # noqa: E402
+from bench.common import ROOT
+from kgrel.models.relation.adaptation import AdaptConfig, adapt
+from kgrel.models.relation.evaluation import evaluate_fewshot, evaluate_zeroshot
+from kgrel.models.relation.fewrel import load_fewrel, load_side_info
+from kgrel.models.relation.model import RelationModel
 
 
 def scores(model: RelationModel, test: dict, side_info: dict, args: argparse.Namespace) -> dict:
@@ -40,11 +34,6 @@ def scores(model: RelationModel, test: dict, side_info: dict, args: argparse.Nam
     zeroshot = evaluate_zeroshot(model, test, side_info, n_way=5, subsets=200, seed=args.seed)
     out = {"5w1s": fewshot["accuracy"], "5w1s_ci95": fewshot["ci95"], "5w1s_nota50": nota["accuracy"],
            "nota50_recall": nota["nota_recall"], "zeroshot_5way_macro_f1": zeroshot["macro_f1"]}
-    if args.extraction_seeds:  # as a curator meets it: all test relations at once, the service's threshold
-        shots = [int(k) for k in args.extraction_shots.split(",")]
-        relations = [side_info[r] for r in sorted(test)]
-        out["extraction"] = mean_results(run_seeds(model, test, relations, side_info, shots, max(shots),
-                                                   range(args.seed, args.seed + args.extraction_seeds), 50))
     return out
 
 
@@ -63,11 +52,6 @@ def main() -> None:
     parser.add_argument("--validation-share", type=float, default=AdaptConfig.validation_share)
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--extraction-seeds", type=int, default=3,
-                        help="also measure extraction on the test relations (bench/extraction_precision.py: right "
-                             "relation, none-of-the-above, fact precision under the service's threshold), the mean "
-                             "of this many draws; 0: not")
-    parser.add_argument("--extraction-shots", default="1,5")
     args = parser.parse_args()
 
     data = load_fewrel(args.data)

@@ -1,6 +1,6 @@
 """Relation-disjoint FewRel splits and the evaluation graph, from ../shared/data.
 
-    python bench/build_eval_data.py --out runs/eval [--dev-count 10] [--seed 0] [--codex codex-m]
+    python -m bench.build_eval_data --out runs/eval [--dev-count 10] [--seed 0] [--codex codex-m]
 
 Writes into --out:
 - train.json / dev.json: FewRel-format files (wiki_public + nyt merged), split by relation; the dev
@@ -23,15 +23,12 @@ import argparse
 import gzip
 import json
 import random
-import sys
 from pathlib import Path
 
 import pyoxigraph as ox
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from kgrel.data.build_demo_graph import LABEL, RDF_TYPE, WD, WDT, relation_triples  # noqa: E402
+from bench.common import ROOT
+from kgrel.data.build_demo_graph import LABEL, RDF_TYPE, WD, WDT, relation_triples
 
 
 def main() -> None:

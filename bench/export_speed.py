@@ -1,6 +1,6 @@
 """Time the export of a store to a PyG graph (kg.export), e.g. on CoDEx-M's ~200k triples.
 
-    python bench/export_speed.py [--codex ../shared/data/codex/codex-m] [--store DIR]
+    python -m bench.export_speed [--codex ../shared/data/codex/codex-m] [--store DIR]
 
 Loads the tab-separated train/valid/test triples (as wd:/wdt: IRIs) plus the entities' rdf:type
 links into an embedded Oxigraph store (on disk in a temp dir unless --store is given), then times
@@ -12,21 +12,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pyoxigraph as ox
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench.predict_speed import hardware  # noqa: E402
-from kgrel.kg.export import export_graph  # noqa: E402
-from kgrel.kg.namespaces import RDF, WD, WDT  # noqa: E402
-from kgrel.kg.ontology import OntologyView  # noqa: E402
-from kgrel.kg.store import EmbeddedStore  # noqa: E402
+from bench.common import ROOT, hardware
+from kgrel.kg.export import export_graph
+from kgrel.kg.namespaces import RDF, WD, WDT
+from kgrel.kg.ontology import OntologyView
+from kgrel.kg.store import EmbeddedStore
 
 
 def main() -> None:

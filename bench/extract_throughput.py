@@ -1,6 +1,6 @@
 """Batch extraction throughput: `kgrel extract` in-process and on a local Ray instance, against the raw encoder.
 
-    python bench/extract_throughput.py [--documents 2000] [--data FEWREL.json] [--actors 1,2]
+    python -m bench.extract_throughput [--documents 2000] [--data FEWREL.json] [--actors 1,2]
 
 Documents are FewRel sentences, three to a document, over the bundled demo graph plus the names of the
 sentences' entities (so that every sentence has a linked pair to classify). Measures, on this machine:
@@ -25,15 +25,12 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench.predict_speed import add_data_argument, hardware, raw_forward  # noqa: E402
-from kgrel.app.config import Settings  # noqa: E402
-from kgrel.app.services import KgrelService  # noqa: E402
-from kgrel.models.relation.encoder import mark  # noqa: E402
-from kgrel.models.relation.fewrel import load_fewrel  # noqa: E402
-from kgrel.models.relation.instances import reverse  # noqa: E402
+from bench.common import ROOT, add_data_argument, hardware, raw_forward
+from kgrel.app.config import Settings
+from kgrel.app.services import KgrelService
+from kgrel.models.relation.encoder import mark
+from kgrel.models.relation.fewrel import load_fewrel
+from kgrel.models.relation.instances import reverse
 
 LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 

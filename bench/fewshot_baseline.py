@@ -1,6 +1,6 @@
 """The floor kgrel must beat: a plain frozen encoder with mean prototypes, on the same episodes as `kgrel eval`.
 
-    python bench/fewshot_baseline.py --data FEWREL.json --n-way 5 --k-shot 1 --episodes 1000 --seed 0
+    python -m bench.fewshot_baseline --data FEWREL.json --n-way 5 --k-shot 1 --episodes 1000 --seed 0
 
 Each sentence is encoded without entity markers and mean-pooled (the encoder's own sentence
 embedding); a prototype is the mean of the K support embeddings; the query goes to the nearest
@@ -12,20 +12,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from kgrel.models.relation.encoder import TextEncoder  # noqa: E402
-from kgrel.models.relation.episodes import sample_episodes  # noqa: E402
-from kgrel.models.relation.evaluation import mean_ci95  # noqa: E402
-from kgrel.models.relation.fewrel import load_fewrel  # noqa: E402
+from kgrel.models.relation.encoder import TextEncoder
+from kgrel.models.relation.episodes import sample_episodes
+from kgrel.models.relation.evaluation import mean_ci95
+from kgrel.models.relation.fewrel import load_fewrel
 
 
 def main() -> None:

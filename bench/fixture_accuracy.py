@@ -1,6 +1,6 @@
 """Measure a relation model on the small fixed test fixture and record it in the model folder.
 
-    python bench/fixture_accuracy.py --model data/models/kgrel-minilm [--write]
+    python -m bench.fixture_accuracy --model data/models/kgrel-minilm [--write]
 
 The shipped checkpoint's test (tests/test_training.py) checks that the model still gives these
 numbers and zero-shot scores, so that a damaged or mismatched checkpoint is caught. Prints one JSON object.
@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from kgrel.models.relation.evaluation import evaluate_fewshot, zeroshot_report, zeroshot_scores  # noqa: E402
-from kgrel.models.relation.fewrel import load_fewrel, load_side_info  # noqa: E402
-from kgrel.models.relation.model import RelationModel  # noqa: E402
+from bench.common import ROOT
+from kgrel.models.relation.evaluation import evaluate_fewshot, zeroshot_report, zeroshot_scores
+from kgrel.models.relation.fewrel import load_fewrel, load_side_info
+from kgrel.models.relation.model import RelationModel
 
 FIXTURE = ROOT / "tests" / "data"
 

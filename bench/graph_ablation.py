@@ -1,7 +1,7 @@
 """Does the graph pay? Relation classification with and without it, at K = 0, 1, 5, on unseen relations.
 
-    python bench/build_eval_data.py --out runs/eval          # dev.json and graph.nt.gz
-    python bench/graph_ablation.py --data runs/eval/dev.json --kg runs/eval/graph.nt.gz \\
+    python -m bench.build_eval_data --out runs/eval          # dev.json and graph.nt.gz
+    python -m bench.graph_ablation --data runs/eval/dev.json --kg runs/eval/graph.nt.gz \\
         --kg-embeddings runs/eval/kgemb --model runs/fold0 [--episodes 1000] [--plot docs/graph_ablation.png] \\
         [--ultra-checkpoint PATH|none] [--variants "no graph;plausibility (ULTRA) only"]
 
@@ -23,17 +23,15 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from kgrel.kg.ingest import ingest_file  # noqa: E402
-from kgrel.kg.store import EmbeddedStore  # noqa: E402
-from kgrel.models.fusion import evidence_for_file  # noqa: E402
-from kgrel.models.relation.episodes import EpisodeEncoder, sample_episodes  # noqa: E402
-from kgrel.models.relation.evaluation import evaluate_zeroshot, mean_ci95  # noqa: E402
-from kgrel.models.relation.fewrel import load_fewrel, load_side_info  # noqa: E402
-from kgrel.models.relation.model import RelationModel  # noqa: E402
-from kgrel.models.relation.prototypes import PrototypicalClassifier  # noqa: E402
+from bench.common import ROOT
+from kgrel.kg.ingest import ingest_file
+from kgrel.kg.store import EmbeddedStore
+from kgrel.models.fusion import evidence_for_file
+from kgrel.models.relation.episodes import EpisodeEncoder, sample_episodes
+from kgrel.models.relation.evaluation import evaluate_zeroshot, mean_ci95
+from kgrel.models.relation.fewrel import load_fewrel, load_side_info
+from kgrel.models.relation.model import RelationModel
+from kgrel.models.relation.prototypes import PrototypicalClassifier
 
 KINDS = ("hypernyms", "argument_fit", "plausibility", "type_conflict")
 

@@ -1,6 +1,6 @@
 """Round trip of a labelling decision: how long the annotator waits after pressing a key.
 
-    python bench/labelling_speed.py [--decisions 20]
+    python -m bench.labelling_speed [--decisions 20]
 
 Serves the API in-process (FastAPI's TestClient, the shipped model) over the test ontology and eight
 composers with their works, opens a session, adds text with enough linked pairs, and times each
@@ -16,15 +16,11 @@ import argparse
 import json
 import math
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench.predict_speed import hardware  # noqa: E402
+from bench.common import ROOT, hardware
 
 ONTOLOGY = ROOT / "tests" / "data" / "ontology.ttl"
 BIOMEDICAL = ROOT / "tests" / "data" / "tiny_biomed.json"

@@ -1,6 +1,6 @@
 """How well mentions are linked to graph entities: by name, by spelling and by context.
 
-    python bench/linking_quality.py [--data FILE ...] [--limit N] [--exact-only] [--out runs/linking_quality.json]
+    python -m bench.linking_quality [--data FILE ...] [--limit N] [--exact-only] [--out runs/linking_quality.json]
 
 The text is FewRel sentences (../shared/data/fewrel/wiki_public.json and nyt.json unless --data), whose
 head and tail mentions carry their Wikidata entity: the gold link. The graph, in an embedded store,
@@ -23,16 +23,12 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench.predict_speed import hardware  # noqa: E402
+from bench.common import ROOT, hardware
 
 SHARED = ROOT.parent / "shared" / "data"
 WD = "http://www.wikidata.org/entity/"

@@ -1,6 +1,6 @@
 """Mixed load on a real `kgrel serve`: predict alone, then predict mixed with small ingests and SPARQL.
 
-    python bench/load.py [--clients 8] [--seconds 30] [--idle 30] [--model DIR] [--store oxigraph] [--workers N]
+    python -m bench.load [--clients 8] [--seconds 30] [--idle 30] [--model DIR] [--store oxigraph] [--workers N]
 
 Starts the server on the demo graph (as `make run` does) and runs, from `--clients` threads:
 - predict-only: single-sentence /predict requests;
@@ -32,10 +32,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench.predict_speed import hardware, sentences  # noqa: E402
+from bench.common import ROOT, hardware, sentences
 
 SPARQL = ["SELECT ?s ?l WHERE { ?s rdfs:label ?l } LIMIT 10",
           "SELECT (COUNT(*) AS ?n) WHERE { ?s a ?c }",

@@ -1,6 +1,6 @@
 """Entities ingested after training: fold-in against retraining and against ULTRA, measured.
 
-    python bench/new_entities.py [--codex ../shared/data/codex/codex-s] [--share 0.1] [--seed 0]
+    python -m bench.new_entities [--codex ../shared/data/codex/codex-s] [--share 0.1] [--seed 0]
         [--checkpoints data/ultra/ultra_3g.pt,runs/ckpt/ultra_fb237v1.pt] [--rank 256] [--epochs 30]
 
 A share of the test split's entities is held out of training (`models.graph.holdout`): every training
@@ -25,29 +25,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import torch
 
-import torch  # noqa: E402
-
-from bench.predict_speed import hardware  # noqa: E402
-from kgrel.kg.export import GraphExport  # noqa: E402
-from kgrel.models.graph.embeddings import KGEmbeddings  # noqa: E402
-from kgrel.models.graph.evaluation import (  # noqa: E402
+from bench.common import ROOT, hardware
+from kgrel.kg.export import GraphExport
+from kgrel.models.graph.embeddings import KGEmbeddings
+from kgrel.models.graph.evaluation import (
     filtered_ranks,
     index_known,
     known_tails,
     lp_metrics,
     read_triples,
 )
-from kgrel.models.graph.holdout import entity_table, hold_out_entities, type_agreement  # noqa: E402
-from kgrel.models.graph.link_predictor import LPConfig  # noqa: E402
-from kgrel.models.graph.ultra import FactGraph, Ultra  # noqa: E402
-from kgrel.models.graph.ultra_training import Answers, Vocabulary, pretraining_graphs, ranks  # noqa: E402
+from kgrel.models.graph.holdout import entity_table, hold_out_entities, type_agreement
+from kgrel.models.graph.link_predictor import LPConfig
+from kgrel.models.graph.ultra import FactGraph, Ultra
+from kgrel.models.graph.ultra_training import Answers, Vocabulary, pretraining_graphs, ranks
 
 SHARED = ROOT.parent / "shared" / "data" / "codex"
 

@@ -1,6 +1,6 @@
 """Encoder precision: fp32 vs int8 dynamic quantization (vs bf16) — accuracy and speed in one run.
 
-    python bench/precision.py --data FEWREL.json [--relations P1,P2,...] [--side-info pid2name.json]
+    python -m bench.precision --data FEWREL.json [--relations P1,P2,...] [--side-info pid2name.json]
                               [--model DIR] [--precisions fp32,int8,bf16]
 
 For each precision: 5-way 1-shot accuracy over seeded episodes and zero-shot accuracy (N-way over the
@@ -15,17 +15,13 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench.predict_speed import hardware  # noqa: E402
-from kgrel.models.relation.evaluation import evaluate_fewshot, zeroshot_report, zeroshot_scores  # noqa: E402
-from kgrel.models.relation.fewrel import load_fewrel, load_side_info  # noqa: E402
-from kgrel.models.relation.model import RelationModel  # noqa: E402
+from bench.common import ROOT, hardware
+from kgrel.models.relation.evaluation import evaluate_fewshot, zeroshot_report, zeroshot_scores
+from kgrel.models.relation.fewrel import load_fewrel, load_side_info
+from kgrel.models.relation.model import RelationModel
 
 
 def main() -> None:

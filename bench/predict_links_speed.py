@@ -1,6 +1,6 @@
 """How fast /kg/predict-links answers with ULTRA on a CoDEx-M-sized graph (no training).
 
-    python bench/predict_links_speed.py [--codex ../shared/data/codex/codex-m] [--queries 50] [--device auto]
+    python -m bench.predict_links_speed [--codex ../shared/data/codex/codex-m] [--queries 50] [--device auto]
 
 Loads CoDEx-M's training triples (17,050 entities, 51 relations, 185,584 facts) into an embedded store
 in a temp dir, serves the API in-process (FastAPI's TestClient), and asks /kg/predict-links?k=10 for
@@ -15,15 +15,11 @@ import argparse
 import json
 import random
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench.predict_speed import hardware  # noqa: E402
+from bench.common import ROOT, hardware
 
 WD, WDT = "http://www.wikidata.org/entity/", "http://www.wikidata.org/prop/direct/"
 

@@ -1,7 +1,7 @@
 """Prediction speed: the service next to the raw encoder forward pass on the same sentences and batches.
 
-    python bench/predict_speed.py [--data FEWREL.json] [--sentences 512] [--batch-size 32] [--model DIR]
-        [--examples K] [--verifier DIR|none] [--plausibility embeddings|ultra]
+    python -m bench.predict_speed [--data FEWREL.json] [--sentences 512] [--batch-size 32] [--model DIR]
+        [--examples K] [--plausibility embeddings|ultra]
 
 Measures, in one run on one machine:
 - raw: tokenizer + encoder forward pass alone, on exactly the batches the service forms;
@@ -10,8 +10,7 @@ Measures, in one run on one machine:
 - http: the same list POSTed to /predict of a `kgrel serve` subprocess (uvicorn), in chunks;
 - latency: p50/p99 of single-sentence /predict requests over HTTP (other sentences than the batches').
 With `--examples K`, each relation of --data that the demo graph has first gets K sentences as examples
-(never among the measured ones). The fact verifier reads the relations whose K it serves at: pooled at one
-example, a veto at none for the shipped one (`--verifier none` measures without it). `--plausibility ultra`
+(never among the measured ones). `--plausibility ultra`
 asks ULTRA for the plausibility of each pair whose mentions are both linked to the graph (its kept values
 forgotten before each in-process run, as for new sentences). Prints one JSON object
 last; ratios to raw hold across machines better than absolute numbers.
@@ -22,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -31,59 +29,13 @@ import time
 from pathlib import Path
 
 import httpx
-import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from kgrel.app.config import Settings  # noqa: E402
-from kgrel.app.services import KgrelService, PredictRequest  # noqa: E402
-from kgrel.models.fusion import graph_relation_iri  # noqa: E402
-from kgrel.models.relation.encoder import mark  # noqa: E402
-from kgrel.models.relation.fewrel import load_fewrel  # noqa: E402
-
-
-def hardware() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "gpu": gpu,
-            "torch": torch.__version__}
-
-
-def raw_forward(encoder, batches: list[list[str]]) -> None:
-    """The tokenizer and the encoder's forward pass alone, on batches of marked texts."""
-    with torch.inference_mode():
-        for texts in batches:
-            enc = encoder.tokenizer(texts, padding=True, truncation=True, max_length=encoder.max_length,
-                                    return_tensors="pt")
-            encoder.model(**{k: v.to(encoder.device) for k, v in enc.items()}).last_hidden_state.cpu()
-
-
-def best_of(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def sentences(path: Path, n: int, skip: int = 0) -> list:
-    """n sentences spread over the file, none of the first `skip` of each relation (the examples)."""
-    data = load_fewrel(path)
-    pool = [x for items in data.values() for x in items[skip:]]
-    step = max(1, len(pool) // n)
-    picked = pool[::step][:n]
-    while len(picked) < n:
-        picked += picked[: n - len(picked)]
-    return picked
+from bench.common import ROOT, add_data_argument, best_of, hardware, raw_forward, sentences
+from kgrel.app.config import Settings
+from kgrel.app.services import KgrelService, PredictRequest
+from kgrel.models.fusion import graph_relation_iri
+from kgrel.models.relation.documents import instance_document, mark_document
+from kgrel.models.relation.fewrel import load_fewrel
 
 
 def add_examples(service: KgrelService, path: Path, k: int) -> int:
@@ -98,13 +50,6 @@ def add_examples(service: KgrelService, path: Path, k: int) -> int:
     return added
 
 
-def add_data_argument(parser: argparse.ArgumentParser) -> None:
-    """--data: FewRel sentences, the public Wikipedia file when it is there, else the tiny test fixture."""
-    default = ROOT.parent / "shared" / "data" / "fewrel" / "wiki_public.json"
-    parser.add_argument("--data", type=Path, default=default if default.exists()
-                        else ROOT / "tests" / "data" / "tiny_fewrel.json")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_data_argument(parser)
@@ -116,16 +61,15 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "int8", "bf16"])
     parser.add_argument("--examples", type=int, default=0, help="K examples for each relation of --data first")
-    parser.add_argument("--verifier", help="fact verifier folder, or 'none' (default: the shipped one)")
     parser.add_argument("--plausibility", choices=["embeddings", "ultra"], default="embeddings")
     args = parser.parse_args()
 
-    # The single requests are sentences the batches never asked, so that no cached verdict answers them.
+    # The single requests are sentences the batches never asked.
     picked = sentences(args.data, args.sentences + args.single, skip=args.examples)
     instances, singles = picked[:args.sentences], picked[args.sentences:]
     workdir = Path(tempfile.mkdtemp(prefix="kgrel-bench-"))
     settings = Settings(data_dir=workdir / "var", model=args.model, device=args.device, batch_size=args.batch_size,
-                        precision=args.precision, verifier=args.verifier, plausibility=args.plausibility)
+                        precision=args.precision, plausibility=args.plausibility)
     service = KgrelService(settings)
     service.load_demo_if_empty()
     with_examples = add_examples(service, args.data, args.examples) if args.examples else 0
@@ -134,7 +78,7 @@ def main() -> None:
     requests = [PredictRequest(x, top_k=3) for x in instances]
 
     # Raw: the encoder alone on the very batches the service forms (length-sorted, same size).
-    marked = [mark(x, encoder.max_chars) for x in instances]
+    marked = [mark_document(instance_document(x)) for x in instances]
     batches = [[marked[i].text for i in idx] for idx in encoder.batches([len(m.text) for m in marked])]
 
     def raw():
@@ -143,11 +87,8 @@ def main() -> None:
     raw()  # warm-up
     service.predict(requests[: args.batch_size])
     t_raw = best_of(raw, args.repeats)
-    verifier = service.predictions.verifier
 
     def in_process():
-        if verifier is not None:  # each run reads its verdicts afresh, as new sentences would
-            verifier.clear()
         service.predictions.forget_plausibility()
         service.predict(requests)
 
@@ -160,8 +101,7 @@ def main() -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "KGREL_BATCH_SIZE": str(args.batch_size),
            "KGREL_DEVICE": args.device, "KGREL_PRECISION": args.precision,
            **({"KGREL_MODEL": args.model} if args.model else {}),
-           "KGREL_PLAUSIBILITY": args.plausibility,
-           **({"KGREL_VERIFIER": args.verifier} if args.verifier else {})}
+           "KGREL_PLAUSIBILITY": args.plausibility}
     server = subprocess.Popen([sys.executable, "-m", "kgrel.app.cli", "serve", "--port", str(port), "--data-dir",
                                str(settings.data_dir)], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -208,11 +148,8 @@ def main() -> None:
         "relations": len(protos),
         "relations_with_examples": with_examples,
         "examples_each": args.examples,
-        "verifier": settings.verifier_location(),
         "plausibility": args.plausibility,
         "pairs_with_both_mentions_linked": linked,
-        "verifier_cache": "cleared before each in-process run; the http batch repeats find the verdicts of the "
-                          "first; the single requests are sentences not asked before",
         "model": service.predictions.model.config.notes or str(encoder.model_dir),
         "device": str(encoder.device),
         "precision": args.precision,

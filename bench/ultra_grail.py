@@ -1,6 +1,6 @@
 """ULTRA with no training on the GraIL inductive splits: our implementation against the authors' figures.
 
-    python bench/ultra_grail.py [--checkpoint data/ultra/ultra_3g.pt] [--grail ../shared/data/grail]
+    python -m bench.ultra_grail [--checkpoint data/ultra/ultra_3g.pt] [--grail ../shared/data/grail]
                                 [--splits fb237_v1,...] [--protocol ultra|issue]
 
 Each split is ranked over its inductive graph (X_vN_ind/train.txt), which the model never saw, filtered
@@ -17,14 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench.predict_speed import hardware  # noqa: E402
-from kgrel.models.graph.ultra_training import benchmark  # noqa: E402
+from bench.common import ROOT, hardware
+from kgrel.models.graph.ultra_training import benchmark
 
 SPLITS = [f"{kg}_v{n}" for kg in ("fb237", "WN18RR") for n in range(1, 5)]
 

@@ -1,6 +1,6 @@
 """How fast ULTRA fine-tunes, and how much memory a step takes, on a graph of your choosing.
 
-    python bench/ultra_train_speed.py --train ../shared/data/codex/codex-s/train.txt [--batch-size 16]
+    python -m bench.ultra_train_speed --train ../shared/data/codex/codex-s/train.txt [--batch-size 16]
         [--steps 20] [--negatives 128] [--device auto]
 
 Builds the graph of the training triples, loads the shipped checkpoint and runs `--steps` training steps
@@ -15,14 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench.predict_speed import hardware  # noqa: E402
+from bench.common import hardware
 
 
 def main() -> None:

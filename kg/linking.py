@@ -162,7 +162,8 @@ class LabelIndex:
         for name in joined:
             if wanted in name and name not in scored:
                 scored[name] = 0.6 + 0.3 * len(wanted) / len(name)  # more of the name matched ranks higher
-        for name in difflib.get_close_matches(wanted, list(joined), n=limit * 2, cutoff=0.7):
+        # Close in spelling means a typo or two, not a shared stretch of letters ("medias" is not "comedian").
+        for name in difflib.get_close_matches(wanted, list(joined), n=limit * 2, cutoff=0.8):
             ratio = difflib.SequenceMatcher(None, wanted, name).ratio()
             scored[name] = max(scored.get(name, 0.0), 0.9 * ratio)
         out: dict[str, tuple[str, str, float]] = {}  # each entity once, by its best-matching name

@@ -74,7 +74,10 @@ class PrefixMap:
         if local.startswith("//") or prefix.lower() in _IRI_SCHEMES:
             return _checked_iri(text)
         known = ", ".join(sorted(self._prefixes))
-        raise InvalidIdentifier(f"unknown prefix {prefix!r} in {identifier!r}; known prefixes: {known}")
+        raise InvalidIdentifier(
+            f"unknown prefix {prefix!r} in {identifier!r}; known prefixes: {known}. Use one of them, a full IRI "
+            f"(e.g. http://example.org/{local or 'name'}), or declare {prefix!r} by ingesting Turtle that does "
+            f"(@prefix {prefix}: <http://example.org/> .)")
 
     def compact(self, iri: str) -> str:
         """The shortest CURIE for an IRI, or the IRI itself when no prefix fits."""

@@ -83,7 +83,9 @@ def register_relations(service, relations: list[str], side: dict) -> None:
 
 
 def add_examples(service, train_docs, relations: list[str], k: int, seed: int) -> dict[str, int]:
-    """K single-sentence examples per relation from the other documents; returns how many each got."""
+    """The store's examples become K single-sentence examples per relation from the other documents; returns
+    how many each got."""
+    from kgrel.app.cli.sentences import replace_examples
     from kgrel.kg.namespaces import WDT
     from kgrel.models.relation.document_training import example_instances
 
@@ -92,13 +94,9 @@ def add_examples(service, train_docs, relations: list[str], k: int, seed: int) -
         for r, x in example_instances(doc, set(relations)):
             pool[r].append(x)
     rng = random.Random(seed)
-    given = {}
-    for r in relations:
-        chosen = rng.sample(pool[r], min(k, len(pool[r])))
-        if chosen:
-            service.graph.add_examples(WDT + r, chosen, source="urn:kgrel:bench:documents")
-        given[r] = len(chosen)
-    return given
+    chosen = {r: rng.sample(pool[r], min(k, len(pool[r]))) for r in relations}
+    replace_examples(service, {WDT + r: items for r, items in chosen.items()})
+    return {r: len(items) for r, items in chosen.items()}
 
 
 def read_documents(service, docs, mentions: str, threshold: float) -> tuple[list[dict], float]:
@@ -140,9 +138,8 @@ def trained_relations(model_dir: str | None) -> tuple[list[str], list[str]]:
 
 def evaluate(args, settings) -> dict:
     from kgrel.app.services import KgrelService
-    from kgrel.kg import examples as kg_examples
     from kgrel.models.relation.docred import DOCRED_RELATIONS, load_docred, relation_infos, split_documents
-    from kgrel.models.relation.document_evaluation import DocumentEvaluator
+    from kgrel.models.relation.extraction_evaluation import DocumentEvaluator
 
     docs = load_docred(args.docs, type_classes=False)
     split = split_documents(docs, args.eval_count, args.split_seed)
@@ -162,10 +159,7 @@ def evaluate(args, settings) -> dict:
             service.graph.ingest(graph_ntriples(eval_docs, types=not args.no_types), ox.RdfFormat.N_TRIPLES)
             register_relations(service, relations, side)
             for k in [int(x) for x in args.shots.split(",")]:
-                for record in kg_examples.list_examples(service.graph.store):
-                    kg_examples.delete_example(service.graph.store, record.id)
-                service.graph.changed()
-                given = add_examples(service, split.train, relations, k, args.seed) if k else {}
+                given = add_examples(service, split.train, relations, k, args.seed)
                 threshold = service.predictions.threshold().serving if args.threshold is None else args.threshold
                 returned, seconds = read_documents(service, eval_docs, args.mentions, threshold=0.01)
                 scored = evaluator(returned, threshold)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from kgrel.app.cli.common import add_common, fail, load_model, settings_from
 from kgrel.app.cli.documents import register as register_documents
+from kgrel.app.cli.sentences import register as register_sentences
 
 
 def register(sub) -> None:
@@ -32,6 +33,7 @@ def register(sub) -> None:
     z.add_argument("--seed", type=int, default=0)
     add_common(z)
     register_documents(ev)
+    register_sentences(ev)
     for q in (f, z):
         q.add_argument("--kg", help="graph for linking and embeddings: an RDF file, or a named graph of the store")
         q.add_argument("--no-kg", action="store_true", help="ablation: ignore --kg")

@@ -99,7 +99,9 @@ class LabellingService:
 
     def _add_texts(self, session: Session, documents: list[str], mentions=None) -> dict:
         linked = self.extraction.link(documents, mentions)
-        pairs = linked.pairs()
+        # Only pairs of mentions that name entities can become facts: a name left unlinked is reported (and
+        # can be marked by hand), never offered as a card whose acceptance could write no fact.
+        pairs = [p for p in linked.pairs() if p.head.entity and p.tail.entity]
         seen = {(c.sentence, c.head.start, c.head.end, c.tail.start, c.tail.end) for c in session.candidates}
         added = []
         for p in pairs:

@@ -72,15 +72,14 @@ async function loadRelations(select) {
 
 function relationOption(r) { return `${r.label} (${r.curie})`; }
 
-// The relation an annotator typed or picked: its option text, its CURIE or IRI, or a label only one has;
-// undefined when nothing (or more than one) matches.
-function relationFromText(text) {
+// The relations an annotator may mean by what they typed or picked: its option text, its CURIE or IRI,
+// else every relation with that label (several relations may share one: the page lets them choose).
+function relationsFromText(text) {
   const t = text.trim().toLowerCase();
-  if (!t) return undefined;
+  if (!t) return [];
   const exact = state.relations.filter((r) => [relationOption(r), r.curie, r.id].some((v) => v.toLowerCase() === t));
-  if (exact.length === 1) return exact[0].id;
-  const byLabel = state.relations.filter((r) => r.label.toLowerCase() === t);
-  return byLabel.length === 1 ? byLabel[0].id : undefined;
+  if (exact.length) return exact;
+  return state.relations.filter((r) => r.label.toLowerCase() === t);
 }
 
 function renderRelationOptions() {
@@ -153,10 +152,21 @@ function showProgress(session) {
 }
 
 async function refreshProgress() {
-  if (state.session) showProgress(await api("GET", `/sessions/${state.session.id}`));
+  if (!state.session) return;
+  showProgress(await api("GET", `/sessions/${state.session.id}`));
+  await loadSessions();  // the resume list shows the counts too
+}
+
+// Decisions are recorded with their annotator: ask for a name once rather than record "anonymous".
+function named() {
+  if ($("annotator").value.trim()) return true;
+  status("Name yourself first in the Annotator field at the top: your name is recorded with every decision.", true);
+  $("annotator").focus();
+  return false;
 }
 
 $("start-session").addEventListener("click", async () => {
+  if (!named()) return;
   try {
     openSession(await api("POST", "/sessions", { relation: state.relation.id, user: annotator() }));
     status(`Session started: facts go to ${state.session.graph}`);
@@ -219,6 +229,7 @@ $("mark-text").addEventListener("mouseup", () => {
 });
 
 function pickMark(entity, label) {
+  status("");  // a message about an earlier mark (a new entity made) does not belong to this one
   state.marked.push({ ...pendingMark, entity, label });
   state.marked.sort((x, y) => x.start - y.start);
   pendingMark = null;
@@ -241,7 +252,8 @@ async function searchMark() {
     $("mark-results").replaceChildren(...(found.length
       ? found.map((m) => el("li", {}, el("a", { class: "entity pick", onclick: () => pickMark(m.id, m.label || m.curie) },
           m.label || m.curie), " ", el("span", { class: "muted" }, m.curie)))
-      : [el("li", { class: "muted" }, `no entity is named like "${q}": change the search, or`)]), mint);
+      : [el("li", { class: "muted" }, `no close match for "${q}" in the graph: change the search, or make it:`)]),
+      mint);
   } catch (e) { status(e.message, true); }
 }
 $("mark-query").addEventListener("input", searchMark);
@@ -255,7 +267,8 @@ $("add-text").addEventListener("click", async () => {
     const r = await api("POST", `/sessions/${state.session.id}/texts`, body);
     if (!r.added && !r.sentences) {
       status("No two mentions of graph entities were found in one sentence of this text: suggestions need " +
-             "names that match entity labels or aliases in the graph (ingest them, or add aliases).", true);
+             "names that match entity labels or aliases in the graph (ingest them, add aliases, or mark the " +
+             "names by hand below)." + unlinkedNote(r), true);
     } else {
       status(`${r.added} new pair${r.added === 1 ? "" : "s"} of linked mentions in ${r.sentences} sentence(s)` +
         (r.ambiguous && r.ambiguous.length
@@ -264,6 +277,7 @@ $("add-text").addEventListener("click", async () => {
         (r.guessed && r.guessed.length
           ? ` · linked by ${r.guessed.map((g) => `${g.how}: ${g.text}`).join(", ")} (underlined dotted: check them)` : ""));
     }
+    state.marked = [];
     await refreshProgress();
     await loadSuggestions();
   } catch (e) { status(e.message, true); }
@@ -330,10 +344,27 @@ function renderSuggestions() {
     // Type-ahead: the browser filters the list (label, CURIE, description) as the annotator types.
     const other = el("input", { "aria-label": "other relation", class: "other", list: "relation-options",
                                 placeholder: "other relation: type to search (c)" });
+    const choices = el("div", { class: "choices", role: "listbox", "aria-label": "relations with this label" });
     const correct = () => {
-      const relation = relationFromText(other.value);
-      if (relation === undefined) { status(`no relation matches "${other.value}": pick one from the list`, true); return; }
-      decide(i, "correct", relation);
+      const found = relationsFromText(other.value);
+      if (!found.length) { status(`no relation matches "${other.value}": pick one from the list`, true); return; }
+      if (found.length === 1) { decide(i, "correct", found[0].id); return; }
+      // Several relations share the label: show each with its CURIE and description; arrows and Enter choose.
+      choices.replaceChildren(...found.map((r, n) => {
+        const option = el("button", { class: "choice", role: "option", "data-relation": r.id,
+                                      onclick: () => decide(i, "correct", r.id) },
+                          `${r.label} · ${r.curie}`, el("span", { class: "muted" }, ` ${(r.description || "").slice(0, 90)}`));
+        option.addEventListener("keydown", (e) => {
+          const all = choices.querySelectorAll("button.choice");
+          if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+            e.preventDefault();
+            all[(n + (e.key === "ArrowDown" ? 1 : all.length - 1)) % all.length].focus();
+          } else if (e.key === "Escape") { choices.replaceChildren(); other.focus(); }
+        });
+        return option;
+      }));
+      status(`${found.length} relations are called "${found[0].label}": choose one (arrows, Enter)`);
+      choices.querySelector("button.choice").focus();
     };
     other.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); correct(); } });
     const alternatives = (s.alternatives || []).length && !(s.status && s.status !== "pending")
@@ -355,6 +386,7 @@ function renderSuggestions() {
              el("button", { class: "reject", onclick: () => decide(i, "reject") }, "Reject (r)"),
              other,
              el("button", { onclick: correct }, "Correct"),
+             choices,
              el("button", { class: "none", onclick: () => decide(i, "correct", null) }, "None of these (n)"),
              el("button", { class: "swap", title: "exchange head and tail", onclick: () => swap(i) }, "Swap (s)")])));
     item.addEventListener("click", () => { state.focus = i; markFocus(); });
@@ -375,13 +407,19 @@ function markFocus() {
 async function decide(i, decision, relation) {
   const s = state.suggestions[i];
   if (!s || s.status && s.status !== "pending") return;
+  if (!named()) return;
   try {
     const body = { decision, user: annotator() };
     if (decision === "correct") body.relation = relation === undefined ? null : relation;
     const r = await api("POST", `/sessions/${state.session.id}/suggestions/${s.id}`, body);
-    Object.assign(s, { status: r.status, relation: r.relation });
+    Object.assign(s, { status: r.status, relation: r.relation, statement: r.statement, example: r.example });
+    state.lastDecided = s.id;  // what 'u' undoes, wherever the focus has moved since
     renderSuggestions();
-    status(`${r.status}${r.statement ? ": fact written with provenance" : ""}`);
+    const unlinked = [s.head, s.tail].filter((m) => !m.entity).map((m) => `"${m.text}"`);
+    status(r.statement ? `${r.status}: fact written with provenance`
+      : r.relation && unlinked.length ? `${r.status} as an example; no fact written: ${unlinked.join(" and ")} ` +
+          "names no entity of the graph (mark it by hand to link it)"
+      : r.status);
     state.focus = Math.min(i + 1, state.suggestions.length - 1);
     markFocus();
     await Promise.all([refreshRelation(), refreshProgress()]);
@@ -400,11 +438,14 @@ function badge(s) {
 async function undo(i) {
   const s = state.suggestions[i];
   if (!s || !s.status || s.status === "pending") return;
+  const had = s.relation ? (s.statement ? "its example and fact left the graph" : "its example left the graph")
+    : "the suggestion is pending again";
   try {
     const r = await api("POST", `/sessions/${state.session.id}/suggestions/${s.id}/undo`, { user: annotator() });
-    Object.assign(s, { status: r.status, relation: null });
+    Object.assign(s, { status: r.status, relation: null, statement: null, example: null });
+    if (state.lastDecided === s.id) state.lastDecided = null;
     renderSuggestions();
-    status("decision undone: its example and fact left the graph");
+    status(`decision undone: ${had}`);
     await Promise.all([refreshRelation(), refreshProgress()]);
   } catch (e) { status(e.message, true); }
 }
@@ -418,6 +459,12 @@ async function swap(i) {
     renderSuggestions();
     status(`turned round: ${r.head.text} → ${state.session.label} → ${r.tail.text}`);
   } catch (e) { status(e.message, true); }
+}
+
+// Names the server left unlinked (several entities carry them), said where no suggestion could come of them.
+function unlinkedNote(r) {
+  return r.ambiguous && r.ambiguous.length
+    ? ` Left unlinked (several entities have these names): ${r.ambiguous.map((a) => a.text).join(", ")}.` : "";
 }
 
 async function refreshRelation() {
@@ -437,7 +484,14 @@ document.addEventListener("keydown", (e) => {
   if (key === "a") decide(state.focus, "accept");
   else if (key === "r") decide(state.focus, "reject");
   else if (key === "s") swap(state.focus);
-  else if (key === "u") undo(state.focus);
+  else if (key === "u") {  // the focused card's decision, else the last one made (focus moves on after it)
+    const focused = state.suggestions[state.focus];
+    const decided = (x) => x && x.status && x.status !== "pending";
+    const last = state.suggestions.findIndex((x) => x.id === state.lastDecided);
+    if (decided(focused)) undo(state.focus);
+    else if (last >= 0 && decided(state.suggestions[last])) { state.focus = last; markFocus(); undo(last); }
+    else status("nothing to undo here: no decision was made on this page yet", true);
+  }
   else if (["1", "2", "3"].includes(key)) {  // correct to the model's k-th likeliest other relation
     const s = state.suggestions[state.focus];
     const alt = s && (s.alternatives || [])[Number(key) - 1];
@@ -496,9 +550,10 @@ async function loadQuality() {
   for (const p of q.curve) add("circle", { cx: x(p.examples), cy: y(p.accuracy), r: 3, fill: "#2563eb" });
   const confused = (q.confused_with || []).slice(0, 3).map((c) => `${c.label || c.curie} (${c.examples})`);
   box.replaceChildren(svg, el("p", { class: "muted", id: "quality-text" },
-    `${q.examples} example${q.examples === 1 ? "" : "s"} · leave-one-out accuracy ` +
-    `${(100 * q.leave_one_out_accuracy).toFixed(0)}% among ${q.candidates} relations` +
-    (confused.length ? ` · misread as ${confused.join(", ")}` : "")));
+    q.examples < 2 ? "1 example · leave-one-out accuracy needs at least two examples (each is asked with the others)"
+      : `${q.examples} examples · leave-one-out accuracy ` +
+        `${(100 * q.leave_one_out_accuracy).toFixed(0)}% among ${q.candidates} relations` +
+        (confused.length ? ` · misread as ${confused.join(", ")}` : "")));
 }
 
 // SPARQL ------------------------------------------------------------------------------------------
@@ -527,7 +582,7 @@ $("run-sparql").addEventListener("click", async () => {
     table.append(body);
     const count = all.length > SPARQL_ROWS_SHOWN
       ? `${all.length} rows, the first ${SPARQL_ROWS_SHOWN} shown: add LIMIT/OFFSET to the query to page`
-      : `${all.length} rows`;
+      : `${all.length} row${all.length === 1 ? "" : "s"}`;
     box.replaceChildren(el("p", { class: "muted" }, count), table);
   } catch (e) { box.replaceChildren(el("p", { class: "error" }, e.message)); }
 });

@@ -41,7 +41,7 @@ from kgrel.models.relation.heads import RelationHeads
 from kgrel.models.relation.instances import Mention, RelationInstance, make_instance
 from kgrel.models.relation.model import ENCODER_FILE, HEADS_FILE, RelationModel
 from kgrel.models.relation.prototypes import PrototypeSet, PrototypicalClassifier, fused_similarity
-from kgrel.models.relation.reader import DocumentReading, pair_encodings, read_document
+from kgrel.models.relation.reader import pair_encodings, read_document
 from kgrel.models.relation.side_info import relation_text
 
 log = logging.getLogger(__name__)
@@ -235,8 +235,8 @@ class DocumentTrainer:
 
     # Steps -------------------------------------------------------------------------------------
 
-    def _read(self, doc: _Doc) -> DocumentReading:
-        """The document through the trainable layers, from its cached states."""
+    def _states(self, doc: _Doc) -> torch.Tensor:
+        """The document's token states through the trainable layers, from its cached lower-layer states."""
         device = self.model.encoder.device
         longest = max(h.shape[0] for h in doc.hidden)
         hidden = torch.zeros(len(doc.hidden), longest, doc.hidden[0].shape[1], device=device)
@@ -246,8 +246,7 @@ class DocumentTrainer:
             mask[w, :h.shape[0]] = 1
         windows = DocumentWindows(torch.zeros_like(mask), mask, [(0, s, n) for s, n in doc.placement], [doc.offsets],
                                   hidden=hidden, start_layer=self.first)
-        states = self.model.encoder.document_states(windows)[0]
-        return read_document(states.float(), doc.offsets, doc.marked, doc.document)
+        return self.model.encoder.document_states(windows)[0].float()
 
     def _types(self, document: Document) -> torch.Tensor | None:
         if not self.type_vectors or self.rng.random() < self.config.type_dropout:
@@ -293,16 +292,11 @@ class DocumentTrainer:
         for doc in batch:
             if not doc.pairs:
                 continue
-            reading = self._read(doc)
-            enc = pair_encodings(reading, doc.pairs, self.model.heads.context_query)
-            types = self._types(doc.document)
-            if types is not None:
-                enc.head_type = types[[a for a, _ in doc.pairs]]
-                enc.tail_type = types[[b for _, b in doc.pairs]]
-            forward = self.model.heads.pair_views(enc)
-            backward = self.model.heads.pair_views(enc.reversed())
-            logits = torch.stack([self._logits(*forward, sums, ks, descriptions),
-                                  self._logits(*backward, sums, ks, descriptions)], dim=1)  # (pairs, 2, R)
+            views = self.model(self._states(doc), doc.offsets, doc.marked, doc.document, doc.pairs,
+                               self._types(doc.document))
+            logits = torch.stack([self._logits(views.example, views.side, sums, ks, descriptions),
+                                  self._logits(views.reversed_example, views.reversed_side, sums, ks, descriptions)],
+                                 dim=1)  # (pairs, 2, R)
             labels = doc.labels.to(logits.device).float()
             losses.append(fact_loss(logits, labels))
             positives += int(labels.sum())

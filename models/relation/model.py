@@ -19,16 +19,9 @@ import torch
 from torch import nn
 
 from kgrel.models.relation.calibration import Calibration
-from kgrel.models.relation.documents import Document, instance_document, mark_document
-from kgrel.models.relation.encoder import (
-    InstanceEncoding,
-    MarkedText,
-    TextEncoder,
-    TokenBatch,
-    packaged_encoder_path,
-    plain_text,
-)
-from kgrel.models.relation.heads import RelationHeads, RelationViews
+from kgrel.models.relation.documents import Document, MarkedDocument, instance_document, mark_document
+from kgrel.models.relation.encoder import TextEncoder, packaged_encoder_path
+from kgrel.models.relation.heads import RelationHeads
 from kgrel.models.relation.instances import RelationInstance
 from kgrel.models.relation.reader import pair_encodings, read_document
 
@@ -140,30 +133,6 @@ class RelationModel(nn.Module):
     def device(self) -> torch.device:
         return self.encoder.device
 
-    def forward(self, batch: TokenBatch) -> RelationViews:
-        """Example, side and description views of a batch of marked texts.
-
-        The one pass that training (from cached lower layers) and inference (from token ids) share.
-        """
-        return self.heads(self.encoder(batch).float())
-
-    @torch.inference_mode()
-    def embed(self, marked: Sequence[MarkedText]) -> RelationViews:
-        """`forward` over any number of texts in length-sorted batches; views on CPU, in input order."""
-        if not marked:  # the heads give each view its width
-            empty = torch.zeros(0, self.encoder.hidden_size, device=self.device)
-            views = self.heads(InstanceEncoding(empty, empty, empty))
-            return RelationViews(views.example.cpu(), views.side.cpu(), views.description.cpu())
-        parts = [(idx, self(self.encoder.tokenize([marked[i] for i in idx])))
-                 for idx in self.encoder.batches([len(m.text) for m in marked])]
-        out = []
-        for name in ("example", "side", "description"):
-            full = torch.empty(len(marked), getattr(parts[0][1], name).shape[1])
-            for idx, views in parts:
-                full[idx] = getattr(views, name).float().cpu()
-            out.append(full)
-        return RelationViews(*out)
-
     def embed_instances(self, instances: Sequence[RelationInstance]) -> tuple[torch.Tensor, torch.Tensor]:
         """(example view, side view) of relation instances, on CPU."""
         return self.embed_both_ways(instances)[0]
@@ -191,14 +160,15 @@ class RelationModel(nn.Module):
             windows = self.encoder.tokenize_documents([marked[i].text for i in idx])
             states = self.encoder.document_states(windows)
             for j, i in enumerate(idx):
-                out[i] = self.pair_views(states[j].float(), windows.offsets[j], marked[i], documents[i], pairs[i],
-                                         types[i]).detached()
+                out[i] = self(states[j].float(), windows.offsets[j], marked[i], documents[i], pairs[i],
+                              types[i]).detached()
         return out  # type: ignore[return-value]
 
-    def pair_views(self, states: torch.Tensor, offsets: torch.Tensor, marked, document: Document,
-                   pairs: Sequence[tuple[int, int]], types: torch.Tensor | None) -> PairViews:
-        """Views of a document's entity pairs from its token states: the step training and inference share.
-        `types` holds each entity's encoded class labels (zero rows: none known), or None."""
+    def forward(self, states: torch.Tensor, offsets: torch.Tensor, marked: MarkedDocument, document: Document,
+                pairs: Sequence[tuple[int, int]], types: torch.Tensor | None) -> PairViews:
+        """Views of a document's entity pairs from its token states (tokens, hidden) and their character
+        offsets in the marked text: the step training (from cached lower layers) and inference (`read_pairs`)
+        share. `types` holds each entity's encoded class labels (zero rows: none known), or None."""
         reading = read_document(states, offsets, marked, document)
         enc = pair_encodings(reading, pairs, self.heads.context_query if self.heads.trained else None)
         if types is not None and pairs:
@@ -229,14 +199,14 @@ class RelationModel(nn.Module):
     def embed_sentences(self, texts: Sequence[str]) -> torch.Tensor:
         """The encoder's mean token state of plain texts (before the heads), on CPU, in input order."""
         out = torch.empty(len(texts), self.encoder.hidden_size)
-        marked = [plain_text(t) for t in texts]
         for idx in self.encoder.batches([len(t) for t in texts]):
-            out[idx] = self.encoder(self.encoder.tokenize([marked[i] for i in idx])).sentence.float().cpu()
+            out[idx] = self.encoder(self.encoder.tokenize([texts[i] for i in idx])).float().cpu()
         return out
 
+    @torch.inference_mode()
     def embed_descriptions(self, texts: Sequence[str]) -> torch.Tensor:
         """Description view of side-information texts (relation descriptions, class labels), on CPU."""
-        return self.embed([plain_text(t) for t in texts]).description
+        return self.heads.description_view(self.embed_sentences(texts).to(self.device)).float().cpu()
 
     def embed_labels(self, texts: list[str]) -> torch.Tensor:
         """Like embed_descriptions, for short texts that recur (class labels), with a bounded cache."""

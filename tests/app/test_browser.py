@@ -186,6 +186,8 @@ def start_composer_session(page, server: str) -> None:
     from playwright.sync_api import expect
 
     page.goto(server + "/ui/")
+    page.fill("#annotator", "bob")
+    page.locator("#annotator").dispatch_event("change")
     page.fill("#relation-filter", "composer")
     page.select_option("#relation-select", "http://example.org/composer")
     page.click("#start-session")
@@ -219,7 +221,7 @@ def test_mentions_marked_by_hand_in_chromium(server):
         page.fill("#text-input", "\U0001F3B5 Wolfie wrote The Magic Flute in 1791.")
         page.click("#by-hand summary")
         select_in(page, "#mark-text", "Wolfie")
-        expect(page.locator("#mark-results")).to_contain_text("no entity is named like")
+        expect(page.locator("#mark-results")).to_contain_text('no close match for "Wolfie"')
         page.fill("#mark-query", "Mozart")
         page.locator("#mark-results a.pick", has_text="Wolfgang Amadeus Mozart").click()
         select_in(page, "#mark-text", "The Magic Flute")
@@ -270,12 +272,14 @@ def test_mentions_marked_by_hand_in_chromium(server):
     assert fact("ex:flute", "ex:mozart") and not fact("ex:mozart", "ex:flute") and examples() == 1
 
 
-def test_twenty_suggestions_labelled_by_keyboard_only(server):
+def test_ten_suggestions_labelled_by_keyboard_only(server):
     from playwright.sync_api import expect, sync_playwright
 
     from bench.labelling_speed import corpus
 
-    ttl, text = corpus()  # eight works, each said to be by two of eight composers: 24 pairs
+    # Eight works, each said to be by two of eight composers; six names are also the music graph's, so those
+    # are ambiguous and left unlinked: 12 pairs of linked names remain.
+    ttl, text = corpus()
     r = httpx.post(server + "/graph/triples", content=ttl.encode(), headers={"Content-Type": "text/turtle"})
     assert r.is_success
     with sync_playwright() as p:
@@ -283,18 +287,18 @@ def test_twenty_suggestions_labelled_by_keyboard_only(server):
         start_composer_session(page, server)
         page.fill("#text-input", text)
         page.click("#add-text")
-        expect(page.locator("#status")).to_contain_text("24 new pairs")
+        expect(page.locator("#status")).to_contain_text("12 new pairs")
         expect(page.locator(".suggestion").first).to_be_visible()
         page.locator("#suggestions").click(position={"x": 1, "y": 1})  # the page has the keys, not an input
-        for n in range(20):
+        for n in range(10):
             expect(page.locator(".suggestion.focused.pending")).to_have_count(1)
-            page.keyboard.press("a" if n % 3 == 0 else "1" if n == 19 else "r")  # 1: the first alternative
-            expect(page.locator("#session-info")).to_contain_text(f"reviewed {n + 1} of 24")
+            page.keyboard.press("a" if n % 3 == 0 and n < 9 else "1" if n == 9 else "r")  # 1: the first alternative
+            expect(page.locator("#session-info")).to_contain_text(f"reviewed {n + 1} of 12")
         browser.close()
         assert not errors, errors
     [session] = httpx.get(server + "/sessions").json()
     counts = session["counts"]
-    assert counts["accepted"] == 7 and counts["rejected"] == 12 and counts["corrected"] == 1 and counts["pending"] == 4
+    assert counts["accepted"] == 3 and counts["rejected"] == 6 and counts["corrected"] == 1 and counts["pending"] == 2
 
 
 @pytest.fixture

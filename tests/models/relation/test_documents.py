@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from kgrel.models.relation.docred import detokenize, load_docred, split_documents, split_relations
-from kgrel.models.relation.document_evaluation import DocumentEvaluator
 from kgrel.models.relation.documents import Document, DocumentEntity, instance_document, mark_document
+from kgrel.models.relation.extraction_evaluation import DocumentEvaluator
 from kgrel.models.relation.instances import Mention, make_instance
 from kgrel.models.relation.reader import DocumentReading, pair_encodings, read_document, token_masks
 from tests.conftest import DATA

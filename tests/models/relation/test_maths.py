@@ -29,12 +29,22 @@ def test_untrained_heads_are_fixed_read_outs():
 
 
 def test_trained_heads_start_where_the_untrained_read_outs_are():
-    # At reset: example_proj = identity, side_proj = 0, description_proj = identity; all normalised.
+    # At reset: example_proj = [I 0], side_proj = [0 I I 0], description_proj = identity; all normalised.
     enc = InstanceEncoding(unit(1, 0), unit(0, 1), unit(1, 1))
     trained, untrained = RelationHeads(hidden=2, dim=6)(enc), RelationHeads(hidden=2)(enc)
     assert torch.allclose(trained.example, untrained.example, atol=1e-6)  # |[s; h; t]| = sqrt(3)
-    assert torch.allclose(trained.side, untrained.side)
+    # The side view starts from the sentence and the two entities together: norm(s + h + t).
+    assert torch.allclose(trained.side, F.normalize(enc.sentence + enc.head + enc.tail, dim=-1), atol=1e-6)
     assert torch.allclose(trained.description, untrained.description)
+    # Types and the context query start at nothing: a type changes no view until training weighs it.
+    typed = InstanceEncoding(enc.sentence, enc.head, enc.tail, unit(0, 1), unit(1, 0))
+    assert torch.allclose(RelationHeads(hidden=2, dim=6).pair_views(typed)[1], trained.side, atol=1e-6)
+    # The none-of-the-above prototype: cos(side, nota); untrained heads have none.
+    heads = RelationHeads(hidden=2, dim=6)
+    with torch.no_grad():
+        heads.nota.copy_(torch.tensor([0.0, 3.0]))
+    assert heads.nota_similarity(unit(0.6, 0.8)).item() == pytest.approx(0.8)
+    assert RelationHeads(hidden=2).nota_similarity(unit(0.6, 0.8)).item() == 0
 
 
 def test_fused_similarity_weights_examples_side_information_and_evidence():

@@ -1,13 +1,16 @@
-"""Instances, entity marking, episodes, calibration and prototypes with the real encoder."""
+"""Instances, episodes, calibration, prototypes and reading documents with the real encoder."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 import torch
 
 from kgrel.kg.ontology import RelationInfo
 from kgrel.models.relation.calibration import Calibration, fit_platt
-from kgrel.models.relation.encoder import TokenBatch, mark
+from kgrel.models.relation.documents import Document, DocumentEntity, mark_document
+from kgrel.models.relation.encoder import DocumentWindows
 from kgrel.models.relation.episodes import sample_episodes
 from kgrel.models.relation.fewrel import load_fewrel, load_side_info
 from kgrel.models.relation.instances import InvalidInstance, Mention, from_fewrel, make_instance
@@ -31,19 +34,6 @@ def test_instance_checks():
                               ((0, 5), (10, 30), "inside"), ((5, 6), (10, 13), "whitespace")]:
         with pytest.raises(InvalidInstance, match=words):
             make_instance("Alice met Bob", Mention(*head), Mention(*tail))
-
-
-def test_marking_keeps_mentions_and_crops_long_text():
-    inst = make_instance("Bob met Alice in Paris.", Mention(8, 13), Mention(17, 22))
-    marked = mark(inst, max_chars=512)
-    assert marked.text == "Bob met @ Alice @ in # Paris #."
-    assert marked.text[slice(*marked.head)] == "Alice" and marked.text[slice(*marked.tail)] == "Paris"
-    long = "x " * 600 + "Alice met Bob." + " y" * 600
-    start = long.index("Alice")
-    inst = make_instance(long, Mention(start, start + 5), Mention(start + 10, start + 13))
-    marked = mark(inst, max_chars=200)
-    assert len(marked.text) < 220
-    assert marked.text[slice(*marked.head)] == "Alice" and marked.text[slice(*marked.tail)] == "Bob"
 
 
 def test_episodes_are_seeded_and_disjoint():
@@ -103,9 +93,9 @@ def test_prototype_cache_reencodes_only_what_changed(untrained_model):
     example = make_instance("Rome is the capital of Italy.", Mention(23, 28), Mention(0, 4))
     protos = cache.build(relations, {"ex:capital": [("e1", example)]})
     assert protos.k.tolist() == [0, 1]
-    assert len(cache._descriptions) == 2 and len(cache.views._views) == 1
+    assert len(cache._descriptions) == 2 and len(cache.views._views) == 2  # the example read both ways, once
     again = cache.build(relations + [RelationInfo("ex:author", "author")], {"ex:capital": [("e1", example)]})
-    assert len(cache._descriptions) == 3 and len(cache.views._views) == 1
+    assert len(cache._descriptions) == 3 and len(cache.views._views) == 2
     assert torch.equal(again.description[:2], protos.description)
     # The example's view in its prototype is the one the shared cache answers when the example is asked.
     asked, _ = cache.views.views(["e1"], [example])
@@ -114,13 +104,10 @@ def test_prototype_cache_reencodes_only_what_changed(untrained_model):
     [result] = classifier.predict([make_instance("Paris is the capital of France.", Mention(24, 30), Mention(0, 5))],
                                   again, top_k=3)
     assert result.predictions[0].relation == "ex:capital"
-    rel, score = classifier.infer({"text": "Paris is the capital of France.", "h": {"pos": [24, 30]},
-                                   "t": {"pos": [0, 5]}}, again)
-    assert 0 <= score <= 1 and rel in (None, "ex:capital")
 
 
 def test_instance_view_cache_starts_again_when_full_and_still_answers(untrained_model):
-    views = InstanceViewCache(untrained_model, max_entries=2)
+    views = InstanceViewCache(untrained_model, max_entries=4)  # two instances, each read both ways
     rome = make_instance("Rome is the capital of Italy.", Mention(23, 28), Mention(0, 4))
     paris = make_instance("Paris is the capital of France.", Mention(24, 30), Mention(0, 5))
     bob = make_instance("Bob met Alice in Paris.", Mention(8, 13), Mention(17, 22))
@@ -128,22 +115,43 @@ def test_instance_view_cache_starts_again_when_full_and_still_answers(untrained_
     # Full: adding "bob" empties the cache, and "rome", found before that, is still in the answer.
     again, side = views.views(["rome", "bob"], [rome, bob])
     assert torch.allclose(again[0], first[0], atol=1e-5) and again.shape[0] == side.shape[0] == 2
-    assert len(views._views) <= 2
+    assert len(views._views) <= 4
 
 
-def test_forward_from_cached_lower_layers_equals_forward_from_tokens(untrained_model):
+def test_reading_from_cached_lower_layers_equals_reading_from_tokens(untrained_model):
     """Training runs only the top layers over cached states; it must be the very pass inference runs."""
     model = untrained_model
-    instances = [make_instance("Bob met Alice in Paris.", Mention(8, 13), Mention(17, 22)),
-                 make_instance("Marie Curie was born in Warsaw, Poland.", Mention(0, 11), Mention(24, 30))]
-    tokens = model.encoder.tokenize([mark(x, model.encoder.max_chars) for x in instances])
+    doc = Document("Bob met Alice in Paris. Alice was born in Warsaw, Poland.",
+                   [DocumentEntity(((0, 3),)), DocumentEntity(((8, 13), (24, 29))), DocumentEntity(((17, 22),)),
+                    DocumentEntity(((42, 48),))])
+    pairs = [(0, 1), (1, 2), (1, 3)]
+    marked = mark_document(doc)
+    windows = model.encoder.tokenize_documents([marked.text])
+    [full] = model.read_pairs([doc], [pairs])
     with torch.inference_mode():
-        full = model(tokens)
         for layer in (0, 3, len(model.encoder.layers)):
-            cached = TokenBatch(tokens.attention_mask, tokens.head_mask, tokens.tail_mask,
-                                hidden=model.encoder.states_at(tokens, layer), start_layer=layer)
-            part = model(cached)
+            cached = DocumentWindows(windows.input_ids, windows.attention_mask, windows.placement, windows.offsets,
+                                     hidden=model.encoder.window_states_at(windows, layer), start_layer=layer)
+            [states] = model.encoder.document_states(cached)
+            part = model(states.float(), windows.offsets[0], marked, doc, pairs, None)
             assert torch.allclose(part.example, full.example, atol=1e-5)
-            assert torch.allclose(part.side, full.side, atol=1e-5)
-    example, side = model.embed_instances(instances)
-    assert torch.allclose(example, full.example, atol=1e-5) and torch.allclose(side, full.side, atol=1e-5)
+            assert torch.allclose(part.reversed_side, full.reversed_side, atol=1e-5)
+    # An instance is a document of two entities: embed_instances reads it the same way.
+    x = make_instance("Bob met Alice in Paris.", Mention(0, 3), Mention(8, 13))
+    (example, side), (back_example, _) = model.embed_both_ways([x])
+    [one] = model.read_pairs([Document(x.text, [DocumentEntity(((0, 3),)), DocumentEntity(((8, 13),))])], [[(0, 1)]])
+    assert torch.allclose(example, one.example, atol=1e-5) and torch.allclose(back_example, one.reversed_example,
+                                                                                 atol=1e-5)
+
+
+def test_a_long_document_is_read_in_overlapping_windows(untrained_model):
+    text = " ".join(f"Sentence {i} says little about Bob and Alice." for i in range(80))
+    bob = [(m.start(), m.end()) for m in re.finditer("Bob", text)]
+    alice = [(m.start(), m.end()) for m in re.finditer("Alice", text)]
+    doc = Document(text, [DocumentEntity(tuple(bob)), DocumentEntity(tuple(alice))])
+    windows = untrained_model.encoder.tokenize_documents([mark_document(doc).text])
+    assert len(windows.placement) > 2 and windows.input_ids.shape[1] <= untrained_model.encoder.max_length
+    [states] = untrained_model.encoder.document_states(windows)
+    assert states.shape[0] == len(windows.offsets[0])  # every token once, the overlaps averaged
+    [views] = untrained_model.read_pairs([doc], [[(0, 1)]])
+    assert views.example.shape[0] == 1 and torch.isfinite(views.example).all()

@@ -1,6 +1,10 @@
-"""Scoring facts read from documents against their annotation: the figures a curator meets.
+"""Scoring what the service returns against annotation: the figures a curator meets.
 
-A fact is (head entity, relation, tail entity) of one document. Pairs that hold withheld facts count neither
+`DocumentEvaluator` scores the facts read from whole documents; `AskEvaluator` the answers to single
+sentences asked three ways (GUIDE section 3, "extraction as a user meets it"). Both take what the service
+answered, so the benchmarks and the tests that call them measure exactly what is served.
+
+Documents: a fact is (head entity, relation, tail entity) of one document. Pairs that hold withheld facts count neither
 way. Recall is given over all facts and over the facts whose two entities share a sentence; precision is
 right facts over facts returned; each is reported for every relation and, separately, for the relations the
 model trained on and those it did not. The precision/recall curve sweeps the threshold over the scores the
@@ -91,3 +95,47 @@ class DocumentEvaluator:
             at[name]["best_f1"] = best["f1"]
             at[name]["best_threshold"] = best["threshold"]
         return {"threshold": threshold, "groups": at, "curve": curve}
+
+
+@dataclass
+class Answer:
+    """The service's answer to one ask: its best fact (None: none of the above) with the fact's score."""
+
+    relation: str | None
+    reversed: bool = False  # the fact reads (tail, relation, head) of the pair as asked
+    score: float = 0.0
+
+
+class AskEvaluator:
+    """Sentences stating one known relation each, asked three ways: (head, tail) among every relation (right
+    when the answer is (head, gold, tail)); (tail, head) among every relation (a false fact when the answer is
+    the gold relation the wrong way round); (head, tail) with the gold relation left out (right when the
+    answer is none of the above). Fact precision counts every fact the three asks return."""
+
+    def __init__(self, gold: Sequence[str]):
+        self.gold = list(gold)
+
+    def rates(self, asked: Sequence[Answer], turned: Sequence[Answer], without: Sequence[Answer],
+              threshold: float) -> dict[str, float]:
+        def fact(a: Answer) -> Answer | None:
+            return a if a.relation is not None and a.score >= threshold else None
+
+        right = reversed_false = nota = correct = returned = 0
+        for g, a, t, w in zip(self.gold, asked, turned, without, strict=True):
+            a, t, w = fact(a), fact(t), fact(w)
+            right += a is not None and a.relation == g and not a.reversed
+            reversed_false += t is not None and t.relation == g and not t.reversed
+            nota += w is None
+            for answer, true_if_reversed in ((a, False), (t, True), (w, None)):
+                if answer is not None:
+                    returned += 1
+                    correct += answer.relation == g and answer.reversed == true_if_reversed
+        n = max(1, len(self.gold))
+        return {"right": round(right / n, 4), "reversed_false_facts": round(reversed_false / n, 4),
+                "nota_recall": round(nota / n, 4),
+                "fact_precision": round(correct / returned, 4) if returned else None}
+
+    def __call__(self, asked: Sequence[Answer], turned: Sequence[Answer], without: Sequence[Answer],
+                 threshold: float) -> dict:
+        return {"threshold": threshold, **self.rates(asked, turned, without, threshold),
+                "curve": [{"threshold": t, **self.rates(asked, turned, without, t)} for t in CURVE]}
