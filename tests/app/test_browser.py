@@ -301,6 +301,80 @@ def test_ten_suggestions_labelled_by_keyboard_only(server):
     assert counts["accepted"] == 3 and counts["rejected"] == 6 and counts["corrected"] == 1 and counts["pending"] == 2
 
 
+def test_what_a_new_curator_met_is_fixed(server):
+    """The labelling page's defects as a new curator met them: each checked where the curator met it."""
+    from playwright.sync_api import expect, sync_playwright
+
+    other = "http://example.org/writtenBy"  # a second relation labelled "composer"
+    assert httpx.post(server + "/relations", json={"id": other, "label": "composer",
+                                                   "description": "who wrote the score of the work"}).status_code == 201
+    with sync_playwright() as p:
+        browser, page, errors = open_page(p)
+        page.goto(server + "/ui/")
+        # The form's own example is one that works (a full IRI), not a prefix the graph may not know.
+        expect(page.locator('#relation-form input[name="id"]')).to_have_attribute("placeholder", re.compile("full IRI"))
+        page.fill("#relation-filter", "composer")
+        page.select_option("#relation-select", "http://example.org/composer")
+        # No annotator yet: asked for a name, rather than recording "anonymous".
+        page.click("#start-session")
+        expect(page.locator("#status")).to_contain_text("Name yourself first")
+        expect(page.locator("#annotator")).to_be_focused()
+        page.fill("#annotator", "carol")
+        page.locator("#annotator").dispatch_event("change")
+        page.click("#start-session")
+        expect(page.locator("#session-info")).to_contain_text("by carol")
+        page.fill("#text-input", TEXT)
+        page.click("#add-text")
+        expect(page.locator("#status")).to_contain_text("4 new pairs")
+        cards = page.locator(".suggestion")
+        first_id = cards.first.get_attribute("data-id")
+        first = page.locator(f'.suggestion[data-id="{first_id}"]')
+        # 'u' right after a decision undoes it, though the focus moved on to the next card.
+        first.locator(".sentence").click()
+        page.keyboard.press("r")
+        expect(first).to_have_class(re.compile(r"\brejected\b"))
+        expect(page.locator(".suggestion.focused")).not_to_have_attribute("data-id", first_id)
+        page.keyboard.press("u")
+        expect(first.locator("button.accept")).to_have_count(1)
+        expect(page.locator("#status")).to_contain_text("the suggestion is pending again")  # no example left
+        # The resume list follows the decisions, without a reload; one example is too few for the curve.
+        first.locator("button.accept").click()
+        expect(page.locator("#session-list")).to_contain_text("3 pending, 1 accepted")
+        expect(page.locator("#quality-text")).to_contain_text("needs at least two examples")
+        # 'c' and a label two relations share: both are offered with their CURIE; the arrows choose.
+        pending_id = page.locator(".suggestion.pending").first.get_attribute("data-id")
+        pending = page.locator(f'.suggestion[data-id="{pending_id}"]')
+        pending.locator(".sentence").click()
+        page.keyboard.press("c")
+        page.keyboard.type("composer")
+        page.keyboard.press("Enter")
+        choices = pending.locator("button.choice")
+        expect(choices).to_have_count(2)
+        expect(choices.first).to_be_focused()
+        page.keyboard.press("ArrowDown")
+        chosen = choices.nth(1).get_attribute("data-relation")
+        expect(choices.nth(1)).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(pending.locator(".badge")).to_have_text("corrected to composer")
+        session_id = page.evaluate("localStorage.getItem('kgrel-session')")
+        [decided] = httpx.get(f"{server}/sessions/{session_id}/candidates", params={"status": "corrected"}).json()
+        assert decided["relation"] == chosen
+        # A name with no close entity in the graph: said so, with the way to make one, not a far name.
+        page.fill("#text-input", "Mozart admired Salieri.")
+        page.click("#by-hand summary")
+        select_in(page, "#mark-text", "Salieri")
+        expect(page.locator("#mark-results")).to_contain_text('no close match for "Salieri"')
+        expect(page.locator("#mark-results button.mint")).to_have_count(1)
+        expect(page.locator("#mark-results a.pick")).to_have_count(0)
+        # One row is one row.
+        page.click('.tab[data-tab="sparql"]')
+        page.fill("#sparql-input", "SELECT ?x WHERE { VALUES ?x { 1 } }")
+        page.click("#run-sparql")
+        expect(page.locator("#sparql-result p.muted")).to_have_text("1 row")
+        browser.close()
+        assert not errors, errors
+
+
 @pytest.fixture
 def demo_server(tmp_path):
     """`kgrel serve --load-demo`, as `make run` starts it."""
