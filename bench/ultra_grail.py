@@ -22,7 +22,7 @@ from pathlib import Path
 from bench.common import ROOT, hardware
 from kgrel.models.graph.ultra_training import benchmark
 
-SPLITS = [f"{kg}_v{n}" for kg in ("fb237", "WN18RR") for n in range(1, 5)]
+SPLITS = [f"{kg}_v{n}" for kg in ("fb237", "WN18RR") for n in range(1, 5)] + ["nell_v1"]
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ import torch
 from kgrel.app.config import Settings
 from kgrel.models.graph.ultra import FactGraph, RelationalConv, Ultra, fused_sum, relation_graph
 from kgrel.models.graph.ultra_training import Answers, UltraTrainConfig, ranks, train
+from tests.conftest import DATA
 
 
 def tiny_triples(people: int = 12) -> tuple[list[tuple[int, int, int]], int]:
@@ -95,6 +96,40 @@ def test_the_shipped_checkpoint_gives_the_pinned_scores():
 
 PINNED = [[2.2435, 1.5510, 1.5510], [2.2442, 1.5632, 1.5632], [0.9250, 2.8061, 1.3271]]
 
+# The authors' code (github.com/DeepGraphLearning/ULTRA, ultra_3g.pth, its Ultra model and tasks.all_negative) on
+# the first 200 triples of GraIL's nell_v1_ind: a small graph with few relations, unlike FB15k-237, that ultra_3g
+# never saw. Entities and relations numbered in order of first appearance, inverses r + R, as its datasets do.
+NELL_QUERIES = [[0, 0, 1], [49, 1, 1], [20, 0, 1], [148, 6, 4]]  # (head, relation, tail)
+NELL_COLUMNS = [0, 1, 2, 3, 5, 8]
+NELL_TAILS = [[-2.9194, 5.909, -1.1319, -4.592, -1.1319, -1.3805],
+              [-1.0828, 5.906, -2.6742, -4.7374, -2.6742, -3.0528],
+              [-3.058, 5.8933, -1.3173, -4.2086, -1.3173, -1.5879],
+              [-6.0989, -6.892, -6.0989, -6.7344, -6.0989, -5.5346]]
+NELL_HEADS = [[-0.1444, -8.4217, 1.1752, -1.9973, 1.1752, 0.4603],
+              [1.2158, -8.3813, -0.0995, -2.0218, -0.0995, -0.9951],
+              [-0.1444, -8.4217, 1.1752, -1.9973, 1.1752, 0.4603],
+              [0.1999, -6.603, 0.1999, -4.5779, 0.1999, -1.2337]]
+
+
+def test_a_small_nell_graph_gets_the_authors_scores():
+    import gzip
+
+    from kgrel.models.graph.ultra_training import Vocabulary
+
+    with gzip.open(DATA / "nell_v1_ind_sample.tsv.gz", "rt") as f:
+        rows = [tuple(line.rstrip("\n").split("\t")) for line in f]
+    vocab = Vocabulary()
+    triples = vocab.index(rows)
+    assert (len(vocab.entities), len(vocab.relations)) == (149, 9)
+    graph = FactGraph.from_triples(triples, len(vocab.entities), len(vocab.relations))
+    model = Ultra.load(Settings().ultra_checkpoint)
+    q = torch.tensor(NELL_QUERIES)
+    with torch.no_grad():
+        tails = model(graph, q[:, 0], q[:, 1])[:, NELL_COLUMNS]
+        heads = model(graph, q[:, 2], q[:, 1] + len(vocab.relations))[:, NELL_COLUMNS]
+    assert torch.allclose(tails, torch.tensor(NELL_TAILS), atol=2e-3), tails
+    assert torch.allclose(heads, torch.tensor(NELL_HEADS), atol=2e-3), heads
+
 
 def test_an_entity_added_later_is_reasoned_about_like_its_structural_twin():
     model = Ultra.load(Settings().ultra_checkpoint)
@@ -147,8 +182,7 @@ def test_the_eval_command_on_an_inductive_fixture(tmp_path, checkpoint):
     ind = tmp_path / "toy_v1_ind"
     args = [sys.executable, "-m", "kgrel.app.cli", "kg", "eval-lp", "--gnn", "ultra",
             "--train", str(tmp_path / "toy_v1" / "train.txt"), "--valid", str(tmp_path / "toy_v1" / "valid.txt"),
-            "--test", str(ind / "test.txt"), "--inference-graph", str(ind / "train.txt"),
-            "--filter", str(ind / "valid.txt")]
+            "--test", str(ind / "test.txt"), "--inference-graph", str(ind / "train.txt")]
     saved = tmp_path / "ours" / "toy.pt"
     if checkpoint == "none":
         args += ["--checkpoint", "none", "--epochs", "2", "--negatives", "16", "--save", str(saved)]
@@ -158,6 +192,8 @@ def test_the_eval_command_on_an_inductive_fixture(tmp_path, checkpoint):
         assert done.returncode == 0, done.stderr
         result = json.loads(done.stdout.strip().splitlines()[-1])
         assert result["test_triples"] == 4 and result["facts"] == 24 * 2 + 24 - 8 and result["entities"] == 27
+        # Filtered against all of the inference graph's folder: its valid triples are true there too.
+        assert str(ind / "valid.txt") in result["filtered_with"]
         assert 0 < result["mrr"] <= 1 and result["hits@10_of_51"] >= result["hits@10"] - 1e-9
         return result
 
