@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--shots", default="0,1,5")
     parser.add_argument("--mentions", choices=["given", "found"], default="given")
     parser.add_argument("--no-types", action="store_true")
+    parser.add_argument("--graph-facts", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threshold", type=float)
     parser.add_argument("--png", type=Path)

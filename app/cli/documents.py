@@ -30,6 +30,9 @@ def register(ev) -> None:
     d.add_argument("--shots", default="0,1,5", help="examples per relation, comma-separated")
     d.add_argument("--mentions", choices=["given", "found"], default="given")
     d.add_argument("--no-types", action="store_true", help="the graph gives the entities no class")
+    d.add_argument("--graph-facts", action="store_true",
+                   help="the graph also holds the facts of the other documents (between entities named alike), "
+                        "as a curator's graph holds facts of these relations already")
     d.add_argument("--seed", type=int, default=0, help="which examples are drawn")
     d.add_argument("--threshold", type=float, help="score facts at this threshold (default: the service's)")
     add_common(d)
@@ -51,9 +54,10 @@ def entity_names(doc) -> list[str]:
     return [text[e.mentions[0][0]:e.mentions[0][1]] if e.mentions else "" for e in doc.document.entities]
 
 
-def graph_ntriples(docs, types: bool) -> bytes:
-    """The documents' entities as a graph: a label each and, with `types`, a class with its label."""
-    from kgrel.kg.namespaces import RDF, RDFS
+def graph_ntriples(docs, types: bool, facts_of=()) -> bytes:
+    """The documents' entities as a graph: a label each and, with `types`, a class with its label; and the facts
+    of the documents `facts_of` (their entities named alike are one entity)."""
+    from kgrel.kg.namespaces import RDF, RDFS, WDT
     from kgrel.models.relation.docred import TYPE_LABELS
 
     def literal(text: str) -> str:
@@ -70,6 +74,11 @@ def graph_ntriples(docs, types: bool) -> bytes:
             lines.add(f"<{entity_iri(name)}> <{RDFS}label> {literal(name)} .")
             if types:
                 lines.add(f"<{entity_iri(name)}> <{RDF}type> <{class_iri(kind)}> .")
+    for doc in facts_of:
+        names = entity_names(doc)
+        for h, r, t in doc.facts:
+            if names[h].strip() and names[t].strip() and names[h] != names[t]:
+                lines.add(f"<{entity_iri(names[h])}> <{WDT}{r}> <{entity_iri(names[t])}> .")
     return "\n".join(sorted(lines)).encode() + b"\n"
 
 
@@ -149,14 +158,17 @@ def evaluate(args, settings) -> dict:
     trained, held_out = trained_relations(settings.model_location())
     evaluator = DocumentEvaluator(eval_docs, relations, trained)
     results = {"documents": len(eval_docs), "relations": len(relations), "mentions": args.mentions,
-               "types": not args.no_types, "trained_relations": len(trained), "held_out_relations": held_out,
+               "types": not args.no_types, "graph_facts": args.graph_facts, "trained_relations": len(trained),
+               "held_out_relations": held_out,
                "model": settings.model_location(), "by_shots": {}}
     with tempfile.TemporaryDirectory(prefix="kgrel-documents-") as tmp:
         service = KgrelService(settings.model_copy(update={"data_dir": Path(tmp)}))
         try:
             import pyoxigraph as ox
 
-            service.graph.ingest(graph_ntriples(eval_docs, types=not args.no_types), ox.RdfFormat.N_TRIPLES)
+            known = split.train if args.graph_facts else ()
+            service.graph.ingest(graph_ntriples(list(eval_docs) + list(known), types=not args.no_types,
+                                                facts_of=known), ox.RdfFormat.N_TRIPLES)
             register_relations(service, relations, side)
             for k in [int(x) for x in args.shots.split(",")]:
                 given = add_examples(service, split.train, relations, k, args.seed)
