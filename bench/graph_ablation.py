@@ -33,7 +33,7 @@ from kgrel.models.relation.fewrel import load_fewrel, load_side_info
 from kgrel.models.relation.model import RelationModel
 from kgrel.models.relation.prototypes import PrototypicalClassifier
 
-KINDS = ("hypernyms", "argument_fit", "plausibility", "type_conflict")
+KINDS = ("hypernyms", "argument_fit", "plausibility")
 
 
 def run_episodes(model, data, side_info, graph, n_way, k, episodes, seed):

@@ -9,14 +9,9 @@ each a similarity in [-1, 1] that exists only where the graph knows enough:
 
 - hypernyms: the class labels of the head entity (rdf:type / rdfs:subClassOf*) against the relation's
   domain classes, and the tail's against its range (declared, or observed from the relation's facts);
-  an undirected variant, hypernym_text, compares "head: ... tail: ..." with the whole side information;
 - argument fit: cos(e_h, mean head of r) and cos(e_t, mean tail of r) in the graph-embedding space,
   for relations with facts in the graph (the relation's prototype in the graph);
 - plausibility: the link predictor's percentile of (h, r, t) among all tails of (h, r), as 2p - 1;
-- type conflict: -1 where a typed mention's classes contradict the relation's domain or range (a
-  penalty only: agreeing types add nothing beyond the hypernyms evidence). Off by default: measured
-  on the dev relations it costs accuracy, because observed domain/range keep only the commonest
-  classes and the graph's class chains are incomplete (README, "Types as evidence").
 
 They join the score as extra pseudo-examples, like the side information:
 
@@ -75,14 +70,6 @@ class GraphContext:
     head: LinkedMention
     tail: LinkedMention
 
-    def hypernym_text(self) -> str | None:
-        parts = []
-        if self.head.hypernyms:
-            parts.append("head: " + ", ".join(self.head.hypernyms[:4]))
-        if self.tail.hypernyms:
-            parts.append("tail: " + ", ".join(self.tail.hypernyms[:4]))
-        return ". ".join(parts) or None
-
 
 class RelationGraphProfile:
     """Each relation's prototype in the graph: its decoder index and the mean embedding of its heads and tails."""
@@ -123,36 +110,13 @@ class RelationArguments:
     has_domain: torch.Tensor
     ranges: torch.Tensor
     has_range: torch.Tensor
-    domain_labels: list[frozenset[str]] = field(default_factory=list)  # folded class labels, for type checks
-    range_labels: list[frozenset[str]] = field(default_factory=list)
 
     @classmethod
     def encode(cls, model: RelationModel,
                relation_args: Sequence[tuple[Sequence[str], Sequence[str]]]) -> RelationArguments:
         domains, has_domain = _encode_label_lists(model, [d for d, _ in relation_args])
         ranges, has_range = _encode_label_lists(model, [r for _, r in relation_args])
-        return cls(domains, has_domain, ranges, has_range, [_folded(d) for d, _ in relation_args],
-                   [_folded(r) for _, r in relation_args])
-
-
-def _folded(labels: Sequence[str]) -> frozenset[str]:
-    return frozenset(label.casefold().strip() for label in labels)
-
-
-def type_conflict_evidence(contexts: Sequence[GraphContext], arguments: RelationArguments) -> tuple[torch.Tensor, ...]:
-    """-1 where a linked, typed mention contradicts the relation: none of its classes (rdf:type and
-    their superclasses) is among the relation's domain (head) or range (tail) classes, declared or
-    observed. Present only where there is such a contradiction, so untyped or unlinked mentions and
-    relations without domain/range score as without it."""
-    scores = torch.zeros(len(contexts), len(arguments.domain_labels))
-    for i, c in enumerate(contexts):
-        head, tail = _folded(c.head.hypernyms), _folded(c.tail.hypernyms)
-        if not head and not tail:
-            continue
-        for r, (domain, range_) in enumerate(zip(arguments.domain_labels, arguments.range_labels, strict=True)):
-            if (head and domain and not head & domain) or (tail and range_ and not tail & range_):
-                scores[i, r] = -1.0
-    return scores, scores < 0
+        return cls(domains, has_domain, ranges, has_range)
 
 
 def hypernym_evidence(model: RelationModel, contexts: Sequence[GraphContext],
@@ -167,20 +131,6 @@ def hypernym_evidence(model: RelationModel, contexts: Sequence[GraphContext],
     tail_fit = (tails @ arguments.ranges.T) * tail_known
     sides = head_known.float() + tail_known.float()
     return (head_fit + tail_fit) / sides.clamp(min=1), sides > 0
-
-
-def hypernym_text_evidence(model: RelationModel, contexts: Sequence[GraphContext],
-                           descriptions: torch.Tensor) -> tuple[torch.Tensor, ...]:
-    """Undirected: cos(encoded "head: ... tail: ..." hypernym text, the relation's side information)."""
-    texts = [c.hypernym_text() for c in contexts]
-    scores = torch.zeros(len(contexts), descriptions.shape[0])
-    mask = torch.zeros_like(scores, dtype=torch.bool)
-    rows = [i for i, t in enumerate(texts) if t]
-    if rows:
-        encoded = model.embed_descriptions([texts[i] for i in rows])
-        scores[rows] = encoded @ descriptions.T
-        mask[rows] = True
-    return scores, mask
 
 
 @torch.no_grad()
@@ -268,13 +218,8 @@ def gather_evidence(model: RelationModel, contexts: Sequence[GraphContext], desc
     """All kinds of evidence for queries x relations; `arguments` encodes each relation's domain and range;
     `ultra` (with the relations' IRIs) gives the plausibility in place of the embeddings'."""
     scores, masks = {}, {}
-    weights = getattr(model.config, "graph_weights", {})
     if arguments is not None:
         scores["hypernyms"], masks["hypernyms"] = hypernym_evidence(model, contexts, arguments)
-        if weights.get("type_conflict") and arguments.domain_labels:
-            scores["type_conflict"], masks["type_conflict"] = type_conflict_evidence(contexts, arguments)
-    if weights.get("hypernym_text"):
-        scores["hypernym_text"], masks["hypernym_text"] = hypernym_text_evidence(model, contexts, descriptions)
     if profile is not None:
         for name, (s, m) in kg_evidence(profile, contexts, plausibility=ultra is None).items():
             scores[name], masks[name] = s, m

@@ -100,7 +100,8 @@ def add_examples(service, train_docs, relations: list[str], k: int, seed: int) -
 
     pool: dict[str, list] = {r: [] for r in relations}
     for doc in train_docs:
-        for r, x in example_instances(doc, set(relations)):
+        iris = [entity_iri(name) if name.strip() else None for name in entity_names(doc)]
+        for r, x in example_instances(doc, set(relations), iris.__getitem__):
             pool[r].append(x)
     rng = random.Random(seed)
     chosen = {r: rng.sample(pool[r], min(k, len(pool[r]))) for r in relations}
@@ -166,9 +167,11 @@ def evaluate(args, settings) -> dict:
         try:
             import pyoxigraph as ox
 
-            known = split.train if args.graph_facts else ()
-            service.graph.ingest(graph_ntriples(list(eval_docs) + list(known), types=not args.no_types,
-                                                facts_of=known), ox.RdfFormat.N_TRIPLES)
+            # The entities of every document (the examples name those of the others), and with --graph-facts
+            # the other documents' facts.
+            service.graph.ingest(graph_ntriples(list(eval_docs) + list(split.train), types=not args.no_types,
+                                                facts_of=split.train if args.graph_facts else ()),
+                                 ox.RdfFormat.N_TRIPLES)
             register_relations(service, relations, side)
             for k in [int(x) for x in args.shots.split(",")]:
                 given = add_examples(service, split.train, relations, k, args.seed)

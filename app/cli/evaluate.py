@@ -44,7 +44,7 @@ def register(sub) -> None:
         q.add_argument("--kg-time-limit", type=float, default=900)
         q.add_argument("--kg-negatives", type=int, default=4096, help="sampled negatives per batch (0: all)")
         q.add_argument("--graph-evidence", help="comma-separated subset of hypernyms,argument_fit,"
-                       "plausibility,type_conflict")
+                       "plausibility")
         q.add_argument("--no-observed-domain-range", action="store_true",
                        help="ablation: do not add the classes of each relation's facts to its side information")
         q.set_defaults(func=run)

@@ -82,9 +82,11 @@ class _Doc:
     source: int  # index in the training documents
 
 
-def example_instances(doc: LabelledDocument, relations: set[str]) -> list[tuple[str, RelationInstance]]:
+def example_instances(doc: LabelledDocument, relations: set[str],
+                      entity_iri=None) -> list[tuple[str, RelationInstance]]:
     """Single-sentence examples of `relations` in a document: a sentence mentioning both entities of a fact,
-    cut out with the first such mentions."""
+    cut out with the first such mentions; `entity_iri(e)`, when given, names the graph entity of entity e."""
+    iri = entity_iri or (lambda e: None)
     out = []
     d = doc.document
     for h, r, t in sorted(doc.facts):
@@ -97,8 +99,8 @@ def example_instances(doc: LabelledDocument, relations: set[str]) -> list[tuple[
             if hm and tm:
                 (hs, he), (ts, te) = hm[0], tm[0]
                 with contextlib.suppress(ValueError):  # a mention of only spaces: no example
-                    out.append((r, make_instance(span.text, Mention(hs - span.start, he - span.start),
-                                                 Mention(ts - span.start, te - span.start))))
+                    out.append((r, make_instance(span.text, Mention(hs - span.start, he - span.start, iri(h)),
+                                                 Mention(ts - span.start, te - span.start, iri(t)))))
                 break
     return out
 
@@ -408,8 +410,10 @@ class DocumentTrainer:
     def _sync_config(self) -> None:
         """The learned side weight and calibration into the model's config."""
         self.model.config.side_weight = float(F.softplus(self.rho.detach()))
+        # Only the K trained with have learnt their sigmoid; others take the nearest (`Calibration.parameters`).
         scale = self.log_scale.detach().exp()
-        params = {k: (float(scale[k]), float(self.bias[k].detach())) for k in range(MAX_K + 1)}
+        trained = set(self.config.k_choices) | {int(k) for k in self.model.config.calibration}
+        params = {k: (float(scale[k]), float(self.bias[k].detach())) for k in range(MAX_K + 1) if k in trained}
         self.model.calibration = Calibration(params)
         self.model.config.calibration = self.model.calibration.to_json()
 

@@ -42,9 +42,7 @@ class ModelConfig:
     nota_threshold: float = 0.5  # "none of the above" when no relation reaches this probability
     calibration: dict = field(default_factory=dict)
     # Weight of each kind of graph evidence, counted in examples (models.fusion).
-    graph_weights: dict = field(default_factory=lambda: {"hypernyms": 1.0, "hypernym_text": 0.0,
-                                                         "argument_fit": 1.0, "plausibility": 1.0,
-                                                         "type_conflict": 0.0})
+    graph_weights: dict = field(default_factory=lambda: {"hypernyms": 1.0, "argument_fit": 1.0, "plausibility": 1.0})
     notes: str = ""
 
     @classmethod

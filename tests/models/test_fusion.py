@@ -1,37 +1,26 @@
-"""Graph evidence by hand: the type-conflict penalty and mention contexts asked the other way round."""
+"""Graph evidence by hand: hypernyms against domain and range, and mention contexts asked the other way round."""
 
 from __future__ import annotations
 
 import torch
 
-from kgrel.models.fusion import (
-    GraphContext,
-    LinkedMention,
-    RelationArguments,
-    reversed_contexts,
-    type_conflict_evidence,
-)
+from kgrel.models.fusion import GraphContext, LinkedMention, RelationArguments, hypernym_evidence, reversed_contexts
 
 
-def arguments(*domain_range: tuple[list[str], list[str]]) -> RelationArguments:
-    n = len(domain_range)
-    empty = torch.zeros(n, 4)
-    flags = torch.ones(n, dtype=torch.bool)
-    return RelationArguments(empty, flags, empty, flags, [frozenset(x.casefold() for x in d) for d, _ in domain_range],
-                             [frozenset(x.casefold() for x in r) for _, r in domain_range])
-
-
-def test_type_conflict_penalises_only_contradicted_relations():
-    # composer: person -> musical work; capital: country -> city; anything: no domain or range.
-    args = arguments((["Person"], ["musical work"]), (["country"], ["city"]), ([], []))
-    mozart = LinkedMention("ex:mozart", ["composer", "person"])
-    flute = LinkedMention("ex:flute", ["opera", "Musical Work"])
-    unlinked = LinkedMention()
-    contexts = [GraphContext(mozart, flute), GraphContext(flute, mozart), GraphContext(unlinked, unlinked),
-                GraphContext(mozart, unlinked)]
-    scores, mask = type_conflict_evidence(contexts, args)
-    assert scores.tolist() == [[0, -1, 0], [-1, -1, 0], [0, 0, 0], [0, -1, 0]]
-    assert torch.equal(mask, scores < 0)
+def test_hypernyms_fit_the_domain_on_the_head_side_and_the_range_on_the_tail_side(untrained_model):
+    model = untrained_model
+    # place of birth: person -> city; its reverse reading puts a city first.
+    args = RelationArguments.encode(model, [(["person"], ["city"]), ([], [])])
+    person, city, unknown = LinkedMention("ex:p", ["person"]), LinkedMention("ex:c", ["city"]), LinkedMention()
+    contexts = [GraphContext(person, city), GraphContext(city, person), GraphContext(person, unknown)]
+    scores, mask = hypernym_evidence(model, contexts, args)
+    p, c = model.embed_labels(["person", "city"])
+    across = float(p @ c)  # how alike the two labels read
+    # Both sides fit: (1 + 1) / 2; both the wrong way round: (across + across) / 2; only the head known: 1.
+    assert torch.allclose(scores[:, 0], torch.tensor([1.0, across, 1.0]), atol=1e-5)
+    assert across < 0.9  # so the wrong way round scores clearly lower
+    # A relation without domain or range has no such evidence at all: it scores as without the graph.
+    assert mask[:, 0].tolist() == [True, True, True] and mask[:, 1].tolist() == [False, False, False]
 
 
 def test_reversed_contexts_swap_head_and_tail():
