@@ -70,12 +70,6 @@ class Settings(BaseSettings):
     observed_symmetry: bool = Field(
         True, description="Read a relation declared neither symmetric nor with an inverse as symmetric when most of "
                           "its facts in the graph are stated both ways (spouse, sibling).")
-    examples_nota_recall: float = Field(
-        0.9, ge=0.0, lt=1.0, description="Raise the none-of-the-above threshold until this share of the examples, "
-                                         "each asked among the other relations with examples, would be answered "
-                                         "none of the above (GET /model/threshold); needs 8 examples of 3 "
-                                         "relations. Holds none-of-the-above on text unlike the model's; 0 keeps "
-                                         "the model's threshold.")
     link_predictor: Literal["ultra", "embeddings"] = Field(
         "ultra", description="What /kg/predict-links asks: ultra (pre-trained, reasons over the graph as it is, "
                              "no training) or embeddings (those trained with POST /kg/train).")

@@ -7,7 +7,7 @@ composers with their works, opens a session, adds text with enough linked pairs,
 decision (accept or reject, alternating), the undo of every fifth, and each refill of suggestions;
 the page sends exactly these requests. `--store-examples N` first gives eight biomedical relations N
 examples each (`tests/data/tiny_biomed.json`), as in a store a curator has worked in: then every
-decision also recomputes the none-of-the-above threshold the examples set. The last line is JSON.
+decision also rebuilds prototypes among more relations with examples. The last line is JSON.
 """
 
 from __future__ import annotations

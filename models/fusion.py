@@ -42,12 +42,10 @@ from kgrel.models.graph.link_predictor import LPConfig
 from kgrel.models.graph.reasoner import GraphReasoner
 from kgrel.models.lru import LruCache
 from kgrel.models.relation.evidence import Evidence
-from kgrel.models.relation.example_threshold import ExampleThreshold, example_threshold
 from kgrel.models.relation.instances import RelationInstance
 from kgrel.models.relation.model import RelationModel
 from kgrel.models.relation.prototypes import (
     InstancePrediction,
-    InstanceViewCache,
     PrototypeCache,
     PrototypeSet,
     PrototypicalClassifier,
@@ -270,7 +268,7 @@ class ScoringState:
     prototypes: PrototypeSet
     profile: RelationGraphProfile | None
     arguments: RelationArguments
-    threshold: ExampleThreshold  # the none-of-the-above threshold, raised to what the examples show
+    threshold: float  # the none-of-the-above threshold: the model's calibrated operating point
 
 
 @dataclass
@@ -288,17 +286,13 @@ class OrientedScores:
 class GraphAwareClassifier:
     """The prototypical classifier with graph evidence for mentions linked to the graph.
 
-    `examples_nota_recall` (None: off) raises the none-of-the-above threshold until that share of the
-    examples, asked among the other relations with examples, would be answered none of the above
-    (`models.relation.example_threshold`)."""
+    """
 
-    def __init__(self, model: RelationModel, use_graph: bool = True, examples_nota_recall: float | None = None):
+    def __init__(self, model: RelationModel, use_graph: bool = True):
         self.model = model
         self.use_graph = use_graph
-        self.examples_nota_recall = examples_nota_recall
         self.classifier = PrototypicalClassifier(model)
-        self._example_views = InstanceViewCache(model)  # shared: an example is encoded as asked once
-        self._cache = PrototypeCache(model, self._example_views)
+        self._cache = PrototypeCache(model)
 
     def prepare(self, relations: list[RelationInfo],
                 examples: Mapping[str, Sequence[tuple[str, RelationInstance]]],
@@ -308,9 +302,7 @@ class GraphAwareClassifier:
         protos = self._cache.build(relations, examples)
         profile = RelationGraphProfile(embeddings, protos.iris) if embeddings is not None else None
         arguments = RelationArguments.encode(self.model, [(r.domain, r.range) for r in relations])
-        threshold = example_threshold(self.classifier, self._example_views, protos, examples,
-                                      self.examples_nota_recall)
-        return ScoringState(protos, profile, arguments, threshold)
+        return ScoringState(protos, profile, arguments, self.model.config.nota_threshold)
 
     def evidence(self, state: ScoringState, contexts: Sequence[GraphContext] | None,
                  ultra: UltraPlausibility | None = None) -> Evidence | None:
@@ -331,7 +323,7 @@ class GraphAwareClassifier:
         return self.classifier.predict(instances, state.prototypes, candidates, top_k=top_k, threshold=threshold,
                                        evidence=self.evidence(state, contexts, ultra),
                                        backward_evidence=self.evidence(state, reversed_contexts(contexts), ultra),
-                                       default_threshold=state.threshold.serving)
+                                       default_threshold=state.threshold)
 
     def oriented(self, state: ScoringState, forward: tuple[torch.Tensor, torch.Tensor],
                  backward: tuple[torch.Tensor, torch.Tensor],

@@ -175,7 +175,7 @@ def evaluate(args, settings) -> dict:
             register_relations(service, relations, side)
             for k in [int(x) for x in args.shots.split(",")]:
                 given = add_examples(service, split.train, relations, k, args.seed)
-                threshold = service.predictions.threshold().serving if args.threshold is None else args.threshold
+                threshold = service.predictions.threshold() if args.threshold is None else args.threshold
                 returned, seconds = read_documents(service, eval_docs, args.mentions, threshold=0.01)
                 scored = evaluator(returned, threshold)
                 scored["seconds_per_document"] = round(seconds, 3)

@@ -73,7 +73,7 @@ def evaluate(args, settings) -> dict:
 
             for k in shots:
                 replace_examples(service, {RELATION + r: pool[r][:k] for r in relations})
-                threshold = service.predictions.threshold().serving if args.threshold is None else args.threshold
+                threshold = service.predictions.threshold() if args.threshold is None else args.threshold
                 asked = answers([PredictRequest(x, None, 1, 0.0) for x in queries])
                 turned = answers([PredictRequest(reverse(x), None, 1, 0.0) for x in queries])
                 without = answers([PredictRequest(x, [c for c in every if c != RELATION + g], 1, 0.0)

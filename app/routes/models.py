@@ -6,7 +6,7 @@ from kgrel.app.deps import ServiceDep
 from kgrel.app.routes.jobs import job_status
 from kgrel.app.schemas import ErrorOut
 from kgrel.app.schemas.jobs import JobOut, JobStarted
-from kgrel.app.schemas.models import AdaptIn, CalibrateIn, ConfusionOut, ModelOut, SelectIn, ThresholdOut
+from kgrel.app.schemas.models import AdaptIn, CalibrateIn, ModelOut, SelectIn, ThresholdOut
 from kgrel.models.relation.adaptation import AdaptConfig
 
 router = APIRouter(prefix="/model", tags=["relation model"])
@@ -21,19 +21,10 @@ def list_models(service: ServiceDep) -> list[dict]:
 
 @router.get("/threshold", response_model=ThresholdOut)
 def threshold(service: ServiceDep) -> ThresholdOut:
-    """The none-of-the-above threshold serving now, and what the store's examples say of it.
-
-    On text unlike the text the model was calibrated on, wrong relations score higher. Each example,
-    asked among the other relations with examples (never its own or its inverse), shows how high on *your* text; the
-    threshold is raised until `recall` of them would be answered none of the above, never lowered.
-    """
-    state = service.predictions.state()
-    t = state.threshold
-    curie = service.graph.curie
-    return ThresholdOut(serving=t.serving, model=t.model, from_examples=t.from_examples, recall=t.recall,
-                        examples_asked=t.asked, relations=t.relations,
-                        highest=[ConfusionOut(relation=curie(c.relation), read_as=curie(c.read_as), score=c.score)
-                                 for c in t.highest])
+    """The none-of-the-above threshold serving now: the model's calibrated operating point, learnt on documents
+    where most pairs state no relation, at every number of examples (a request's own `threshold` wins)."""
+    threshold = service.predictions.threshold()
+    return ThresholdOut(serving=threshold, model=service.predictions.model.config.nota_threshold)
 
 
 @router.post("/select", response_model=ModelOut, responses=ERRORS)

@@ -35,22 +35,7 @@ class CalibrateIn(BaseModel):
     seed: int = 0
 
 
-class ConfusionOut(BaseModel):
-    relation: str = Field(description="A relation with examples (CURIE where the graph has a prefix for it).")
-    read_as: str = Field(description="The other relation one of its examples reads as best, in either direction.")
-    score: float = Field(description="That reading's probability; near-duplicate relations show up here.")
-
-
 class ThresholdOut(BaseModel):
     serving: float = Field(description="The none-of-the-above threshold of /predict and /extract when a request "
-                                       "gives none: the larger of the next two.")
+                                       "gives none.")
     model: float = Field(description="The serving model's own threshold (its calibration's operating point).")
-    from_examples: float | None = Field(
-        None, description="What the examples call for: each example asked among the other relations with examples, the "
-                          "score under which `recall` of them fall (relations weigh the same). None: too few "
-                          "examples (8 of 3 relations) or turned off (KGREL_EXAMPLES_NOTA_RECALL=0).")
-    recall: float | None = Field(description="The share of those examples to answer none of the above.")
-    examples_asked: int = Field(description="Examples asked (at most 512, a stable sample).")
-    relations: int = Field(description="Relations those examples are of.")
-    highest: list[ConfusionOut] = Field(description="The examples' best readings as another relation, highest "
-                                                    "first: what drives `from_examples`.")

@@ -28,7 +28,6 @@ from kgrel.models.fusion import (
 )
 from kgrel.models.graph.embeddings import KGEmbeddings
 from kgrel.models.relation.documents import Document, DocumentEntity
-from kgrel.models.relation.example_threshold import ExampleThreshold
 from kgrel.models.relation.instances import RelationInstance, instance_from_record
 from kgrel.models.relation.model import RelationModel
 from kgrel.models.relation.prototypes import InstancePrediction, InstanceViewCache, PrototypeSet, embed_both_ways
@@ -95,11 +94,10 @@ class PredictionService:
             self.model, self.classifier, self.views, self._built = model, classifier, views, None
 
     def _classifier(self, model: RelationModel) -> GraphAwareClassifier:
-        return GraphAwareClassifier(model, use_graph=self.settings.use_graph,
-                                    examples_nota_recall=self.settings.examples_nota_recall or None)
+        return GraphAwareClassifier(model, use_graph=self.settings.use_graph)
 
-    def threshold(self) -> ExampleThreshold:
-        """The none-of-the-above threshold serving now: the model's, or higher where the examples call for it."""
+    def threshold(self) -> float:
+        """The none-of-the-above threshold serving now: the model's calibrated one (a request may give its own)."""
         return self.state().threshold
 
     def state(self) -> ScoringState:
@@ -250,7 +248,7 @@ class PredictionService:
         contexts = self.contexts(instances)
         fwd, bwd = self.classifier.oriented(state, forward_views, backward_views, contexts,
                                             self.plausibility(contexts))
-        return OrientedScores(fwd, bwd, state.prototypes, state.threshold.serving)
+        return OrientedScores(fwd, bwd, state.prototypes, state.threshold)
 
     def read_documents(self, documents: Sequence[Document], pairs: Sequence[Sequence[tuple[int, int]]]
                        ) -> list[OrientedScores]:
@@ -272,7 +270,7 @@ class PredictionService:
                 start += len(doc_pairs)
                 fwd, bwd = self.classifier.oriented(state, (v.example, v.side), (v.reversed_example, v.reversed_side),
                                                     part, ultra)
-                out.append(OrientedScores(fwd, bwd, state.prototypes, state.threshold.serving))
+                out.append(OrientedScores(fwd, bwd, state.prototypes, state.threshold))
         return out
 
     def typed(self, documents: Sequence[Document]) -> list[Document]:

@@ -135,37 +135,11 @@ def test_calibrate_refits_scores_to_the_store_examples_keeps_the_ranking_and_rol
     assert [m["name"] for m in client.get("/model").json()][1:] == sorted([result["model"], again["result"]["model"]])
 
 
-def test_biomedical_examples_raise_the_none_of_the_above_threshold(client):
-    by_iri = register_biomedical_relations(client, per_relation=2)
-    t = client.get("/model/threshold").json()
-    assert t["model"] == 0.5 and t["recall"] == 0.9
-    assert t["examples_asked"] == 16 and t["relations"] == 8
-    # The shipped calibration is too lenient on biomedical text, and the examples show it.
-    assert t["from_examples"] > t["model"] and t["serving"] == t["from_examples"]
-    assert t["highest"] and all(c["relation"] != c["read_as"] and c["relation"] in by_iri for c in t["highest"])
-    # Each other sentence asked with its own relation left out: the right answer is none of the above.
-    nota_served = nota_model = 0
-    for iri, items in by_iri.items():
-        others = [other for other in by_iri if other != iri]
-        for x in items[2:]:
-            body = {"text": x.text, "head": {"start": x.head.start, "end": x.head.end},
-                    "tail": {"start": x.tail.start, "end": x.tail.end}, "candidates": others, "top_k": 1}
-            served = client.post("/predict", json=body).json()
-            top = served["predictions"][0]["score"] if served["predictions"] else 0.0
-            assert served["none_of_the_above"] == (top < t["serving"])  # a request without a threshold
-            at_model = client.post("/predict", json={**body, "threshold": t["model"]}).json()
-            assert at_model["predictions"] == served["predictions"]  # the threshold decides; scores stay
-            nota_served += served["none_of_the_above"]
-            nota_model += at_model["none_of_the_above"]
-    assert nota_served > nota_model
+def test_the_threshold_serving_is_the_models_at_every_number_of_examples(client):
+    # Examples never raise it: a threshold set from them silenced whole documents at K = 1 and 5
+    # (docs/benchmarks.md, "Tried and not kept"), where the calibration learnt on documents holds.
+    before = client.get("/model/threshold").json()
+    register_biomedical_relations(client, per_relation=2)
+    after = client.get("/model/threshold").json()
+    assert before == after and after["serving"] == after["model"] == 0.5
 
-
-def test_the_examples_threshold_needs_enough_examples_and_can_be_turned_off(tmp_path, model):
-    with make_client(Settings(data_dir=tmp_path / "off", examples_nota_recall=0), model) as client:
-        register_biomedical_relations(client, per_relation=2)
-        t = client.get("/model/threshold").json()
-        assert t["from_examples"] is None and t["recall"] is None and t["serving"] == t["model"] == 0.5
-    with make_client(Settings(data_dir=tmp_path / "few"), model) as client:
-        register_biomedical_relations(client, per_relation=0)
-        t = client.get("/model/threshold").json()
-        assert t["from_examples"] is None and t["examples_asked"] == 0 and t["serving"] == 0.5
