@@ -70,6 +70,7 @@ class AcceptedFact:
     score: float | None
     user: str
     session_id: str
+    also: tuple[str, ...] = ()  # other sentences of the document that state the fact (provenance too)
 
 
 def session_quads(session_id: str, relation: str, name: str, started: str) -> list[ox.Quad]:
@@ -109,6 +110,10 @@ def fact_quads(fact: AcceptedFact, when: str | None = None,
         q(sentence, RDF + "type", ox.NamedNode(KGREL + "Sentence")),
         q(sentence, KGREL + "text", ox.Literal(fact.sentence)),
     ]
+    for text in fact.also:
+        other = ox.NamedNode("urn:kgrel:sentence:" + hashlib.sha1(text.encode()).hexdigest())
+        quads += [q(a, PROV + "wasDerivedFrom", other), q(other, RDF + "type", ox.NamedNode(KGREL + "Sentence")),
+                  q(other, KGREL + "text", ox.Literal(text))]
     if fact.score is not None:
         quads.append(q(a, KGREL + "score", ox.Literal(f"{fact.score:.4f}", datatype=_DECIMAL)))
     return statement, quads

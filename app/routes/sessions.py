@@ -29,7 +29,9 @@ def candidate_out(c) -> dict:
     return {"id": c.id, "sentence": c.sentence, "document": c.document, "offset": c.offset,
             "head": MentionOut(**vars(c.head)), "tail": MentionOut(**vars(c.tail)), "status": c.status,
             "relation": c.relation, "example": c.example, "statement": c.statement, "user": c.user,
-            "decided": c.decided}
+            "decided": c.decided,
+            "support": [{"sentence": s.sentence, "offset": s.offset, "head": MentionOut(**vars(s.head)),
+                         "tail": MentionOut(**vars(s.tail))} for s in c.support]}
 
 
 def session_out(service: ServiceDep, s) -> SessionOut:

@@ -146,6 +146,13 @@ class TextsAdded(BaseModel):
                                                                  "check them")
 
 
+class CandidateSupportOut(BaseModel):
+    sentence: str
+    offset: int = Field(description="Offset of the sentence in its document.")
+    head: MentionOut
+    tail: MentionOut
+
+
 class CandidateOut(BaseModel):
     id: str
     sentence: str
@@ -159,6 +166,9 @@ class CandidateOut(BaseModel):
     statement: str | None = None
     user: str | None = None
     decided: str | None = None
+    support: list[CandidateSupportOut] = Field(
+        default_factory=list, description="The other sentences of the document that name the same two entities: "
+                                          "one suggestion per pair, written with the fact's provenance.")
 
 
 class Alternative(BaseModel):

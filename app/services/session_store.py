@@ -37,8 +37,19 @@ class CandidateMention:
 
 
 @dataclass
+class Support:
+    """Another sentence of the document that names the same two entities: a candidate is one per entity pair."""
+
+    sentence: str
+    offset: int
+    head: CandidateMention
+    tail: CandidateMention
+
+
+@dataclass
 class Candidate:
-    """A sentence with two linked mentions, waiting for (or having had) the user's decision."""
+    """Two linked entities of a document, shown in the first sentence that names both (the others are its
+    support), waiting for (or having had) the user's decision."""
 
     id: str
     sentence: str
@@ -54,6 +65,17 @@ class Candidate:
     decided: str | None = None
     recorded: bool = False  # the decision is recorded in the graph (kgrel:Decision), so the graph is the truth
     swapped_by_user: bool = False  # the user set the direction: the model no longer turns the pair round
+    support: list[Support] = field(default_factory=list)  # the other sentences naming both entities
+
+    def turn(self) -> None:
+        """Head and tail exchanged, in the sentence shown and in its support."""
+        self.head, self.tail = self.tail, self.head
+        for s in self.support:
+            s.head, s.tail = s.tail, s.head
+
+    def pair(self) -> tuple[int, frozenset]:
+        """The document and the two entities, whichever way round: one candidate each."""
+        return self.document, frozenset((self.head.entity, self.tail.entity))
 
 
 @dataclass
@@ -80,7 +102,11 @@ class Session:
 
 
 def _from_dict(data: dict) -> Session:
-    candidates = [Candidate(**{**c, "head": CandidateMention(**c["head"]), "tail": CandidateMention(**c["tail"])})
+    def support(s: dict) -> Support:
+        return Support(s["sentence"], s["offset"], CandidateMention(**s["head"]), CandidateMention(**s["tail"]))
+
+    candidates = [Candidate(**{**c, "head": CandidateMention(**c["head"]), "tail": CandidateMention(**c["tail"]),
+                               "support": [support(s) for s in c.get("support", [])]})
                   for c in data.pop("candidates", [])]
     return Session(**data, candidates=candidates)
 

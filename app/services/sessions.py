@@ -17,7 +17,7 @@ import pyoxigraph as ox
 from kgrel.app.services.extraction import ExtractionService
 from kgrel.app.services.graph import GraphService, example_record
 from kgrel.app.services.predictions import PredictionService
-from kgrel.app.services.session_store import Candidate, CandidateMention, Session, SessionStore
+from kgrel.app.services.session_store import Candidate, CandidateMention, Session, SessionStore, Support
 from kgrel.kg import changes, provenance
 from kgrel.kg import examples as kg_examples
 from kgrel.models.relation.active_learning import rank_for_labelling
@@ -102,16 +102,25 @@ class LabellingService:
         # Only pairs of mentions that name entities can become facts: a name left unlinked is reported (and
         # can be marked by hand), never offered as a card whose acceptance could write no fact.
         pairs = [p for p in linked.pairs() if p.head.entity and p.tail.entity]
-        seen = {(c.sentence, c.head.start, c.head.end, c.tail.start, c.tail.end) for c in session.candidates}
+        # One candidate per pair of entities of a document (the first sentence naming both); the other
+        # sentences naming them are its support, shown on the card and written with the fact's provenance.
+        by_pair = {c.pair(): c for c in session.candidates}
         added = []
         for p in pairs:
-            key = (p.sentence, p.head.start, p.head.end, p.tail.start, p.tail.end)
-            if key in seen:
+            document = session.documents + p.document
+            key = (document, frozenset((p.head.entity, p.tail.entity)))
+            if key in by_pair:
+                first = by_pair[key]
+                if any(first is a for a in added) and p.sentence != first.sentence:
+                    head, tail = (p.head, p.tail) if p.head.entity == first.head.entity else (p.tail, p.head)
+                    first.support.append(Support(p.sentence, p.offset, CandidateMention.found(head),
+                                                 CandidateMention.found(tail)))
                 continue
-            seen.add(key)
-            added.append(Candidate(
-                id=uuid.uuid4().hex[:12], sentence=p.sentence, document=session.documents + p.document, offset=p.offset,
-                head=CandidateMention.found(p.head), tail=CandidateMention.found(p.tail)))
+            candidate = Candidate(
+                id=uuid.uuid4().hex[:12], sentence=p.sentence, document=document, offset=p.offset,
+                head=CandidateMention.found(p.head), tail=CandidateMention.found(p.tail))
+            by_pair[key] = candidate
+            added.append(candidate)
         session.candidates.extend(added)
         session.documents += len(documents)
         self.sessions.save(session)
@@ -142,7 +151,7 @@ class LabellingService:
         swapped = backward[:, r] > forward[:, r]
         swapped[fixed] = False
         for i in swapped.nonzero().flatten().tolist():
-            pending[i].head, pending[i].tail = pending[i].tail, pending[i].head
+            pending[i].turn()
             instances[i] = candidate_instance(pending[i])
         if bool(swapped.any()):
             self.sessions.save(session)
@@ -188,7 +197,7 @@ class LabellingService:
             if candidate.status != "pending":
                 raise DecisionConflict(f"suggestion {candidate_id} was already {candidate.status}; only a pending "
                                        "one can be turned round")
-            candidate.head, candidate.tail = candidate.tail, candidate.head
+            candidate.turn()
             candidate.swapped_by_user = True
             self.sessions.save(session)
             return candidate
@@ -250,7 +259,8 @@ class LabellingService:
                 statement, fact = provenance.fact_quads(provenance.AcceptedFact(
                     candidate.head.entity, target, candidate.tail.entity, candidate.sentence,
                     (candidate.head.start, candidate.head.end), (candidate.tail.start, candidate.tail.end),
-                    score, user, session.id), when=when, statement=provenance.statement_node(session.id, candidate.id))
+                    score, user, session.id, tuple(s.sentence for s in candidate.support)),
+                    when=when, statement=provenance.statement_node(session.id, candidate.id))
                 quads += fact
         decision = provenance.Decision(session.id, candidate.id, outcome, target, user, when, example, statement)
         return _DecisionWrite(decision, quads + provenance.decision_quads(decision))

@@ -318,7 +318,7 @@ function codePointSlice(chars, start, end) {
   return chars.slice(start, end).join("");
 }
 
-function highlighted(s) {
+function highlighted(s, cls = "sentence") {
   const parts = [];
   const chars = Array.from(s.sentence);
   const spans = [[s.head, "head"], [s.tail, "tail"]].sort((a, b) => a[0].start - b[0].start);
@@ -334,7 +334,15 @@ function highlighted(s) {
     cursor = m.end;
   }
   parts.push(codePointSlice(chars, cursor));
-  return el("div", { class: "sentence" }, ...parts);
+  return el("div", { class: cls }, ...parts);
+}
+
+// The other sentences of the document that name the same two entities: one card per pair, its support shown.
+function support(s) {
+  const more = s.support || [];
+  if (!more.length) return "";
+  return el("div", { class: "support muted" }, `also in ${more.length} more sentence${more.length === 1 ? "" : "s"}:`,
+            ...more.map((x) => highlighted(x, "sentence also")));
 }
 
 function renderSuggestions() {
@@ -375,7 +383,7 @@ function renderSuggestions() {
     const claim = el("div", { class: "claim" }, el("b", {}, s.head.text), " → ", el("i", {}, state.session.label), " → ",
                      el("b", {}, s.tail.text), "?");
     const item = el("li", { class: `suggestion ${s.status || "pending"}${i === state.focus ? " focused" : ""}`, "data-id": s.id },
-      highlighted(s), claim, alternatives,
+      highlighted(s), support(s), claim, alternatives,
       el("div", { class: "meta" },
         el("span", { class: "score" }, s.score == null ? "–" : `${(100 * s.score).toFixed(0)}%`),
         el("span", { class: "bar" }, el("span", { style: `width:${Math.round(100 * (s.score || 0))}%` })),

@@ -96,3 +96,24 @@ def test_an_empty_answer_says_why(people):
     assert r.json()["facts"] == [] and "within 3 sentences" in r.json()["reason"]
     r = people.post("/extract", json={"text": "Mdina is a city in Malta.", "threshold": 1.0})
     assert r.json()["facts"] == [] and "threshold" in r.json()["reason"]
+
+
+def test_a_session_offers_a_pair_once_with_the_other_sentences_and_writes_them_as_provenance(people):
+    sid = people.post("/sessions", json={"relation": "ex:spouse", "user": "ann"}).json()["id"]
+    text = "Orsina Vella married Brennor Kast in 2004. Brennor Kast and Orsina Vella live in Mdina."
+    r = people.post(f"/sessions/{sid}/texts", json={"text": text})
+    assert r.json()["added"] == 3  # (Vella, Kast) once, (Kast, Mdina), (Vella, Mdina)
+    cards = people.get(f"/sessions/{sid}/suggestions", params={"n": 10}).json()
+    [couple] = [c for c in cards if {c["head"]["entity"], c["tail"]["entity"]} == {EX + "vella", EX + "kast"}]
+    assert couple["sentence"] == "Orsina Vella married Brennor Kast in 2004."
+    [also] = couple["support"]
+    assert also["sentence"] == "Brennor Kast and Orsina Vella live in Mdina." and also["offset"] == 43
+    assert {also["head"]["text"], also["tail"]["text"]} == {"Brennor Kast", "Orsina Vella"}
+    # Turned round, the support turns with it.
+    turned = people.post(f"/sessions/{sid}/suggestions/{couple['id']}/swap").json()
+    assert turned["support"][0]["head"]["entity"] == turned["head"]["entity"]
+    r = people.post(f"/sessions/{sid}/suggestions/{couple['id']}", json={"decision": "accept"})
+    assert r.status_code == 200 and r.json()["statement"]
+    q = (f"SELECT ?text WHERE {{ <{r.json()['statement']}> prov:wasDerivedFrom ?s . ?s kgrel:text ?text }}")
+    rows = people.get("/graph/sparql", params={"query": q}).json()["results"]["bindings"]
+    assert sorted(row["text"]["value"] for row in rows) == sorted([couple["sentence"], also["sentence"]])
