@@ -26,7 +26,7 @@ import torch
 from bench.common import ROOT
 from kgrel.kg.ingest import ingest_file
 from kgrel.kg.store import EmbeddedStore
-from kgrel.models.fusion import evidence_for_file
+from kgrel.models.fusion.evaluation import evidence_for_file
 from kgrel.models.relation.episodes import EpisodeEncoder, sample_episodes
 from kgrel.models.relation.evaluation import evaluate_zeroshot, mean_ci95
 from kgrel.models.relation.fewrel import load_fewrel, load_side_info

@@ -33,7 +33,7 @@ import httpx
 from bench.common import ROOT, add_data_argument, best_of, hardware, raw_forward, sentences
 from kgrel.app.config import Settings
 from kgrel.app.services import KgrelService, PredictRequest
-from kgrel.models.fusion import graph_relation_iri
+from kgrel.models.fusion.evaluation import graph_relation_iri
 from kgrel.models.relation.documents import instance_document, mark_document
 from kgrel.models.relation.fewrel import load_fewrel
 

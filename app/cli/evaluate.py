@@ -66,7 +66,7 @@ def _evidence(args, model, data: dict, side_info: dict | None):
     from kgrel.kg.ingest import ingest_file
     from kgrel.kg.prefixes import PrefixMap
     from kgrel.kg.store import EmbeddedStore, open_store
-    from kgrel.models.fusion import evidence_for_file
+    from kgrel.models.fusion.evaluation import evidence_for_file
 
     chosen = None
     if args.graph_evidence is not None:

@@ -17,15 +17,9 @@ from kgrel.app.services.graph import GraphService
 from kgrel.kg import changes
 from kgrel.kg import examples as kg_examples
 from kgrel.kg.errors import InvalidIdentifier
-from kgrel.models.fusion import (
-    GraphAwareClassifier,
-    GraphContext,
-    OrientedScores,
-    ScoringState,
-    UltraPlausibility,
-    entity_contexts,
-    link_contexts,
-)
+from kgrel.models.fusion.classifier import GraphAwareClassifier, OrientedScores, ScoringState
+from kgrel.models.fusion.evidence import GraphContext, UltraPlausibility
+from kgrel.models.fusion.linking import entity_contexts, link_contexts
 from kgrel.models.graph.embeddings import KGEmbeddings
 from kgrel.models.relation.documents import Document, DocumentEntity
 from kgrel.models.relation.instances import RelationInstance, instance_from_record

@@ -62,6 +62,9 @@ class DocumentTrainConfig:
     refresh_every: int = 100
     fewrel_way: int = 5  # relations of the single-sentence episode of each step (0: none)
     fewrel_weight: float = 0.5
+    # The description view stays the encoder's own sentence space (identity): a relation never trained on is
+    # described where the encoder puts its text, not where training moved the trained relations' descriptions.
+    train_description: bool = False
     sentence_steps: int = 100  # steps of an epoch without documents (single sentences only)
     seed: int = 0
     notes: str = ""
@@ -433,9 +436,10 @@ class DocumentTrainer:
             p.requires_grad_(False)
         for p in encoder_params:
             p.requires_grad_(True)
-        head_params = list(self.model.heads.parameters())
-        for p in head_params:
-            p.requires_grad_(True)
+        frozen = set() if cfg.train_description else {id(p) for p in self.model.heads.description_proj.parameters()}
+        head_params = [p for p in self.model.heads.parameters() if id(p) not in frozen]
+        for p in self.model.heads.parameters():
+            p.requires_grad_(id(p) not in frozen)
         optimizer = torch.optim.AdamW([
             {"params": encoder_params, "lr": cfg.lr_encoder, "weight_decay": 0.01},
             {"params": head_params, "lr": cfg.lr_heads, "weight_decay": 0.0},

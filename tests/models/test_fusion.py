@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from kgrel.models.fusion import GraphContext, LinkedMention, RelationArguments, hypernym_evidence, reversed_contexts
+from kgrel.models.fusion.evidence import GraphContext, LinkedMention, RelationArguments, hypernym_evidence
+from kgrel.models.fusion.linking import reversed_contexts
 
 
 def test_hypernyms_fit_the_domain_on_the_head_side_and_the_range_on_the_tail_side(untrained_model):

@@ -214,7 +214,7 @@ def test_ultra_plausibility_as_relation_evidence(toy_store):
     """The relation model's plausibility evidence from ULTRA: a held-out person's true city is more
     plausible than the others, for relations and pairs the graph knows; nothing where it does not."""
     from kgrel.kg.export import export_graph
-    from kgrel.models.fusion import GraphContext, LinkedMention, UltraPlausibility
+    from kgrel.models.fusion.evidence import GraphContext, LinkedMention, UltraPlausibility
     from kgrel.models.graph.reasoner import GraphReasoner
 
     ex = "http://example.org/"
