@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from kgrel.app.services.embeddings import NoEmbeddings
 from kgrel.app.services.graph import QueriesBusy
 from kgrel.app.services.jobs import JobBusy
-from kgrel.app.services.sessions import DecisionConflict
+from kgrel.app.services.labelling import DecisionConflict
 from kgrel.kg.entities import EntityExists
 from kgrel.kg.errors import (
     InputTooLarge,

@@ -15,7 +15,8 @@ from kgrel.app import docs_pages, errors
 from kgrel.app.config import Settings
 from kgrel.app.limits import BodySizeLimit
 from kgrel.app.observability import Metrics, RequestLog
-from kgrel.app.routes import embeddings, extract, graph, health, models, predict, relations, sessions
+from kgrel.app.routes import extract, graph, health, kg, predict, relations, sessions
+from kgrel.app.routes import model as model_routes
 from kgrel.app.security import ApiKeys
 from kgrel.app.services import KgrelService
 from kgrel.models.relation.model import RelationModel
@@ -53,7 +54,7 @@ def create_app(settings: Settings | None = None, model: RelationModel | None = N
     errors.install(app)
     docs_pages.install(app)
     app.include_router(health.router)
-    for module in (graph, relations, predict, extract, sessions, embeddings, models):
+    for module in (graph, relations, predict, extract, sessions, kg, model_routes):
         app.include_router(module.router)
     # The last added runs first: keys are checked before a byte of the body is read, and every request,
     # refused ones included, is counted and logged with its id.

@@ -65,7 +65,7 @@ def run(args) -> int:
 
     from kgrel.app.services import KgrelService
     from kgrel.app.services.graph import GraphService
-    from kgrel.app.services.models import ModelService
+    from kgrel.app.services.model import ModelService
     from kgrel.kg.fact_log import FactLog
 
     settings = settings_from(args)

@@ -20,9 +20,9 @@ from kgrel.app.services.embeddings import EmbeddingService, NoEmbeddings
 from kgrel.app.services.extraction import ExtractionService
 from kgrel.app.services.graph import EMBEDDINGS, MODEL, GraphService
 from kgrel.app.services.jobs import JobRunner
-from kgrel.app.services.models import BASE, ModelService
+from kgrel.app.services.labelling import LabellingService
+from kgrel.app.services.model import BASE, ModelService
 from kgrel.app.services.predictions import PredictionService, PredictRequest
-from kgrel.app.services.sessions import LabellingService
 from kgrel.kg.job_board import JobBoard
 from kgrel.kg.store import KnowledgeStore
 from kgrel.models.relation.model import RelationModel

@@ -61,7 +61,7 @@ def extract_on_ray(documents: list[tuple[str, str]], *, settings: Settings, grap
     run the model that serves in `settings`' data dir (an adapted one when chosen), named as it is there."""
     import ray
 
-    from kgrel.app.services.models import ModelService
+    from kgrel.app.services.model import ModelService
 
     model = ModelService.saved_choice(settings)
     settings = settings.model_copy(update={"model": ModelService.location_of(settings, model) or "untrained"})

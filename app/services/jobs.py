@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from kgrel.kg.errors import NotFound
 from kgrel.kg.job_board import LEASE_S, JobBoard
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,13 @@ class JobRunner:
                     self.board.release(job.kind, job.id)
         except Exception:  # noqa: BLE001 - the job goes on; its lease lapses if the store stays away
             log.exception("could not record job %s in the store", job.id)
+
+    def of_kind(self, job_id: str, kind: str, what: str) -> Job:
+        """The job `job_id` if it is one of `kind`, on whichever worker it runs; 404 otherwise."""
+        job = self.get(job_id)
+        if job is None or job.kind != kind:
+            raise NotFound(f"no {what} job {job_id[:40]}")
+        return job
 
     def get(self, job_id: str) -> Job | None:
         job = self._jobs.get(job_id)

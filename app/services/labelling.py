@@ -105,10 +105,16 @@ class LabellingService:
         # One candidate per pair of entities of a document (the first sentence naming both); the other
         # sentences naming them are its support, shown on the card and written with the fact's provenance.
         by_pair = {c.pair(): c for c in session.candidates}
+        # A sentence already offered for the same two entities (text pasted again) is not offered twice.
+        seen = {(text, c.pair()[1]) for c in session.candidates
+                for text in [c.sentence, *(x.sentence for x in c.support)]}
         added = []
         for p in pairs:
             document = session.documents + p.document
             key = (document, frozenset((p.head.entity, p.tail.entity)))
+            if (p.sentence, key[1]) in seen:
+                continue
+            seen.add((p.sentence, key[1]))
             if key in by_pair:
                 first = by_pair[key]
                 if any(first is a for a in added) and p.sentence != first.sentence:

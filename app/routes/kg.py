@@ -2,11 +2,10 @@
 
 from fastapi import APIRouter, Query, status
 
-from kgrel.app.deps import ServiceDep
-from kgrel.app.routes.jobs import job_status
+from kgrel.app.deps import GraphDep, JobsDep, ServiceDep
 from kgrel.app.schemas import ErrorOut
-from kgrel.app.schemas.embeddings import EntityScore, LinkScore, TrainIn
 from kgrel.app.schemas.jobs import JobOut, JobStarted
+from kgrel.app.schemas.kg import EntityScore, LinkScore, TrainIn
 
 router = APIRouter(prefix="/kg", tags=["knowledge graph"])
 ERRORS = {404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 422: {"model": ErrorOut}}
@@ -27,14 +26,14 @@ def train(service: ServiceDep, body: TrainIn | None = None) -> JobStarted:
 
 
 @router.get("/train/{job_id}", response_model=JobOut, responses=ERRORS)
-def train_status(job_id: str, service: ServiceDep) -> JobOut:
+def train_status(job_id: str, jobs: JobsDep) -> JobOut:
     """Status (queued, running, done, failed), progress (epoch, loss) and, when done, the result."""
-    return job_status(service, job_id, "kg-train", "training")
+    return JobOut(**jobs.of_kind(job_id, "kg-train", "training").as_dict())
 
 
-def _scores(service: ServiceDep, pairs: list[tuple]) -> list[dict]:
-    labels = service.graph.labels([p[0] for p in pairs])
-    return [{"entity": e, "curie": service.graph.curie(e), "label": labels.get(e), "score": s, **extra}
+def _scores(graph: GraphDep, pairs: list[tuple]) -> list[dict]:
+    labels = graph.labels([p[0] for p in pairs])
+    return [{"entity": e, "curie": graph.curie(e), "label": labels.get(e), "score": s, **extra}
             for e, s, *rest in pairs for extra in [({"in_graph": rest[0]} if rest else {})]]
 
 

@@ -2,11 +2,10 @@
 
 from fastapi import APIRouter, status
 
-from kgrel.app.deps import ServiceDep
-from kgrel.app.routes.jobs import job_status
+from kgrel.app.deps import JobsDep, ModelDep, PredictionsDep
 from kgrel.app.schemas import ErrorOut
 from kgrel.app.schemas.jobs import JobOut, JobStarted
-from kgrel.app.schemas.models import AdaptIn, CalibrateIn, ModelOut, SelectIn, ThresholdOut
+from kgrel.app.schemas.model import AdaptIn, CalibrateIn, ModelOut, SelectIn, ThresholdOut
 from kgrel.models.relation.adaptation import AdaptConfig
 
 router = APIRouter(prefix="/model", tags=["relation model"])
@@ -14,27 +13,27 @@ ERRORS = {404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 422: {"model": Err
 
 
 @router.get("", response_model=list[ModelOut])
-def list_models(service: ServiceDep) -> list[dict]:
+def list_models(model: ModelDep) -> list[dict]:
     """The base model and every adapted one; `active` marks the one serving."""
-    return service.models.models()
+    return model.models()
 
 
 @router.get("/threshold", response_model=ThresholdOut)
-def threshold(service: ServiceDep) -> ThresholdOut:
+def threshold(predictions: PredictionsDep) -> ThresholdOut:
     """The none-of-the-above threshold serving now: the model's calibrated operating point, learnt on documents
     where most pairs state no relation, at every number of examples (a request's own `threshold` wins)."""
-    threshold = service.predictions.threshold()
-    return ThresholdOut(serving=threshold, model=service.predictions.model.config.nota_threshold)
+    threshold = predictions.threshold()
+    return ThresholdOut(serving=threshold, model=predictions.model.config.nota_threshold)
 
 
 @router.post("/select", response_model=ModelOut, responses=ERRORS)
-def select_model(body: SelectIn, service: ServiceDep) -> dict:
+def select_model(body: SelectIn, model: ModelDep) -> dict:
     """Serve another model from the next request on (and after a restart); 'base' switches back."""
-    return service.models.select(body.name)
+    return model.select(body.name)
 
 
 @router.post("/adapt", status_code=status.HTTP_202_ACCEPTED, response_model=JobStarted, responses=ERRORS)
-def adapt(service: ServiceDep, body: AdaptIn | None = None) -> JobStarted:
+def adapt(model: ModelDep, body: AdaptIn | None = None) -> JobStarted:
     """Fine-tune the serving model on the examples in the store, in the background.
 
     Relations are split into training and held-out validation relations; the adapted model replaces
@@ -42,20 +41,20 @@ def adapt(service: ServiceDep, body: AdaptIn | None = None) -> JobStarted:
     stays listed and selectable.
     """
     body = body or AdaptIn()
-    job = service.models.start_adapt(AdaptConfig(steps=body.steps, train_layers=body.train_layers,
+    job = model.start_adapt(AdaptConfig(steps=body.steps, train_layers=body.train_layers,
                                                  validation_share=body.validation_share, seed=body.seed,
                                                  force=body.force))
     return JobStarted(job=job.id, status=job.status, status_url=f"/model/adapt/{job.id}")
 
 
 @router.get("/adapt/{job_id}", response_model=JobOut, responses=ERRORS)
-def adapt_status(job_id: str, service: ServiceDep) -> JobOut:
+def adapt_status(job_id: str, jobs: JobsDep) -> JobOut:
     """Status and, when done, validation before and after and whether the adapted model now serves."""
-    return job_status(service, job_id, "model-adapt", "adapt")
+    return JobOut(**jobs.of_kind(job_id, "model-adapt", "adapt").as_dict())
 
 
 @router.post("/calibrate", status_code=status.HTTP_202_ACCEPTED, response_model=JobStarted, responses=ERRORS)
-def calibrate(service: ServiceDep, body: CalibrateIn | None = None) -> JobStarted:
+def calibrate(model: ModelDep, body: CalibrateIn | None = None) -> JobStarted:
     """Refit the serving model's calibration on the examples in the store, in the background, and serve it.
 
     Nothing is trained: the relations rank as before, but a score now says how often the top answer is
@@ -64,11 +63,11 @@ def calibrate(service: ServiceDep, body: CalibrateIn | None = None) -> JobStarte
     one-shot scores. The previous model stays listed and selectable.
     """
     body = body or CalibrateIn()
-    job = service.models.start_recalibrate(seed=body.seed)
+    job = model.start_recalibrate(seed=body.seed)
     return JobStarted(job=job.id, status=job.status, status_url=f"/model/calibrate/{job.id}")
 
 
 @router.get("/calibrate/{job_id}", response_model=JobOut, responses=ERRORS)
-def calibrate_status(job_id: str, service: ServiceDep) -> JobOut:
+def calibrate_status(job_id: str, jobs: JobsDep) -> JobOut:
     """Status and, when done, the calibration before and after and the model that now serves."""
-    return job_status(service, job_id, "model-calibrate", "calibrate")
+    return JobOut(**jobs.of_kind(job_id, "model-calibrate", "calibrate").as_dict())
