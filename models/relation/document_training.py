@@ -202,7 +202,7 @@ class DocumentTrainer:
         self.full_text, self.bare_text = sentences[:len(texts)], sentences[len(texts):]
         self.type_vectors = dict(zip(self.type_labels, model.embed_descriptions(self.type_labels).clone(),
                                      strict=True)) if self.type_labels else {}
-        model.__dict__.pop("_label_cache", None)
+        model._label_cache.clear()  # the heads moved: labels encoded before no longer hold
         fewrel_texts = [relation_text(self.side_info[r]) if r in self.side_info else r for r in self.fewrel_relations]
         self.fewrel_text = dict(zip(self.fewrel_relations, model.embed_sentences(fewrel_texts).clone(), strict=True)) \
             if fewrel_texts else {}

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from kgrel.models.lru import LruCache
 from kgrel.models.relation.calibration import Calibration
 from kgrel.models.relation.documents import Document, MarkedDocument, instance_document, mark_document
 from kgrel.models.relation.encoder import TextEncoder, packaged_encoder_path
@@ -88,6 +89,7 @@ class RelationModel(nn.Module):
         self.encoder = encoder
         self.heads = heads
         self.calibration = Calibration.from_json(config.calibration)
+        self._label_cache = LruCache(50_000)  # encoded class labels (`embed_labels`); training clears it
 
     @classmethod
     def load(cls, folder: str | Path | None = None, *, encoder_dir: str | Path | None = None,
@@ -207,11 +209,6 @@ class RelationModel(nn.Module):
         return self.heads.description_view(self.embed_sentences(texts).to(self.device)).float().cpu()
 
     def embed_labels(self, texts: list[str]) -> torch.Tensor:
-        """Like embed_descriptions, for short texts that recur (class labels), with a bounded cache."""
-        cache = self.__dict__.setdefault("_label_cache", {})
-        missing = [t for t in dict.fromkeys(texts) if t not in cache]
-        if missing:
-            if len(cache) + len(missing) > 50_000:
-                cache.clear()
-            cache.update(zip(missing, self.embed_descriptions(missing), strict=True))
-        return torch.stack([cache[t] for t in texts])
+        """Like embed_descriptions, for short texts that recur (class labels), kept in a bounded cache."""
+        found = self._label_cache.fetch(texts, lambda missing: list(self.embed_descriptions(missing)))
+        return torch.stack([found[t] for t in texts])

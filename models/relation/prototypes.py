@@ -14,7 +14,6 @@ when no candidate reaches the threshold (`none_of_the_above`: the one place that
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -22,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from kgrel.kg.ontology import RelationInfo
+from kgrel.models.lru import LruCache
 from kgrel.models.relation.direction import RelationAlgebra, orient
 from kgrel.models.relation.evidence import Evidence
 from kgrel.models.relation.instances import RelationInstance
@@ -98,17 +98,14 @@ class PrototypeCache:
     def __init__(self, model: RelationModel, views: InstanceViewCache | None = None):
         self.model = model
         self.views = views or InstanceViewCache(model)
-        self._descriptions: dict[str, torch.Tensor] = {}  # side-information text -> description view
+        self._descriptions = LruCache(50_000)  # side-information text -> description view
 
     def build(self, relations: Sequence[RelationInfo],
               examples: Mapping[str, Sequence[tuple[str, RelationInstance]]] | None = None) -> PrototypeSet:
         """Prototypes of `relations`; `examples` maps a relation IRI to its (example id, instance) pairs."""
         examples = examples or {}
         texts = [relation_text(r) for r in relations]
-        missing = [t for t in dict.fromkeys(texts) if t not in self._descriptions]
-        if missing:
-            for text, vec in zip(missing, self.model.embed_descriptions(missing), strict=True):
-                self._descriptions[text] = vec
+        described = self._descriptions.fetch(texts, lambda missing: list(self.model.embed_descriptions(missing)))
         given = [(i, eid, inst) for i, r in enumerate(relations) for eid, inst in examples.get(r.iri, ())]
         example_sum = torch.zeros(len(relations), self._example_dim())
         k = torch.zeros(len(relations), dtype=torch.long)
@@ -117,7 +114,7 @@ class PrototypeCache:
             rows = torch.tensor([i for i, _, _ in given], dtype=torch.long)
             example_sum.index_add_(0, rows, views)
             k = torch.bincount(rows, minlength=len(relations))
-        description = (torch.stack([self._descriptions[t] for t in texts]) if texts
+        description = (torch.stack([described[t] for t in texts]) if texts
                        else torch.zeros(0, self.model.encoder.hidden_size))
         iris = [r.iri for r in relations]
         algebra = RelationAlgebra.of(iris, [r.reads_symmetric for r in relations], [r.inverse for r in relations])
@@ -161,45 +158,30 @@ def reversed_key(key: str) -> str:
 
 
 class InstanceViewCache:
-    """(example, side) views of instances known by a key (a labelling candidate), encoded once."""
+    """(example, side) views of instances known by a key (an example id, a labelling candidate), as asked and
+    reversed, from one reading each; the `max_entries` most recently used kept (`models.lru.LruCache`)."""
 
     def __init__(self, model: RelationModel, max_entries: int = 100_000):
         self.model = model
-        self.max_entries = max_entries
-        self._views: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-        self._lock = threading.Lock()
+        self._views = LruCache(max_entries)
 
     def views(self, keys: Sequence[str], instances: Sequence[RelationInstance]) -> tuple[torch.Tensor, torch.Tensor]:
         """(example, side) views of the instances as asked, each kept under its key."""
-        return self._kept(keys, instances)[0]
+        return self.both_ways(keys, instances)[0]
 
     def both_ways(self, keys: Sequence[str], instances: Sequence[RelationInstance]
                   ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
-        """The views of the instances as asked and reversed (`embed_both_ways`), each kept under its key: one
-        reading gives both, so the reversed views are kept under `reversed_key` too."""
-        return self._kept(keys, instances)
-
-    def _kept(self, keys: Sequence[str], instances: Sequence[RelationInstance]):
+        """The views of the instances as asked and reversed (`embed_both_ways`), kept under each key."""
         if not keys:
             empty = self.model.embed_instances([])
             return empty, empty
-        found = {}
-        for k in keys:
-            asked, turned = self._views.get(k), self._views.get(reversed_key(k))
-            if asked is not None and turned is not None:
-                found[k] = (asked, turned)
-        missing = {k: x for k, x in zip(keys, instances, strict=True) if k not in found}
-        if missing:
-            (example, side), (rev_example, rev_side) = self.model.embed_both_ways(list(missing.values()))
-            new = {}
-            for i, k in enumerate(missing):
-                new[k] = (example[i], side[i])
-                new[reversed_key(k)] = (rev_example[i], rev_side[i])
-                found[k] = (new[k], new[reversed_key(k)])
-            with self._lock:
-                if len(self._views) + len(new) > self.max_entries:  # full: start again rather than grow
-                    self._views.clear()
-                self._views.update(new)
+        instance_of = dict(zip(keys, instances, strict=True))
+
+        def read(missing: list[str]) -> list:
+            (example, side), (rev_example, rev_side) = self.model.embed_both_ways([instance_of[k] for k in missing])
+            return [((example[i], side[i]), (rev_example[i], rev_side[i])) for i in range(len(missing))]
+
+        found = self._views.fetch(list(keys), read)
         asked = (torch.stack([found[k][0][0] for k in keys]), torch.stack([found[k][0][1] for k in keys]))
         turned = (torch.stack([found[k][1][0] for k in keys]), torch.stack([found[k][1][1] for k in keys]))
         return asked, turned

@@ -13,7 +13,7 @@ from kgrel.models.relation.documents import Document, DocumentEntity, mark_docum
 from kgrel.models.relation.encoder import DocumentWindows
 from kgrel.models.relation.episodes import sample_episodes
 from kgrel.models.relation.fewrel import load_fewrel, load_side_info
-from kgrel.models.relation.instances import InvalidInstance, Mention, from_fewrel, make_instance
+from kgrel.models.relation.instances import InvalidInstance, Mention, from_fewrel, make_instance, reverse
 from kgrel.models.relation.prototypes import InstanceViewCache, PrototypeCache, PrototypicalClassifier
 from tests.conftest import DATA
 
@@ -93,9 +93,9 @@ def test_prototype_cache_reencodes_only_what_changed(untrained_model):
     example = make_instance("Rome is the capital of Italy.", Mention(23, 28), Mention(0, 4))
     protos = cache.build(relations, {"ex:capital": [("e1", example)]})
     assert protos.k.tolist() == [0, 1]
-    assert len(cache._descriptions) == 2 and len(cache.views._views) == 2  # the example read both ways, once
+    assert len(cache._descriptions) == 2 and len(cache.views._views) == 1  # the example read once (both ways)
     again = cache.build(relations + [RelationInfo("ex:author", "author")], {"ex:capital": [("e1", example)]})
-    assert len(cache._descriptions) == 3 and len(cache.views._views) == 2
+    assert len(cache._descriptions) == 3 and len(cache.views._views) == 1
     assert torch.equal(again.description[:2], protos.description)
     # The example's view in its prototype is the one the shared cache answers when the example is asked.
     asked, _ = cache.views.views(["e1"], [example])
@@ -106,16 +106,20 @@ def test_prototype_cache_reencodes_only_what_changed(untrained_model):
     assert result.predictions[0].relation == "ex:capital"
 
 
-def test_instance_view_cache_starts_again_when_full_and_still_answers(untrained_model):
-    views = InstanceViewCache(untrained_model, max_entries=4)  # two instances, each read both ways
+def test_instance_view_cache_keeps_the_most_recently_used_and_still_answers(untrained_model):
+    views = InstanceViewCache(untrained_model, max_entries=2)
     rome = make_instance("Rome is the capital of Italy.", Mention(23, 28), Mention(0, 4))
     paris = make_instance("Paris is the capital of France.", Mention(24, 30), Mention(0, 5))
     bob = make_instance("Bob met Alice in Paris.", Mention(8, 13), Mention(17, 22))
     first, _ = views.views(["rome", "paris"], [rome, paris])
-    # Full: adding "bob" empties the cache, and "rome", found before that, is still in the answer.
+    # Full: adding "bob" drops the least recently used ("paris"); "rome", asked again, is still answered.
     again, side = views.views(["rome", "bob"], [rome, bob])
     assert torch.allclose(again[0], first[0], atol=1e-5) and again.shape[0] == side.shape[0] == 2
-    assert len(views._views) <= 4
+    assert list(views._views) == ["rome", "bob"]
+    # Asked and reversed come from one reading: the reversed views are those of the instance turned round.
+    (asked, _), (turned, _) = views.both_ways(["rome"], [rome])
+    (direct, _), _ = views.both_ways(["rome turned"], [reverse(rome)])
+    assert torch.allclose(turned, direct, atol=1e-5) and not torch.allclose(asked, turned)
 
 
 def test_reading_from_cached_lower_layers_equals_reading_from_tokens(untrained_model):
