@@ -37,10 +37,11 @@ from kgrel.models.relation.calibration import MAX_K, Calibration
 from kgrel.models.relation.docred import LabelledDocument
 from kgrel.models.relation.documents import Document, instance_document, mark_document
 from kgrel.models.relation.encoder import DocumentWindows, InstanceEncoding
+from kgrel.models.relation.extraction_evaluation import DocumentEvaluator
 from kgrel.models.relation.heads import RelationHeads
 from kgrel.models.relation.instances import Mention, RelationInstance, make_instance
-from kgrel.models.relation.model import ENCODER_FILE, HEADS_FILE, RelationModel
-from kgrel.models.relation.prototypes import PrototypeSet, PrototypicalClassifier, fused_similarity
+from kgrel.models.relation.model import RelationModel
+from kgrel.models.relation.prototypes import PrototypeCache, PrototypicalClassifier, fused_similarity
 from kgrel.models.relation.reader import pair_encodings, read_document
 from kgrel.models.relation.side_info import relation_text
 
@@ -364,8 +365,9 @@ class DocumentTrainer:
 
     @torch.inference_mode()
     def evaluate(self, docs: Sequence[LabelledDocument] | None = None) -> dict[str, float]:
-        """Zero-shot fact F1 on `docs` (all pairs, every relation registered, threshold 0.5), on the trained
-        relations and on the held-out ones, with the model as it is now."""
+        """Zero-shot fact F1 on `docs` (all pairs, every relation registered, one direction per fact, threshold
+        0.5: `extraction_evaluation.DocumentEvaluator`), on the trained relations and the held-out ones, with the
+        model as it is now."""
         docs = self.dev_docs if docs is None else docs
         if not docs:
             return {}
@@ -373,41 +375,27 @@ class DocumentTrainer:
         model.eval()
         self._sync_config()
         relations = self.relations + self.dev_relations
-        descriptions = model.embed_descriptions([relation_text(self.side_info[r]) for r in relations])
-        counts = {"trained": [0, 0, 0], "held_out": [0, 0, 0]}  # right, returned, gold
-        held = set(self.dev_relations)
+        protos = PrototypeCache(model).build([self.side_info[r] for r in relations])
+        classifier = PrototypicalClassifier(model)
         pairs = [[(a, b) for a in range(len(d.document.entities)) for b in range(a + 1, len(d.document.entities))]
                  for d in docs]
-        read = model.read_pairs([d.document for d in docs], pairs)
-        classifier = PrototypicalClassifier(model)
-        for doc, doc_pairs, views in zip(docs, pairs, read, strict=True):
-            if not doc_pairs:
-                continue
-            no_examples = torch.zeros(len(relations), views.example.shape[1])
-            protos = PrototypeSet(relations, relations, descriptions, no_examples,
-                                  torch.zeros(len(relations), dtype=torch.long))
-            fwd = classifier.probabilities(views.example, views.side, protos)
-            bwd = classifier.probabilities(views.reversed_example, views.reversed_side, protos)
-            keep_fwd = (fwd >= bwd) & (fwd >= 0.5)
-            keep_bwd = (bwd > fwd) & (bwd >= 0.5)
-            predicted = set()
-            for (a, b), rf, rb in zip(doc_pairs, keep_fwd.tolist(), keep_bwd.tolist(), strict=True):
-                predicted |= {(a, relations[j], b) for j, on in enumerate(rf) if on}
-                predicted |= {(b, relations[j], a) for j, on in enumerate(rb) if on}
-            predicted = {f for f in predicted if (f[0], f[2]) not in doc.withheld}
-            for fact in predicted:
-                group = counts["held_out" if fact[1] in held else "trained"]
-                group[1] += 1
-                group[0] += fact in doc.facts
-            for fact in doc.facts:
-                if fact[1] in relations:
-                    counts["held_out" if fact[1] in held else "trained"][2] += 1
-        out = {}
-        for name, (right, returned, gold) in counts.items():
-            p, r = right / max(1, returned), right / max(1, gold)
-            out[f"{name}_f1"] = 2 * p * r / max(1e-9, p + r)
-            out[f"{name}_precision"], out[f"{name}_recall"] = p, r
+        returned = []
+        for doc_pairs, views in zip(pairs, model.read_pairs([d.document for d in docs], pairs), strict=True):
+            found: dict[tuple[int, str, int], float] = {}
+            if doc_pairs:
+                fwd, bwd = classifier.oriented((views.example, views.side), (views.reversed_example,
+                                                                             views.reversed_side), protos)
+                for probs, turned in ((fwd, False), (bwd, True)):
+                    for i, j in (probs >= 0.5).nonzero().tolist():
+                        a, b = doc_pairs[i]
+                        found[(b, relations[j], a) if turned else (a, relations[j], b)] = float(probs[i, j])
+            returned.append(found)
+        groups = DocumentEvaluator(docs, relations, self.relations).counts(returned, 0.5)
         model.train()
+        out = {}
+        for name in ("trained", "held_out"):
+            m = groups[name].metrics()
+            out.update({f"{name}_f1": m["f1"], f"{name}_precision": m["precision"], f"{name}_recall": m["recall"]})
         return out
 
     def _sync_config(self) -> None:
@@ -507,26 +495,40 @@ class DocumentTrainer:
     def save(self, folder: Path, result: dict, calibration: dict | None = None) -> None:
         """Write the model folder: config (with the learned calibration, or `calibration`), heads, trained
         encoder layers (fp16), training record."""
-        from safetensors.torch import save_file
-
-        folder.mkdir(parents=True, exist_ok=True)
         self._sync_config()
-        config = self.model.config
         if calibration is not None:
-            config.calibration = calibration
-        config.head_dim = self.model.heads.dim
-        config.notes = self.config.notes or config.notes
-        heads = {k: v.detach().to(torch.float16).contiguous().cpu() for k, v in self.model.heads.state_dict().items()}
-        save_file(heads, str(folder / HEADS_FILE))
-        prefixes = tuple(f"encoder.layer.{self.first + i}." for i in range(len(self.layers)))
-        layers = {name: t.detach().to(torch.float16).contiguous().cpu()
-                  for name, t in self.model.encoder.model.state_dict().items() if name.startswith(prefixes)}
-        if layers:
-            save_file(layers, str(folder / ENCODER_FILE))
-        config.save(folder)
-        (folder / "training.json").write_text(json.dumps(
-            {"config": asdict(self.config), "relations": self.relations, "held_out": self.dev_relations,
-             "result": result}, indent=1) + "\n")
+            self.model.config.calibration = calibration
+        self.model.config.notes = self.config.notes or self.model.config.notes
+        self.model.save(folder, range(self.first, self.first + len(self.layers)),
+                        {"config": asdict(self.config), "relations": self.relations, "held_out": self.dev_relations,
+                         "result": result})
+        plot_history(self.history, folder / "training.png")
+
+
+def plot_history(history: list[dict], path: Path) -> None:
+    """Training loss and the dev F1 of each epoch, as PNG."""
+    if not history:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    ax1.plot(epochs, [h["loss"] for h in history], marker="o")
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("training loss")
+    ax1.grid(alpha=0.3)
+    for key in sorted({k for h in history for k in h if k.startswith("dev_") and k.endswith(("_f1", "w1s", "w0s"))}):
+        ax2.plot(epochs, [h.get(key) for h in history], marker="o", label=key)
+    ax2.set_xlabel("epoch")
+    ax2.set_ylabel("dev F1 (threshold 0.5, no examples)")
+    ax2.grid(alpha=0.3)
+    ax2.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def fact_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

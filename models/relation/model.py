@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -128,6 +128,23 @@ class RelationModel(nn.Module):
         for p in model.parameters():  # loaded to serve; training turns on what it trains
             p.requires_grad_(False)
         return model
+
+    def save(self, folder: Path, trained_layers: Iterable[int], record: dict) -> None:
+        """Write the model folder: config, heads and the encoder layers `trained_layers` (fp16: what training
+        changed), and `record` (how it was trained) as training.json. The one writer of a model folder."""
+        from safetensors.torch import save_file
+
+        folder.mkdir(parents=True, exist_ok=True)
+        self.config.head_dim = self.heads.dim
+        heads = {k: v.detach().to(torch.float16).contiguous().cpu() for k, v in self.heads.state_dict().items()}
+        save_file(heads, str(folder / HEADS_FILE))
+        prefixes = tuple(f"encoder.layer.{i}." for i in trained_layers)
+        layers = {name: t.detach().to(torch.float16).contiguous().cpu()
+                  for name, t in self.encoder.model.state_dict().items() if prefixes and name.startswith(prefixes)}
+        if layers:
+            save_file(layers, str(folder / ENCODER_FILE))
+        self.config.save(folder)
+        (folder / "training.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
 
     @property
     def device(self) -> torch.device:
