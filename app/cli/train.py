@@ -49,7 +49,8 @@ def run(args) -> int:
     recipe = Recipe(dev_documents=args.dev_documents, held_out=[r for r in args.held_out.split(",") if r],
                     held_out_count=args.held_out_count, split_seed=args.seed)
     config = DocumentTrainConfig(epochs=args.epochs, train_layers=args.train_layers, lr_encoder=args.lr,
-                                 lr_heads=args.lr_heads, seed=args.seed, fewrel_way=5 if sentences else 0,
+                                 lr_heads=args.lr_heads, seed=args.seed,
+                                 fewrel_way=DocumentTrainConfig.fewrel_way if sentences else 0,
                                  notes=args.notes or f"kgrel trained on {len(documents) - args.dev_documents} "
                                                      f"documents{' and FewRel sentences' if sentences else ''}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

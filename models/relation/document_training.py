@@ -61,8 +61,8 @@ class DocumentTrainConfig:
     type_dropout: float = 0.3
     examples_per_relation: int = 16  # single-sentence examples kept per relation for prototypes
     refresh_every: int = 100
-    fewrel_way: int = 5  # relations of the single-sentence episode of each step (0: none)
-    fewrel_weight: float = 0.5
+    fewrel_way: int = 8  # relations of the single-sentence episode of each step (0: none)
+    fewrel_weight: float = 1.0
     # The description view stays the encoder's own sentence space (identity): a relation never trained on is
     # described where the encoder puts its text, not where training moved the trained relations' descriptions.
     train_description: bool = False
