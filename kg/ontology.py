@@ -125,6 +125,10 @@ class OntologyView:
                 f"SELECT ?r ?p ?o ?ol WHERE {{ VALUES ?r {{ {iri_values(tuple(chunk))} }} "
                 f"VALUES ?p {{ {iri_values(props)} }} ?r ?p ?o . "
                 f"OPTIONAL {{ FILTER(isIRI(?o)) ?o <{RDFS}label> ?ol }} }}")
+            # Ordered by property preference, then value: every store (and every copy of one) gives the same
+            # label, aliases and description, and so the same encoded text.
+            rows = sorted(rows, key=lambda row: (row["r"].value, props.index(row["p"].value), str(row["o"]),
+                                                 str(row.get("ol"))))
             for row in rows:
                 self._merge(records[row["r"].value], row["p"].value, row["o"], row.get("ol"))
         self._merge_algebra(records)
