@@ -1,7 +1,7 @@
 """Facts from real documents, the way a curator reads them (GUIDE section 3, documents protocol).
 
     python -m bench.documents [--docs dev_docs.json] [--eval-count 100] [--limit N] [--shots 0,1,5]
-        [--mentions given|found] [--no-types] [--model DIR] [--png docs/documents.png]
+        [--mentions given|found] [--no-types] [--graph-facts] [--http] [--model DIR] [--png docs/documents.png]
 
 Runs `kgrel eval documents` (the service's own extraction, in process, on the held-out documents of the
 seeded split training used) and draws its precision/recall curves: one line per K, relations the model
@@ -56,6 +56,7 @@ def main() -> None:
     parser.add_argument("--graph-facts", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threshold", type=float)
+    parser.add_argument("--http", action="store_true", help="read each document through POST /extract (loopback)")
     parser.add_argument("--png", type=Path)
     add_common(parser)
     args = parser.parse_args()

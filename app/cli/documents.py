@@ -4,7 +4,9 @@ Held-out documents of a DocRED-format file are read whole, the way a curator use
 registered with its label and description, the graph holds the documents' entities (label, and type unless
 --no-types), K examples per relation come from the other documents, and each document goes through the
 service's extraction (`ExtractionService.extract`, what /extract runs) with its mentions given or found by
-kgrel. The facts returned are scored by `models.relation.document_evaluation.DocumentEvaluator`.
+kgrel; with --http, each document is POSTed to /extract of a server on a loopback port instead (uvicorn in
+this process, over the same store and model), so the HTTP layer is measured too. The facts returned are
+scored by `models.relation.extraction_evaluation.DocumentEvaluator`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from kgrel.app.cli.common import add_common, fail, settings_from
@@ -35,6 +39,8 @@ def register(ev) -> None:
                         "as a curator's graph holds facts of these relations already")
     d.add_argument("--seed", type=int, default=0, help="which examples are drawn")
     d.add_argument("--threshold", type=float, help="score facts at this threshold (default: the service's)")
+    d.add_argument("--http", action="store_true",
+                   help="read each document through POST /extract of a server on a loopback port")
     add_common(d)
     d.set_defaults(func=run)
 
@@ -109,8 +115,58 @@ def add_examples(service, train_docs, relations: list[str], k: int, seed: int) -
     return {r: len(items) for r, items in chosen.items()}
 
 
-def read_documents(service, docs, mentions: str, threshold: float) -> tuple[list[dict], float]:
-    """Each document through the service's extraction; returns its facts {(h, r, t): score} and seconds/doc."""
+# (text, mentions of the one document or None, threshold) -> [(head IRI, relation IRI, tail IRI, score)]
+Extract = Callable[[str, list[dict] | None, float], list[tuple[str, str, str, float]]]
+
+
+def in_process(service) -> Extract:
+    def extract(text, mentions, threshold):
+        found = service.extraction.extract([text], mentions=None if mentions is None else [mentions],
+                                           threshold=threshold)
+        return [(f.head, f.relation, f.tail, f.score) for f in found]
+    return extract
+
+
+@contextmanager
+def served(settings, model) -> Iterator[Extract]:
+    """A kgrel server over `settings` (its data dir, this `model`) on a free loopback port, uvicorn in a thread
+    of this process; yields an `Extract` that POSTs /extract to it."""
+    import socket
+    import threading
+
+    import httpx
+    import uvicorn
+
+    from kgrel.app.main import create_app
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, model=model), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the kgrel server did not start (see the log above)")
+        time.sleep(0.05)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}", timeout=600)
+
+    def extract(text, mentions, threshold):
+        body = {"text": text, "threshold": threshold, **({"mentions": [mentions]} if mentions is not None else {})}
+        r = client.post("/extract", json=body)
+        r.raise_for_status()
+        return [(f["head"], f["relation"], f["tail"], f["score"]) for f in r.json()["facts"]]
+
+    try:
+        yield extract
+    finally:
+        client.close()
+        server.should_exit = True
+        thread.join()
+        sock.close()
+
+
+def read_documents(extract: Extract, docs, mentions: str, threshold: float) -> tuple[list[dict], float]:
+    """Each document through `extract`; returns its facts {(h, r, t): score} and seconds per document."""
     from kgrel.kg.namespaces import WDT
 
     out, seconds = [], 0.0
@@ -122,18 +178,18 @@ def read_documents(service, docs, mentions: str, threshold: float) -> tuple[list
             index.setdefault(iri, []).append(i)
         given = None
         if mentions == "given":
-            given = [[{"start": s, "end": e, "entity": iris[i]} for i, ent in enumerate(doc.document.entities)
-                      for s, e in ent.mentions if names[i].strip()]]
+            given = [{"start": s, "end": e, "entity": iris[i]} for i, ent in enumerate(doc.document.entities)
+                     for s, e in ent.mentions if names[i].strip()]
         started = time.perf_counter()
-        facts = service.extraction.extract([doc.document.text], mentions=given, threshold=threshold)
+        facts = extract(doc.document.text, given, threshold)
         seconds += time.perf_counter() - started
         found: dict[tuple[int, str, int], float] = {}
-        for f in facts:
-            relation = f.relation.removeprefix(WDT)
-            for h in index.get(f.head, []):
-                for t in index.get(f.tail, []):
+        for head, relation_iri, tail, score in facts:
+            relation = relation_iri.removeprefix(WDT)
+            for h in index.get(head, []):
+                for t in index.get(tail, []):
                     key = (h, relation, t)
-                    found[key] = max(found.get(key, 0.0), f.score)
+                    found[key] = max(found.get(key, 0.0), score)
         out.append(found)
     return out, seconds / max(1, len(docs))
 
@@ -161,9 +217,11 @@ def evaluate(args, settings) -> dict:
     results = {"documents": len(eval_docs), "relations": len(relations), "mentions": args.mentions,
                "types": not args.no_types, "graph_facts": args.graph_facts, "trained_relations": len(trained),
                "held_out_relations": held_out,
-               "model": settings.model_location(), "by_shots": {}}
+               "model": settings.model_location(), "read_through": "http" if args.http else "in-process",
+               "by_shots": {}}
     with tempfile.TemporaryDirectory(prefix="kgrel-documents-") as tmp:
-        service = KgrelService(settings.model_copy(update={"data_dir": Path(tmp)}))
+        settings = settings.model_copy(update={"data_dir": Path(tmp), "load_demo": False})
+        service = KgrelService(settings)
         try:
             import pyoxigraph as ox
 
@@ -176,7 +234,16 @@ def evaluate(args, settings) -> dict:
             for k in [int(x) for x in args.shots.split(",")]:
                 given = add_examples(service, split.train, relations, k, args.seed)
                 threshold = service.predictions.threshold() if args.threshold is None else args.threshold
-                returned, seconds = read_documents(service, eval_docs, args.mentions, threshold=0.01)
+                if args.http:  # the embedded store is one process's: the server takes it over while it reads
+                    model = service.predictions.model
+                    service.close()
+                    service = None
+                    with served(settings, model) as extract:
+                        returned, seconds = read_documents(extract, eval_docs, args.mentions, threshold=0.01)
+                    service = KgrelService(settings, model=model)
+                else:
+                    returned, seconds = read_documents(in_process(service), eval_docs, args.mentions,
+                                                       threshold=0.01)
                 scored = evaluator(returned, threshold)
                 scored["seconds_per_document"] = round(seconds, 3)
                 scored["relations_with_examples"] = sum(1 for n in given.values() if n)
@@ -184,7 +251,8 @@ def evaluate(args, settings) -> dict:
                 print(json.dumps({"shots": k, **{g: scored["groups"][g] for g in ("trained", "held_out")},
                                   "seconds_per_document": scored["seconds_per_document"]}), file=sys.stderr)
         finally:
-            service.close()
+            if service is not None:
+                service.close()
     return results
 
 

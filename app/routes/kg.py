@@ -38,13 +38,15 @@ def _scores(graph: GraphDep, pairs: list[tuple]) -> list[dict]:
 
 
 @router.get("/entities/{entity_id:path}/similar", response_model=list[EntityScore], responses=ERRORS)
-def similar(entity_id: str, graph: GraphDep, embeddings: EmbeddingsDep, k: int = Query(10, ge=1, le=1000)) -> list[dict]:
+def similar(entity_id: str, graph: GraphDep, embeddings: EmbeddingsDep,
+            k: int = Query(10, ge=1, le=1000)) -> list[dict]:
     """Nearest entities by embedding; an entity added after training is embedded from its neighbours."""
     return _scores(graph, embeddings.similar_entities(entity_id, k))
 
 
 @router.get("/predict-links", response_model=list[LinkScore], responses=ERRORS)
-def predict_links(graph: GraphDep, embeddings: EmbeddingsDep, head: str = Query(..., description="IRI or CURIE of the head entity"),
+def predict_links(graph: GraphDep, embeddings: EmbeddingsDep,
+                  head: str = Query(..., description="IRI or CURIE of the head entity"),
                   relation: str = Query(..., description="IRI or CURIE of the relation"),
                   k: int = Query(10, ge=1, le=1000)) -> list[dict]:
     """The k most plausible tails of (head, relation) according to the graph embeddings."""
