@@ -9,7 +9,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -70,3 +74,29 @@ def add_data_argument(parser: argparse.ArgumentParser) -> None:
     default = SHARED / "fewrel" / "wiki_public.json"
     parser.add_argument("--data", type=Path, default=default if default.exists()
                         else ROOT / "tests" / "data" / "tiny_fewrel.json")
+
+
+@contextmanager
+def kgrel_server(data_dir: Path, port: int, env: dict[str, str]) -> Iterator[str]:
+    """`kgrel serve` as a user starts it (a subprocess, uvicorn) over `data_dir` with `env` added to the
+    environment; yields its URL once /health answers, and stops it afterwards."""
+    import httpx
+
+    server = subprocess.Popen([sys.executable, "-m", "kgrel.app.cli", "serve", "--port", str(port), "--data-dir",
+                               str(data_dir)], cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 180
+        while True:
+            try:
+                if httpx.get(url + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                if time.time() > deadline or server.poll() is not None:
+                    raise
+            time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

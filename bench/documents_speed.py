@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,7 +25,7 @@ import httpx
 import pyoxigraph as ox
 import torch
 
-from bench.common import ROOT, SHARED, hardware
+from bench.common import SHARED, hardware, kgrel_server
 from kgrel.app.cli.documents import entity_iri, entity_names, graph_ntriples, register_relations
 from kgrel.app.config import Settings
 from kgrel.app.services import KgrelService
@@ -93,32 +90,14 @@ def main() -> None:
         served_s.append(time.perf_counter() - start)
     service.close()
 
-    port = 8766
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", **({"KGREL_MODEL": args.model} if args.model else {})}
-    server = subprocess.Popen([sys.executable, "-m", "kgrel.app.cli", "serve", "--port", str(port), "--data-dir",
-                               str(settings.data_dir)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 180
-        while True:
-            try:
-                if httpx.get(url + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                if time.time() > deadline:
-                    raise
-            time.sleep(0.5)
-        http_s = []
-        with httpx.Client(timeout=120) as client:
-            client.post(url + "/extract", json=bodies[0]).raise_for_status()
-            for body in bodies:
-                start = time.perf_counter()
-                client.post(url + "/extract", json=body).raise_for_status()
-                http_s.append(time.perf_counter() - start)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    http_s = []
+    with kgrel_server(settings.data_dir, 8766, {"KGREL_MODEL": args.model} if args.model else {}) as url, \
+            httpx.Client(timeout=120) as client:
+        client.post(url + "/extract", json=bodies[0]).raise_for_status()
+        for body in bodies:
+            start = time.perf_counter()
+            client.post(url + "/extract", json=body).raise_for_status()
+            http_s.append(time.perf_counter() - start)
 
     sentences = sum(len(d.document.sentences) for d in docs)
     result = {

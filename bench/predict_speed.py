@@ -20,17 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-from bench.common import ROOT, add_data_argument, best_of, hardware, raw_forward, sentences
+from bench.common import add_data_argument, best_of, hardware, kgrel_server, raw_forward, sentences
 from kgrel.app.config import Settings
 from kgrel.app.services import KgrelService, PredictRequest
 from kgrel.models.fusion.evaluation import graph_relation_iri
@@ -97,25 +94,9 @@ def main() -> None:
     service.close()
 
     # HTTP: a real `kgrel serve` over the same data dir.
-    port = 8765
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "KGREL_BATCH_SIZE": str(args.batch_size),
-           "KGREL_DEVICE": args.device, "KGREL_PRECISION": args.precision,
-           **({"KGREL_MODEL": args.model} if args.model else {}),
-           "KGREL_PLAUSIBILITY": args.plausibility}
-    server = subprocess.Popen([sys.executable, "-m", "kgrel.app.cli", "serve", "--port", str(port), "--data-dir",
-                               str(settings.data_dir)], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 180
-        while True:
-            try:
-                if httpx.get(url + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                if time.time() > deadline:
-                    raise
-            time.sleep(0.5)
+    env = {"KGREL_BATCH_SIZE": str(args.batch_size), "KGREL_DEVICE": args.device, "KGREL_PRECISION": args.precision,
+           **({"KGREL_MODEL": args.model} if args.model else {}), "KGREL_PLAUSIBILITY": args.plausibility}
+    with kgrel_server(settings.data_dir, 8765, env) as url:
         def body(x):
             return {"text": x.text, "head": {"start": x.head.start, "end": x.head.end},
                     "tail": {"start": x.tail.start, "end": x.tail.end}}
@@ -135,9 +116,6 @@ def main() -> None:
                 start = time.perf_counter()
                 client.post(url + "/predict", json=body(x)).raise_for_status()
                 latencies.append((time.perf_counter() - start) * 1000)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
     n = len(instances)
     latencies.sort()
