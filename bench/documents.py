@@ -25,9 +25,12 @@ def plot(results: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
-    for ax, group, title in zip(axes, ("trained", "held_out"), ("relations trained on", "relations never seen"),
-                                strict=True):
+    # A panel per group that has facts to find (a model trained on every relation has no held-out panel).
+    shots = next(iter(results["by_shots"].values()))
+    panels = [(g, t) for g, t in (("trained", "relations trained on"), ("held_out", "relations never trained on"))
+              if shots["groups"][g]["gold"]]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), sharey=True, squeeze=False)
+    for ax, (group, title) in zip(axes[0], panels, strict=True):
         for k, scored in results["by_shots"].items():
             points = scored["curve"][group]
             ax.plot([p["recall"] for p in points], [p["precision"] for p in points], marker=".", label=f"K = {k}")
@@ -35,7 +38,7 @@ def plot(results: dict, path: Path) -> None:
         ax.set_xlabel("recall of all facts")
         ax.grid(alpha=0.3)
         ax.legend()
-    axes[0].set_ylabel("precision (right facts / facts returned)")
+    axes[0][0].set_ylabel("precision (right facts / facts returned)")
     fig.suptitle(f"{results['documents']} held-out documents, mentions {results['mentions']}, threshold 0.05-0.95")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
