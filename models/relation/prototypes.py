@@ -178,8 +178,13 @@ class InstanceViewCache:
         instance_of = dict(zip(keys, instances, strict=True))
 
         def read(missing: list[str]) -> list:
+            # One reading gives both directions: each is kept under its key and under `reversed_key`, so a pair
+            # turned round (by the user or the model) finds its views already kept.
             (example, side), (rev_example, rev_side) = self.model.embed_both_ways([instance_of[k] for k in missing])
-            return [((example[i], side[i]), (rev_example[i], rev_side[i])) for i in range(len(missing))]
+            read = [((example[i], side[i]), (rev_example[i], rev_side[i])) for i in range(len(missing))]
+            self._views.put([(reversed_key(k), (turned, asked)) for k, (asked, turned) in zip(missing, read,
+                                                                                               strict=True)])
+            return read
 
         found = self._views.fetch(list(keys), read)
         asked = (torch.stack([found[k][0][0] for k in keys]), torch.stack([found[k][0][1] for k in keys]))

@@ -18,6 +18,9 @@ from tests.app.test_api_labelling import MUSIC, TEXT
 from tests.app.test_cli import KGREL, ROOT, last_json, run
 from tests.conftest import DATA, make_client
 
+# The shipped model scores these composer facts 0.1-0.3 (composer is a relation it never trained on: README,
+# "Known limits"); these tests are about the pipeline around it, so they ask at a threshold that finds them.
+THRESHOLD = ["--threshold", "0.1"]
 COMPOSER = ("@prefix owl: <http://www.w3.org/2002/07/owl#> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> . "
             '<http://example.org/composer> a owl:ObjectProperty ; rdfs:label "composer" ; '
             'rdfs:comment "person who wrote the music of a musical work" .')
@@ -41,7 +44,8 @@ def corpus(tmp_path) -> tuple[Path, Path]:
 def test_facts_with_provenance_then_a_rerun_skips_everything(corpus, tmp_path):
     data_dir, docs = corpus
     out = tmp_path / "facts.nq"
-    done = run("extract", "--input", str(docs), "--output", str(out), "--data-dir", str(data_dir), "--ingest")
+    done = run("extract", "--input", str(docs), "--output", str(out), "--data-dir", str(data_dir), "--ingest",
+               *THRESHOLD)
     assert done.returncode == 0, done.stderr
     summary = last_json(done.stdout)
     assert summary["documents"] == 40 and summary["facts"] > 0 and summary["ingested"] > 0
@@ -58,7 +62,7 @@ def test_facts_with_provenance_then_a_rerun_skips_everything(corpus, tmp_path):
         text = texts[document]
         assert text[int(s["headStart"].value):int(s["headEnd"].value)] in ("The Magic Flute", "Mozart")
         assert 0 < float(s["score"].value) <= 1 and s["model"].value
-    again = run("extract", "--input", str(docs), "--output", str(out), "--data-dir", str(data_dir))
+    again = run("extract", "--input", str(docs), "--output", str(out), "--data-dir", str(data_dir), *THRESHOLD)
     assert last_json(again.stdout)["skipped"] == 40 and last_json(again.stdout)["documents"] == 0
     assert list(ox.parse(out.read_bytes(), format=ox.RdfFormat.N_QUADS)) == quads
 
@@ -66,7 +70,7 @@ def test_facts_with_provenance_then_a_rerun_skips_everything(corpus, tmp_path):
 def test_kill_9_halfway_then_a_rerun_gives_the_facts_of_an_uninterrupted_run(corpus, tmp_path):
     data_dir, docs = corpus
     whole, resumed = tmp_path / "whole.nq", tmp_path / "resumed.nq"
-    args = ["extract", "--input", str(docs), "--data-dir", str(data_dir), "--batch-size", "2"]
+    args = ["extract", "--input", str(docs), "--data-dir", str(data_dir), "--batch-size", "2", *THRESHOLD]
     assert run(*args, "--output", str(whole)).returncode == 0
     proc = subprocess.Popen([*KGREL, *args, "--output", str(resumed)], cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env={**os.environ, "HF_HUB_OFFLINE": "1"})
@@ -80,7 +84,7 @@ def test_kill_9_halfway_then_a_rerun_gives_the_facts_of_an_uninterrupted_run(cor
     assert 4 <= finished < 20  # killed halfway
     rerun = run(*args, "--output", str(resumed))
     assert rerun.returncode == 0 and last_json(rerun.stdout)["skipped"] >= 8
-    assert sorted(resumed.read_text().splitlines()) == sorted(whole.read_text().splitlines())
+    assert whole.read_text() and sorted(resumed.read_text().splitlines()) == sorted(whole.read_text().splitlines())
 
 
 def facts_and_scores(path: Path) -> tuple[list[str], dict[str, float]]:
@@ -92,14 +96,14 @@ def facts_and_scores(path: Path) -> tuple[list[str], dict[str, float]]:
 def test_on_a_local_ray_instance_the_same_facts(corpus, tmp_path):
     data_dir, docs = corpus
     here, on_ray = tmp_path / "here.nq", tmp_path / "ray.nq"
-    args = ["extract", "--input", str(docs), "--data-dir", str(data_dir), "--batch-size", "4"]
+    args = ["extract", "--input", str(docs), "--data-dir", str(data_dir), "--batch-size", "4", *THRESHOLD]
     assert run(*args, "--output", str(here)).returncode == 0
     done = run(*args, "--output", str(on_ray), "--ray", "local", "--actors", "2")
     assert done.returncode == 0, done.stderr[-2000:]
     assert last_json(done.stdout)["documents"] == 40
     facts_here, scores_here = facts_and_scores(here)
     facts_ray, scores_ray = facts_and_scores(on_ray)
-    assert facts_ray == facts_here
+    assert facts_here and facts_ray == facts_here
     # Scores may differ in the 4th decimal: the actors batch the sentences differently (padding).
     assert scores_ray.keys() == scores_here.keys()
     worst = sorted((abs(scores_ray[k] - scores_here[k]), k) for k in scores_here)[-3:]
@@ -127,13 +131,14 @@ def test_a_batch_cut_short_is_written_again_whole(tmp_path):
 def test_the_api_job_finds_the_facts_the_command_finds(corpus, tmp_path, model):
     data_dir, docs = corpus
     out = tmp_path / "facts.nq"
-    assert run("extract", "--input", str(docs), "--output", str(out), "--data-dir", str(data_dir)).returncode == 0
+    assert run("extract", "--input", str(docs), "--output", str(out), "--data-dir", str(data_dir),
+               *THRESHOLD).returncode == 0
     documents = [json.loads(line) for line in docs.read_text().splitlines()]
     with make_client(Settings(data_dir=data_dir), model) as c:
         assert c.post("/extract/jobs", json={"documents": documents[:2] * 2}).status_code == 422  # ids twice
         assert c.post("/extract/jobs", json={"documents": []}).status_code == 422
         assert c.get("/extract/jobs/0123456789ab").status_code == 404
-        r = c.post("/extract/jobs", json={"documents": documents, "ingest": True})
+        r = c.post("/extract/jobs", json={"documents": documents, "ingest": True, "threshold": float(THRESHOLD[1])})
         assert r.status_code == 202, r.text
         status_url = r.json()["status_url"]
         deadline = time.time() + 300
