@@ -523,6 +523,11 @@ async function loadQuality() {
     box.replaceChildren(el("p", { class: "muted" }, "No examples yet: accept a suggestion to add one."));
     return;
   }
+  if (q.examples < 2) {  // no point to draw: one example has no others to be asked with
+    box.replaceChildren(el("p", { class: "muted", id: "quality-text" },
+      "1 example · leave-one-out accuracy needs at least two examples (each is asked with the others)"));
+    return;
+  }
   const W = 320, H = 150, P = 28;
   const n = q.curve.length;
   const x = (k) => P + (n === 1 ? (W - 2 * P) / 2 : ((k - 1) / (n - 1)) * (W - 2 * P));
@@ -558,10 +563,9 @@ async function loadQuality() {
   for (const p of q.curve) add("circle", { cx: x(p.examples), cy: y(p.accuracy), r: 3, fill: "#2563eb" });
   const confused = (q.confused_with || []).slice(0, 3).map((c) => `${c.label || c.curie} (${c.examples})`);
   box.replaceChildren(svg, el("p", { class: "muted", id: "quality-text" },
-    q.examples < 2 ? "1 example · leave-one-out accuracy needs at least two examples (each is asked with the others)"
-      : `${q.examples} examples · leave-one-out accuracy ` +
-        `${(100 * q.leave_one_out_accuracy).toFixed(0)}% among ${q.candidates} relations` +
-        (confused.length ? ` · misread as ${confused.join(", ")}` : "")));
+    `${q.examples} examples · leave-one-out accuracy ` +
+      `${(100 * q.leave_one_out_accuracy).toFixed(0)}% among ${q.candidates} relations` +
+      (confused.length ? ` · misread as ${confused.join(", ")}` : "")));
 }
 
 // SPARQL ------------------------------------------------------------------------------------------

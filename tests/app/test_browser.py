@@ -93,8 +93,9 @@ def test_one_labelling_round_in_chromium(server):
         flute.get_by_role("button", name="Accept (a)").click()
         expect(flute).to_have_class(re.compile(r"\bsuggestion accepted\b"))
         expect(page.locator("#example-count")).to_have_text("1 example")
-        expect(page.locator("svg.curve circle")).to_have_count(1)  # the learning curve has its first point
-        expect(page.locator("svg.curve text.tick")).to_have_count(6)  # 0-100% and the example count
+        # One example has no others to be asked with: the curve waits for a second, and says so.
+        expect(page.locator("#quality-text")).to_contain_text("needs at least two examples")
+        expect(page.locator("svg.curve")).to_have_count(0)
         # The keyboard: focus moves to the next card after a decision; 'r' rejects it.
         focused = page.locator(".suggestion.focused")
         expect(focused).to_have_count(1)
@@ -126,6 +127,13 @@ def test_one_labelling_round_in_chromium(server):
         page.keyboard.type("spouse (ex:spouse)")
         page.keyboard.press("Enter")
         expect(pending.locator(".badge")).to_have_text("corrected to spouse")
+        # A second example of the relation (here through the API): the curve draws its points.
+        second = {"text": "Carmen is an opera composed by Georges Bizet.", "head": {"start": 0, "end": 6},
+                  "tail": {"start": 31, "end": 44}}
+        assert httpx.post(server + "/relations/ex:composer/examples", json=second).status_code == 201
+        page.evaluate("loadQuality()")
+        expect(page.locator("svg.curve circle")).to_have_count(2)
+        expect(page.locator("#quality-text")).to_contain_text("2 examples · leave-one-out accuracy")
         # Decided suggestions can be looked over by status.
         page.select_option("#status-filter", "rejected")
         expect(page.locator(".suggestion")).to_have_count(1)
@@ -341,6 +349,7 @@ def test_what_a_new_curator_met_is_fixed(server):
         first.locator("button.accept").click()
         expect(page.locator("#session-list")).to_contain_text("3 pending, 1 accepted")
         expect(page.locator("#quality-text")).to_contain_text("needs at least two examples")
+        expect(page.locator("#quality svg")).to_have_count(0)  # and no point drawn at a made-up accuracy
         # 'c' and a label two relations share: both are offered with their CURIE; the arrows choose.
         pending_id = page.locator(".suggestion.pending").first.get_attribute("data-id")
         pending = page.locator(f'.suggestion[data-id="{pending_id}"]')
