@@ -43,6 +43,10 @@ class LruCache:
         with self._lock:
             self._values.clear()
 
+    def __contains__(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._values
+
     def __len__(self) -> int:
         return len(self._values)
 

@@ -176,19 +176,25 @@ class InstanceViewCache:
             empty = self.model.embed_instances([])
             return empty, empty
         instance_of = dict(zip(keys, instances, strict=True))
+        # One reading gives both directions, kept once under the key it was asked by: a key whose reversed key is
+        # kept is answered from that reading turned round (a pair swapped by the user or the model).
+        kept_as = {k: (reversed_key(k), True) if k not in self._views and reversed_key(k) in self._views
+                   else (k, False) for k in keys}
+        asked_by = {kept: (k, turned) for k, (kept, turned) in kept_as.items()}
 
         def read(missing: list[str]) -> list:
-            # One reading gives both directions: each is kept under its key and under `reversed_key`, so a pair
-            # turned round (by the user or the model) finds its views already kept.
-            (example, side), (rev_example, rev_side) = self.model.embed_both_ways([instance_of[k] for k in missing])
-            read = [((example[i], side[i]), (rev_example[i], rev_side[i])) for i in range(len(missing))]
-            self._views.put([(reversed_key(k), (turned, asked)) for k, (asked, turned) in zip(missing, read,
-                                                                                               strict=True)])
-            return read
+            (example, side), (rev_example, rev_side) = self.model.embed_both_ways(
+                [instance_of[asked_by[m][0]] for m in missing])
+            out = []
+            for i, m in enumerate(missing):
+                asked, turned = (example[i], side[i]), (rev_example[i], rev_side[i])
+                out.append((turned, asked) if asked_by[m][1] else (asked, turned))
+            return out
 
-        found = self._views.fetch(list(keys), read)
-        asked = (torch.stack([found[k][0][0] for k in keys]), torch.stack([found[k][0][1] for k in keys]))
-        turned = (torch.stack([found[k][1][0] for k in keys]), torch.stack([found[k][1][1] for k in keys]))
+        found = self._views.fetch([kept for kept, _ in kept_as.values()], read)
+        views = {k: found[kept][::-1] if turned else found[kept] for k, (kept, turned) in kept_as.items()}
+        asked = (torch.stack([views[k][0][0] for k in keys]), torch.stack([views[k][0][1] for k in keys]))
+        turned = (torch.stack([views[k][1][0] for k in keys]), torch.stack([views[k][1][1] for k in keys]))
         return asked, turned
 
 

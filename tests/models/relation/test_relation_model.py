@@ -14,7 +14,7 @@ from kgrel.models.relation.encoder import DocumentWindows
 from kgrel.models.relation.episodes import sample_episodes
 from kgrel.models.relation.fewrel import load_fewrel, load_side_info
 from kgrel.models.relation.instances import InvalidInstance, Mention, from_fewrel, make_instance, reverse
-from kgrel.models.relation.prototypes import InstanceViewCache, PrototypeCache, PrototypicalClassifier
+from kgrel.models.relation.prototypes import InstanceViewCache, PrototypeCache, PrototypicalClassifier, reversed_key
 from tests.conftest import DATA
 
 
@@ -120,6 +120,11 @@ def test_instance_view_cache_keeps_the_most_recently_used_and_still_answers(untr
     (asked, _), (turned, _) = views.both_ways(["rome"], [rome])
     (direct, _), _ = views.both_ways(["rome turned"], [reverse(rome)])
     assert torch.allclose(turned, direct, atol=1e-5) and not torch.allclose(asked, turned)
+    # The pair turned round, under its reversed key: answered from rome's reading, nothing read or kept anew.
+    views = InstanceViewCache(untrained_model, max_entries=2)
+    (asked, _), (turned, _) = views.both_ways(["rome"], [rome])
+    (asked_back, _), (turned_back, _) = views.both_ways([reversed_key("rome")], [reverse(rome)])
+    assert torch.equal(asked_back, turned) and torch.equal(turned_back, asked) and list(views._views) == ["rome"]
 
 
 def test_reading_from_cached_lower_layers_equals_reading_from_tokens(untrained_model):
