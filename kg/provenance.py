@@ -73,6 +73,11 @@ class AcceptedFact:
     also: tuple[str, ...] = ()  # other sentences of the document that state the fact (provenance too)
 
 
+def sentence_node(key: str) -> ox.NamedNode:
+    """The node of a sentence (or of a passage, keyed by its document and offset too): one per text."""
+    return ox.NamedNode("urn:kgrel:sentence:" + hashlib.sha1(key.encode()).hexdigest())
+
+
 def session_quads(session_id: str, relation: str, name: str, started: str) -> list[ox.Quad]:
     g, s = ox.NamedNode(session_graph(session_id)), ox.NamedNode(session_node(session_id))
     return [ox.Quad(s, ox.NamedNode(RDF + "type"), ox.NamedNode(PROV + "Activity"), g),
@@ -87,7 +92,6 @@ def fact_quads(fact: AcceptedFact, when: str | None = None,
     g = ox.NamedNode(session_graph(fact.session_id))
     statement = statement or "urn:kgrel:assertion:" + uuid.uuid4().hex
     a = ox.NamedNode(statement)
-    sentence = ox.NamedNode("urn:kgrel:sentence:" + hashlib.sha1(fact.sentence.encode()).hexdigest())
     head, relation, tail = ox.NamedNode(fact.head), ox.NamedNode(fact.relation), ox.NamedNode(fact.tail)
 
     def q(s, p: str, o) -> ox.Quad:
@@ -101,19 +105,16 @@ def fact_quads(fact: AcceptedFact, when: str | None = None,
         q(a, RDF + "type", ox.NamedNode(RDF + "Statement")),
         q(a, RDF + "type", ox.NamedNode(PROV + "Entity")),
         q(a, RDF + "subject", head), q(a, RDF + "predicate", relation), q(a, RDF + "object", tail),
-        q(a, PROV + "wasDerivedFrom", sentence),
         q(a, PROV + "wasGeneratedBy", ox.NamedNode(session_node(fact.session_id))),
         q(a, PROV + "wasAttributedTo", ox.NamedNode(agent_node(fact.user))),
         q(a, PROV + "generatedAtTime", ox.Literal(when or now(), datatype=_DATETIME)),
         q(a, KGREL + "headStart", integer(fact.head_span[0])), q(a, KGREL + "headEnd", integer(fact.head_span[1])),
         q(a, KGREL + "tailStart", integer(fact.tail_span[0])), q(a, KGREL + "tailEnd", integer(fact.tail_span[1])),
-        q(sentence, RDF + "type", ox.NamedNode(KGREL + "Sentence")),
-        q(sentence, KGREL + "text", ox.Literal(fact.sentence)),
     ]
-    for text in fact.also:
-        other = ox.NamedNode("urn:kgrel:sentence:" + hashlib.sha1(text.encode()).hexdigest())
-        quads += [q(a, PROV + "wasDerivedFrom", other), q(other, RDF + "type", ox.NamedNode(KGREL + "Sentence")),
-                  q(other, KGREL + "text", ox.Literal(text))]
+    for text in (fact.sentence, *fact.also):  # the sentence decided on, then the others stating the fact
+        sentence = sentence_node(text)
+        quads += [q(a, PROV + "wasDerivedFrom", sentence), q(sentence, RDF + "type", ox.NamedNode(KGREL + "Sentence")),
+                  q(sentence, KGREL + "text", ox.Literal(text))]
     if fact.score is not None:
         quads.append(q(a, KGREL + "score", ox.Literal(f"{fact.score:.4f}", datatype=_DECIMAL)))
     return statement, quads
@@ -269,8 +270,7 @@ def document_fact_quads(fact: DocumentFact) -> list[ox.Quad]:
         q(a, KGREL + "model", ox.Literal(fact.model)),
     ]
     for passage in fact.passages:
-        where = f"{fact.document}\n{passage.start}\n{passage.text}"  # the passage of this document
-        sentence = ox.NamedNode("urn:kgrel:sentence:" + hashlib.sha1(where.encode()).hexdigest())
+        sentence = sentence_node(f"{fact.document}\n{passage.start}\n{passage.text}")  # this document's passage
         quads += [q(a, KGREL + "sentence", sentence),
                   q(sentence, RDF + "type", ox.NamedNode(KGREL + "Sentence")),
                   q(sentence, KGREL + "text", ox.Literal(passage.text)),

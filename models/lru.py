@@ -29,15 +29,11 @@ class LruCache:
             return known
         found = list(zip(missing, compute(missing), strict=True))
         known.update(found)
-        self.put(found)
-        return known
-
-    def put(self, items: Sequence[tuple[Hashable, object]]) -> None:
-        """Keep these (key, value) pairs as if just computed."""
         with self._lock:
-            self._values.update(items)
+            self._values.update(found)
             while len(self._values) > self.size:
                 self._values.popitem(last=False)
+        return known
 
     def clear(self) -> None:
         with self._lock:
