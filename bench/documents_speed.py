@@ -26,17 +26,11 @@ import pyoxigraph as ox
 import torch
 
 from bench.common import SHARED, hardware, kgrel_server
-from kgrel.app.cli.documents import entity_iri, entity_names, graph_ntriples, register_relations
+from kgrel.app.cli.documents import given_mentions, graph_ntriples, register_relations
 from kgrel.app.config import Settings
 from kgrel.app.services import KgrelService
 from kgrel.models.relation.docred import DOCRED_RELATIONS, load_docred, relation_infos, split_documents
 from kgrel.models.relation.documents import mark_document
-
-
-def given_mentions(doc) -> list[dict]:
-    names = entity_names(doc)
-    return [{"start": s, "end": e, "entity": entity_iri(names[i])} for i, ent in enumerate(doc.document.entities)
-            for s, e in ent.mentions if names[i].strip()]
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -115,6 +115,13 @@ def add_examples(service, train_docs, relations: list[str], k: int, seed: int) -
     return {r: len(items) for r, items in chosen.items()}
 
 
+def given_mentions(doc) -> list[dict]:
+    """Every mention of the document's named entities, with its entity, as /extract takes them."""
+    names = entity_names(doc)
+    return [{"start": s, "end": e, "entity": entity_iri(names[i])} for i, ent in enumerate(doc.document.entities)
+            for s, e in ent.mentions if names[i].strip()]
+
+
 # (text, mentions of the one document or None, threshold) -> [(head IRI, relation IRI, tail IRI, score)]
 Extract = Callable[[str, list[dict] | None, float], list[tuple[str, str, str, float]]]
 
@@ -176,10 +183,7 @@ def read_documents(extract: Extract, docs, mentions: str, threshold: float) -> t
         index: dict[str, list[int]] = {}
         for i, iri in enumerate(iris):
             index.setdefault(iri, []).append(i)
-        given = None
-        if mentions == "given":
-            given = [{"start": s, "end": e, "entity": iris[i]} for i, ent in enumerate(doc.document.entities)
-                     for s, e in ent.mentions if names[i].strip()]
+        given = given_mentions(doc) if mentions == "given" else None
         started = time.perf_counter()
         facts = extract(doc.document.text, given, threshold)
         seconds += time.perf_counter() - started

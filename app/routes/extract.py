@@ -32,7 +32,7 @@ def extract(body: ExtractIn, extraction: ExtractionDep, graph: GraphDep,
     when no fact is left, `reason` says why.
     """
     found = extraction.extract_with_reason(body.all_documents(), mentions=body.mention_dicts(),
-                                                   candidates=body.candidates, threshold=body.threshold)
+                                           candidates=body.candidates, threshold=body.threshold)
     facts = found.facts
     written = extraction.ingest_facts(facts, body.user) if ingest and facts else None
     labels = graph.labels(list({iri for f in facts for iri in (f.head, f.tail)}))
@@ -55,8 +55,7 @@ def start_extract_job(body: ExtractJobIn, extraction: ExtractionDep, model: Mode
     model, score), written as N-Quads and, with `ingest`, added to the store at the end. One extraction
     runs at a time (409 while one does, on any worker)."""
     job = extraction.start_corpus_job([(d.id, d.text) for d in body.documents], graph=body.graph,
-                                              model=model.active, threshold=body.threshold,
-                                              ingest=body.ingest)
+                                      model=model.active, threshold=body.threshold, ingest=body.ingest)
     return JobStarted(job=job.id, status=job.status, status_url=f"/extract/jobs/{job.id}")
 
 
@@ -70,7 +69,7 @@ def extract_job_status(job_id: str, jobs: JobsDep) -> JobOut:
             response_class=FileResponse)
 def extract_job_facts(job_id: str, jobs: JobsDep, extraction: ExtractionDep) -> FileResponse:
     """The facts a finished extraction job found, as N-Quads with their provenance."""
-    job = JobOut(**jobs.of_kind(job_id, EXTRACT_JOB, "extraction").as_dict())
+    job = jobs.of_kind(job_id, EXTRACT_JOB, "extraction")
     if job.status != "done":
         raise JobBusy(f"extraction job {job_id} is {job.status}; its facts are served once it is done"
                       + (f" ({job.error})" if job.error else ""))

@@ -81,7 +81,7 @@ def decide(session_id: str, candidate_id: str, body: DecisionIn, labelling: Labe
 
     Sending the same decision again changes nothing (a retry is safe); a different one is 409."""
     return CandidateOut(**candidate_out(labelling.decide(session_id, candidate_id, body.decision,
-                                                                 body.relation, body.user, body.score)))
+                                                         body.relation, body.user, body.score)))
 
 
 @router.get("/{session_id}/candidates", response_model=list[CandidateOut], responses=ERRORS)
