@@ -194,8 +194,16 @@ class TextEncoder(torch.nn.Module):
         if windows.hidden is None:
             hidden = self.model(input_ids=windows.input_ids, attention_mask=windows.attention_mask).last_hidden_state
         else:
-            hidden = through_layers(self.layers[windows.start_layer:], windows.hidden, windows.attention_mask)
+            hidden = through_layers(self.layers[windows.start_layer:], windows.hidden, windows.attention_mask,
+                                    **self.layer_arguments(windows.hidden))
         return merge_windows(hidden, windows)
+
+    def layer_arguments(self, hidden: torch.Tensor) -> dict:
+        """What every layer takes besides the states and the mask, as the model's own forward computes it once
+        for all layers: MPNet's relative position bias (without it, layers run from cached states would read
+        words without their positions)."""
+        position_bias = getattr(getattr(self.model, "encoder", None), "compute_position_bias", None)
+        return {"position_bias": position_bias(hidden)} if position_bias is not None else {}
 
     def window_states_at(self, windows: DocumentWindows, layer: int) -> torch.Tensor:
         """States of the windows entering `layer` (0: the embeddings), for caching frozen lower layers."""
@@ -213,11 +221,12 @@ class TextEncoder(torch.nn.Module):
 
 
 def through_layers(layers: Sequence[torch.nn.Module], hidden: torch.Tensor,
-                   attention_mask: torch.Tensor) -> torch.Tensor:
-    """Hidden states (batch, tokens, hidden) through BERT-style `layers`, padding masked out."""
+                   attention_mask: torch.Tensor, **arguments) -> torch.Tensor:
+    """Hidden states (batch, tokens, hidden) through BERT-style `layers`, padding masked out; `arguments` go to
+    every layer (`TextEncoder.layer_arguments`)."""
     additive = (1.0 - attention_mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(hidden.dtype).min
     for layer in layers:
-        hidden = layer(hidden, attention_mask=additive)
+        hidden = layer(hidden, attention_mask=additive, **arguments)
         if isinstance(hidden, tuple):
             hidden = hidden[0]
     return hidden

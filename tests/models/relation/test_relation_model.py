@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 
 import pytest
 import torch
@@ -10,10 +11,11 @@ import torch
 from kgrel.kg.ontology import RelationInfo
 from kgrel.models.relation.calibration import Calibration, fit_platt
 from kgrel.models.relation.documents import Document, DocumentEntity, mark_document
-from kgrel.models.relation.encoder import DocumentWindows
+from kgrel.models.relation.encoder import DocumentWindows, packaged_encoder_path
 from kgrel.models.relation.episodes import sample_episodes
 from kgrel.models.relation.fewrel import load_fewrel, load_side_info
 from kgrel.models.relation.instances import InvalidInstance, Mention, from_fewrel, make_instance, reverse
+from kgrel.models.relation.model import RelationModel
 from kgrel.models.relation.prototypes import InstanceViewCache, PrototypeCache, PrototypicalClassifier, reversed_key
 from tests.conftest import DATA
 
@@ -127,9 +129,27 @@ def test_instance_view_cache_keeps_the_most_recently_used_and_still_answers(untr
     assert torch.equal(asked_back, turned) and torch.equal(turned_back, asked) and list(views._views) == ["rome"]
 
 
-def test_reading_from_cached_lower_layers_equals_reading_from_tokens(untrained_model):
+@pytest.fixture(scope="module")
+def tiny_mpnet(tmp_path_factory) -> RelationModel:
+    """A small random MPNet with the packaged tokenizer: an encoder whose layers take a relative position bias
+    (all-mpnet-base-v2 is one), which the packaged BERT-style MiniLM does not."""
+    from transformers import MPNetConfig, MPNetModel
+
+    folder = tmp_path_factory.mktemp("tiny-mpnet")
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        if (packaged_encoder_path() / name).exists():
+            shutil.copy(packaged_encoder_path() / name, folder / name)
+    torch.manual_seed(0)
+    config = MPNetConfig(vocab_size=30522, hidden_size=64, num_hidden_layers=3, num_attention_heads=4,
+                         intermediate_size=128, pad_token_id=0)
+    MPNetModel(config).save_pretrained(folder)
+    return RelationModel.load(None, encoder_dir=folder, device="cpu")
+
+
+@pytest.mark.parametrize("encoder", ["untrained_model", "tiny_mpnet"])
+def test_reading_from_cached_lower_layers_equals_reading_from_tokens(encoder, request):
     """Training runs only the top layers over cached states; it must be the very pass inference runs."""
-    model = untrained_model
+    model = request.getfixturevalue(encoder)
     doc = Document("Bob met Alice in Paris. Alice was born in Warsaw, Poland.",
                    [DocumentEntity(((0, 3),)), DocumentEntity(((8, 13), (24, 29))), DocumentEntity(((17, 22),)),
                     DocumentEntity(((42, 48),))])
