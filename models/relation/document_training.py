@@ -67,6 +67,10 @@ class DocumentTrainConfig:
     # described where the encoder puts its text, not where training moved the trained relations' descriptions.
     train_description: bool = False
     sentence_steps: int = 100  # steps of an epoch without documents (single sentences only)
+    # Weight of the type evidence (hypernyms against domain/range) saved with the model. Training learns its
+    # calibration without graph evidence, and at 1.0 the evidence of a graph holding facts moved the operating
+    # point to precision 0.44 / recall 0.58 (K = 0, Re-DocRED dev); 0.3 gives 0.57 / 0.47 at the same best F1.
+    hypernym_weight: float = 0.3
     seed: int = 0
     notes: str = ""
     extra: dict = field(default_factory=dict)
@@ -498,6 +502,7 @@ class DocumentTrainer:
         self._sync_config()
         if calibration is not None:
             self.model.config.calibration = calibration
+        self.model.config.graph_weights = {**self.model.config.graph_weights, "hypernyms": self.config.hypernym_weight}
         self.model.config.notes = self.config.notes or self.model.config.notes
         self.model.save(folder, range(self.first, self.first + len(self.layers)),
                         {"config": asdict(self.config), "relations": self.relations, "held_out": self.dev_relations,
