@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -107,7 +108,9 @@ class RelationModel(nn.Module):
             # Trained heads and calibration belong to the folder's own encoder: another encoder starts fresh.
             if folder is not None:
                 log.info("encoder %s replaces the encoder of %s, untrained and uncalibrated", encoder_dir, folder)
-            config, folder = ModelConfig(encoder=str(encoder_dir), max_length=config.max_length), None
+            # Absolute: a path given relative to the working directory would later be read relative to the folder
+            # the model is saved in (`resolve_encoder_dir`).
+            config, folder = ModelConfig(encoder=str(Path(encoder_dir).resolve()), max_length=config.max_length), None
         encoder = TextEncoder(resolve_encoder_dir(config, folder), device=device,
                               max_length=config.max_length, batch_size=batch_size)
         heads = RelationHeads(encoder.hidden_size, config.head_dim)
@@ -136,6 +139,9 @@ class RelationModel(nn.Module):
 
         folder.mkdir(parents=True, exist_ok=True)
         self.config.head_dim = self.heads.dim
+        if self.config.encoder != PACKAGED and Path(self.config.encoder).is_absolute():
+            # Relative to the model folder: the two can move together.
+            self.config.encoder = os.path.relpath(self.config.encoder, folder.resolve())
         heads = {k: v.detach().to(torch.float16).contiguous().cpu() for k, v in self.heads.state_dict().items()}
         save_file(heads, str(folder / HEADS_FILE))
         prefixes = tuple(f"encoder.layer.{i}." for i in trained_layers)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -197,3 +198,16 @@ def test_a_relations_description_is_the_text_the_reader_was_trained_on(model):
     assert protos.texts[0] == protos.texts[1] == ("place of birth (birthplace). "
                                                   "most specific known birth location of a person")
     assert torch.equal(protos.description[0], protos.description[1])
+
+
+def test_a_model_on_an_encoder_named_by_a_relative_path_loads_from_where_it_is_saved(tiny_mpnet, tmp_path,
+                                                                                    monkeypatch):
+    """`kgrel train --encoder some/folder` names the encoder relative to the working directory; the model folder
+    must still find it when loaded from another working directory."""
+    encoder = Path(tiny_mpnet.config.encoder)
+    monkeypatch.chdir(encoder.parent)
+    model = RelationModel.load(None, encoder_dir=encoder.name, device="cpu")
+    model.save(tmp_path / "models" / "m", [], {})
+    monkeypatch.chdir(tmp_path)
+    loaded = RelationModel.load(tmp_path / "models" / "m", device="cpu")
+    assert loaded.encoder.model_dir.resolve() == encoder.resolve()
