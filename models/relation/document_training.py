@@ -525,12 +525,14 @@ def plot_history(history: list[dict], path: Path) -> None:
     ax1.set_xlabel("epoch")
     ax1.set_ylabel("training loss")
     ax1.grid(alpha=0.3)
-    for key in sorted({k for h in history for k in h if k.startswith("dev_") and k.endswith(("_f1", "w1s", "w0s"))}):
+    dev_keys = sorted({k for h in history for k in h if k.startswith("dev_") and k.endswith(("_f1", "w1s", "w0s"))})
+    for key in dev_keys:
         ax2.plot(epochs, [h.get(key) for h in history], marker="o", label=key)
     ax2.set_xlabel("epoch")
     ax2.set_ylabel("dev F1 (threshold 0.5, no examples)")
     ax2.grid(alpha=0.3)
-    ax2.legend()
+    if dev_keys:  # a run without dev data has nothing to name
+        ax2.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
