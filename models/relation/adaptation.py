@@ -155,9 +155,7 @@ def _save(trainer: DocumentTrainer, model: RelationModel, base_dir: Path, out: P
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     base = ModelConfig.load(base_dir)
-    if (portable := _portable(base.encoder, base_dir)) != base.encoder:
-        model.config.encoder = portable
-    trainer.save(tmp, result, calibration=base.calibration)
+    trainer.save(tmp, result, calibration=base.calibration)  # encoder named relative to tmp, a sibling of out
     if (base_dir / ENCODER_FILE).exists():
         # The base folder's fine-tuned layers, with those adapted now written over them.
         layers = load_file(str(base_dir / ENCODER_FILE))

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -113,6 +113,8 @@ class RelationModel(nn.Module):
             config, folder = ModelConfig(encoder=str(Path(encoder_dir).resolve()), max_length=config.max_length), None
         encoder = TextEncoder(resolve_encoder_dir(config, folder), device=device,
                               max_length=config.max_length, batch_size=batch_size)
+        if config.encoder != PACKAGED:  # held absolute, so that saving elsewhere still finds it
+            config.encoder = str(encoder.model_dir.resolve())
         heads = RelationHeads(encoder.hidden_size, config.head_dim)
         if folder is not None and config.head_dim is not None:
             from safetensors.torch import load_file
@@ -139,9 +141,6 @@ class RelationModel(nn.Module):
 
         folder.mkdir(parents=True, exist_ok=True)
         self.config.head_dim = self.heads.dim
-        if self.config.encoder != PACKAGED and Path(self.config.encoder).is_absolute():
-            # Relative to the model folder: the two can move together.
-            self.config.encoder = os.path.relpath(self.config.encoder, folder.resolve())
         heads = {k: v.detach().to(torch.float16).contiguous().cpu() for k, v in self.heads.state_dict().items()}
         save_file(heads, str(folder / HEADS_FILE))
         prefixes = tuple(f"encoder.layer.{i}." for i in trained_layers)
@@ -149,7 +148,10 @@ class RelationModel(nn.Module):
                   for name, t in self.encoder.model.state_dict().items() if prefixes and name.startswith(prefixes)}
         if layers:
             save_file(layers, str(folder / ENCODER_FILE))
-        self.config.save(folder)
+        # The encoder is written relative to the model folder, so that the two can move together.
+        encoder = (self.config.encoder if self.config.encoder == PACKAGED
+                   else os.path.relpath(Path(self.config.encoder).resolve(), folder.resolve()))
+        replace(self.config, encoder=encoder).save(folder)
         (folder / "training.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
 
     @property

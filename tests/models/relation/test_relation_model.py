@@ -211,3 +211,7 @@ def test_a_model_on_an_encoder_named_by_a_relative_path_loads_from_where_it_is_s
     monkeypatch.chdir(tmp_path)
     loaded = RelationModel.load(tmp_path / "models" / "m", device="cpu")
     assert loaded.encoder.model_dir.resolve() == encoder.resolve()
+    # Saved again somewhere else (adapting writes a new folder from a loaded model), it still finds it.
+    loaded.save(tmp_path / "deeper" / "still" / "m2", [], {})
+    again = RelationModel.load(tmp_path / "deeper" / "still" / "m2", device="cpu")
+    assert again.encoder.model_dir.resolve() == encoder.resolve()
