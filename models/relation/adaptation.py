@@ -29,7 +29,7 @@ from kgrel.kg.ontology import RelationInfo
 from kgrel.models.relation.calibration_fitting import calibration_examples, fit_to_examples
 from kgrel.models.relation.document_training import DocumentTrainConfig, DocumentTrainer
 from kgrel.models.relation.instances import RelationInstance
-from kgrel.models.relation.model import ENCODER_FILE, PACKAGED, ModelConfig, RelationModel
+from kgrel.models.relation.model import ENCODER_FILE, ModelConfig, RelationModel
 
 
 class CannotAdapt(ValueError):
@@ -98,7 +98,6 @@ def recalibrate(base_dir: Path, examples: dict[str, list[RelationInstance]], sid
     base.calibration = outcome.calibration
     base.notes = f"{base.notes}; calibration refitted on {outcome.examples} examples of the user's " \
                  f"{len(outcome.relations)} relations".lstrip("; ")
-    base.encoder = _portable(base.encoder, base_dir)
     base.save(tmp)
     (tmp / "training.json").write_text(json.dumps({"result": {"adaptation": outcome.as_dict()}}, indent=1),
                                        encoding="utf-8")
@@ -155,7 +154,7 @@ def _save(trainer: DocumentTrainer, model: RelationModel, base_dir: Path, out: P
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     base = ModelConfig.load(base_dir)
-    trainer.save(tmp, result, calibration=base.calibration)  # encoder named relative to tmp, a sibling of out
+    trainer.save(tmp, result, calibration=base.calibration)
     if (base_dir / ENCODER_FILE).exists():
         # The base folder's fine-tuned layers, with those adapted now written over them.
         layers = load_file(str(base_dir / ENCODER_FILE))
@@ -164,12 +163,6 @@ def _save(trainer: DocumentTrainer, model: RelationModel, base_dir: Path, out: P
         save_file(layers, str(tmp / ENCODER_FILE))
     tmp.rename(out)  # the folder appears whole or not at all
 
-
-def _portable(encoder: str, base_dir: Path) -> str:
-    """The encoder as the new folder must name it: one named relative to the base folder, made absolute."""
-    if encoder != PACKAGED and not Path(encoder).is_absolute():
-        return str((base_dir / encoder).resolve())
-    return encoder
 
 
 def _mean(scores: dict[str, float]) -> float:

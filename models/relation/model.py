@@ -37,7 +37,9 @@ PACKAGED = "packaged:all-MiniLM-L6-v2"
 
 @dataclass
 class ModelConfig:
-    encoder: str = PACKAGED  # PACKAGED, or a Hugging Face folder (absolute, or relative to the model folder)
+    # PACKAGED, or a Hugging Face folder: held absolute, written relative to the model folder (the two can move
+    # together; a path given relative to the working directory is never read against the model folder).
+    encoder: str = PACKAGED
     max_length: int = 512  # tokens the encoder reads at once; longer documents are read in overlapping windows
     side_weight: float = 2.0  # weight of side information, counted as that many examples
     head_dim: int | None = None  # None: untrained read-outs
@@ -51,20 +53,21 @@ class ModelConfig:
     def load(cls, folder: Path) -> ModelConfig:
         data = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
         known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        config = cls(**{k: v for k, v in data.items() if k in known})
+        if config.encoder != PACKAGED:
+            config.encoder = str((folder / config.encoder).resolve())  # an absolute path stays as it is
+        return config
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / CONFIG_FILE).write_text(json.dumps(asdict(self), indent=1) + "\n", encoding="utf-8")
+        encoder = (self.encoder if self.encoder == PACKAGED
+                   else os.path.relpath(Path(self.encoder).resolve(), folder.resolve()))
+        (folder / CONFIG_FILE).write_text(json.dumps(asdict(replace(self, encoder=encoder)), indent=1) + "\n",
+                                          encoding="utf-8")
 
 
-def resolve_encoder_dir(config: ModelConfig, folder: Path | None) -> Path:
-    if config.encoder == PACKAGED:
-        return packaged_encoder_path()
-    path = Path(config.encoder)
-    if not path.is_absolute() and folder is not None:
-        path = folder / path
-    return path
+def resolve_encoder_dir(config: ModelConfig) -> Path:
+    return packaged_encoder_path() if config.encoder == PACKAGED else Path(config.encoder)
 
 
 @dataclass
@@ -108,13 +111,9 @@ class RelationModel(nn.Module):
             # Trained heads and calibration belong to the folder's own encoder: another encoder starts fresh.
             if folder is not None:
                 log.info("encoder %s replaces the encoder of %s, untrained and uncalibrated", encoder_dir, folder)
-            # Absolute: a path given relative to the working directory would later be read relative to the folder
-            # the model is saved in (`resolve_encoder_dir`).
             config, folder = ModelConfig(encoder=str(Path(encoder_dir).resolve()), max_length=config.max_length), None
-        encoder = TextEncoder(resolve_encoder_dir(config, folder), device=device,
+        encoder = TextEncoder(resolve_encoder_dir(config), device=device,
                               max_length=config.max_length, batch_size=batch_size)
-        if config.encoder != PACKAGED:  # held absolute, so that saving elsewhere still finds it
-            config.encoder = str(encoder.model_dir.resolve())
         heads = RelationHeads(encoder.hidden_size, config.head_dim)
         if folder is not None and config.head_dim is not None:
             from safetensors.torch import load_file
@@ -148,10 +147,7 @@ class RelationModel(nn.Module):
                   for name, t in self.encoder.model.state_dict().items() if prefixes and name.startswith(prefixes)}
         if layers:
             save_file(layers, str(folder / ENCODER_FILE))
-        # The encoder is written relative to the model folder, so that the two can move together.
-        encoder = (self.config.encoder if self.config.encoder == PACKAGED
-                   else os.path.relpath(Path(self.config.encoder).resolve(), folder.resolve()))
-        replace(self.config, encoder=encoder).save(folder)
+        self.config.save(folder)
         (folder / "training.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
 
     @property
