@@ -5,7 +5,7 @@
 Where `bench.documents` scores what the service returns at its threshold, this asks why: for every relation, all
 ordered entity pairs of the held-out documents (split seed 0, withheld pairs left out) are ranked by the model's
 score for it, computed three ways: the side information alone (K = 0), the K examples' prototype alone, and the
-two fused as served (`prototypes.fused_similarity`, none-of-the-above subtracted). For each way it gives the
+two fused as served (`PrototypicalClassifier.similarity`, none-of-the-above subtracted). For each way it gives the
 area under the ROC curve, the average precision and the best F1 of a threshold of the relation's own; then one
 threshold for a whole group of relations (trained on, never trained on), which is what a service has. Types are
 given (the documents' entity classes); graph evidence is not part of it.
@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 
 import torch
 import torch.nn.functional as F
 
 from bench.common import SHARED
-from kgrel.app.cli.documents import trained_relations
+from kgrel.app.cli.documents import draw_examples, trained_relations
 from kgrel.models.relation.docred import DOCRED_RELATIONS, load_docred, relation_infos, split_documents
-from kgrel.models.relation.document_training import example_instances
 from kgrel.models.relation.model import RelationModel
-from kgrel.models.relation.prototypes import PrototypeCache
+from kgrel.models.relation.prototypes import PrototypeCache, PrototypicalClassifier
 
 
 def ranking(score: torch.Tensor, gold: torch.Tensor) -> dict[str, float]:
@@ -61,13 +59,9 @@ def main() -> None:
     trained, held_out = trained_relations(args.model)
     model = RelationModel.load(args.model)
 
-    pool: dict[str, list] = {r: [] for r in relations}
-    for doc in split.train:
-        for r, x in example_instances(doc, set(relations)):
-            pool[r].append(x)
-    rng = random.Random(args.seed)
-    examples = {r: [(f"{r}:{i}", x) for i, x in enumerate(rng.sample(pool[r], min(args.shots, len(pool[r]))))]
-                for r in relations}
+    # The examples `bench.documents` gives the service at the same seed.
+    examples = {r: [(f"{r}:{i}", x) for i, x in enumerate(items)]
+                for r, items in draw_examples(split.train, relations, args.shots, args.seed).items()}
     protos = PrototypeCache(model).build([side[r] for r in relations], examples)
 
     column = {r: i for i, r in enumerate(relations)}
@@ -90,12 +84,9 @@ def main() -> None:
     example = torch.cat([v.example for v in views])[kept]
     side_view = torch.cat([v.side for v in views])[kept]
 
-    nota = model.heads.nota_similarity(side_view)
-    beta = model.config.side_weight
-    k = protos.k.to(example.dtype)
-    side_score = side_view @ protos.description.T - nota
+    side_score = side_view @ protos.description.T - model.heads.nota_similarity(side_view)
     example_score = example @ F.normalize(protos.example_sum, dim=-1).T
-    fused = (k * example_score + beta * (side_view @ protos.description.T)) / (k + beta) - nota
+    fused = PrototypicalClassifier(model).similarity(example, side_view, protos)  # as served, before calibration
     ways = {"side": side_score, "examples": example_score, f"fused_k{args.shots}": fused}
 
     out = {"model": args.model, "documents": len(dev), "pairs": len(gold), "shots": args.shots, "groups": {}}

@@ -97,11 +97,9 @@ def register_relations(service, relations: list[str], side: dict) -> None:
         service.graph.register_relation(RelationSpec(WDT + r, info.label, description=info.description))
 
 
-def add_examples(service, train_docs, relations: list[str], k: int, seed: int) -> dict[str, int]:
-    """The store's examples become K single-sentence examples per relation from the other documents; returns
-    how many each got."""
-    from kgrel.app.cli.sentences import replace_examples
-    from kgrel.kg.namespaces import WDT
+def draw_examples(train_docs, relations: list[str], k: int, seed: int) -> dict[str, list]:
+    """K single-sentence examples per relation from the documents `train_docs` (fewer where they have fewer),
+    drawn with `seed`, their entities named as the graph names them (`entity_iri`)."""
     from kgrel.models.relation.document_training import example_instances
 
     pool: dict[str, list] = {r: [] for r in relations}
@@ -110,7 +108,16 @@ def add_examples(service, train_docs, relations: list[str], k: int, seed: int) -
         for r, x in example_instances(doc, set(relations), iris.__getitem__):
             pool[r].append(x)
     rng = random.Random(seed)
-    chosen = {r: rng.sample(pool[r], min(k, len(pool[r]))) for r in relations}
+    return {r: rng.sample(pool[r], min(k, len(pool[r]))) for r in relations}
+
+
+def add_examples(service, train_docs, relations: list[str], k: int, seed: int) -> dict[str, int]:
+    """The store's examples become K single-sentence examples per relation from the other documents
+    (`draw_examples`); returns how many each got."""
+    from kgrel.app.cli.sentences import replace_examples
+    from kgrel.kg.namespaces import WDT
+
+    chosen = draw_examples(train_docs, relations, k, seed)
     replace_examples(service, {WDT + r: items for r, items in chosen.items()})
     return {r: len(items) for r, items in chosen.items()}
 
