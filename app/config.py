@@ -68,7 +68,8 @@ class Settings(BaseSettings):
     lang: str = Field("en", description="Language of labels and descriptions to read.")
     use_graph: bool = Field(True, description="Use graph evidence (hypernyms, graph embeddings) for linked mentions.")
     observed_domain_range: bool = Field(
-        True, description="Give relations without rdfs:domain/range the classes their facts have in the graph.")
+        True, description="Give relations without rdfs:domain/range the classes their facts, and the entities named by "
+                          "their labelled examples, have in the graph.")
     observed_symmetry: bool = Field(
         True, description="Read a relation declared neither symmetric nor with an inverse as symmetric when most of "
                           "its facts in the graph are stated both ways (spouse, sibling).")

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import pyoxigraph as ox
 
-from kgrel.kg.namespaces import EXAMPLES_GRAPH, RDF, RDFS, RELATION_TYPES
+from kgrel.kg.namespaces import EXAMPLES_GRAPH, KGREL, RDF, RDFS, RELATION_TYPES
 from kgrel.kg.ontology import (
     ALIAS_PROPERTIES,
     DESCRIPTION_PROPERTIES,
@@ -35,6 +35,8 @@ _NAME_PROPERTIES = {*LABEL_PROPERTIES, *ALIAS_PROPERTIES, RDF + "type", RDFS + "
 _SIDE_INFORMATION = {*LABEL_PROPERTIES, *ALIAS_PROPERTIES, *DESCRIPTION_PROPERTIES}
 _TYPE = RDF + "type"
 _LABEL = RDFS + "label"
+_EXAMPLE_RELATION = KGREL + "relation"
+_EXAMPLE_ENTITIES = {KGREL + "head", KGREL + "tail"}
 
 
 def aspects_changed(ontology: OntologyView, quads: Iterable[ox.Quad]) -> frozenset[str]:
@@ -59,16 +61,28 @@ def aspects_changed(ontology: OntologyView, quads: Iterable[ox.Quad]) -> frozens
 
 def relations_with_new_facts(ontology: OntologyView, quads: Iterable[ox.Quad]) -> frozenset[str] | None:
     """The predicates whose observed domain/range (`OntologyView.argument_classes`) the quads can move;
-    None when they can move any relation's: a new rdf:type of an entity, or a new label of a class."""
+    None when they can move any relation's: a new rdf:type of an entity, a new label of a class, or an
+    example's entity written without its relation (examples count there as facts do)."""
     predicates: set[str] = set()
     labelled: set[str] = set()
+    examples_with_relation: set[str] = set()
+    examples_with_entity: set[str] = set()
     for q in quads:
         predicate = q.predicate.value
+        if isinstance(q.graph_name, ox.NamedNode) and q.graph_name.value == EXAMPLES_GRAPH:
+            if predicate == _EXAMPLE_RELATION:
+                predicates.add(q.object.value)
+                examples_with_relation.add(q.subject.value)
+            elif predicate in _EXAMPLE_ENTITIES:
+                examples_with_entity.add(q.subject.value)
+            continue  # an example's type, text and offsets move no relation's domain/range
         if predicate == _TYPE:
             return None
         if predicate == _LABEL and isinstance(q.subject, ox.NamedNode):
             labelled.add(q.subject.value)
         predicates.add(predicate)
     if labelled and ontology.classes_among(sorted(labelled)):
+        return None
+    if examples_with_entity - examples_with_relation:
         return None
     return frozenset(predicates)

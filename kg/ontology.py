@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
-from kgrel.kg.namespaces import DCTERMS, OWL, RDF, RDFS, RELATION_TYPES, SCHEMA, SKOS, XSD
+from kgrel.kg.namespaces import DCTERMS, EXAMPLES_GRAPH, KGREL, OWL, RDF, RDFS, RELATION_TYPES, SCHEMA, SKOS, XSD
 from kgrel.kg.store import KnowledgeStore
 
 LABEL_PROPERTIES = (RDFS + "label", SKOS + "prefLabel", SCHEMA + "name")
@@ -25,6 +25,9 @@ SYMMETRIC = OWL + "SymmetricProperty"
 # of its facts (Wikidata's spouse and sibling facts are stated both ways; "influenced by" 1% of the time).
 RECIPROCATED_MIN = 4
 RECIPROCATED_SHARE = 0.5
+# (?s ?r ?o) stated by a fact or by a labelled example of ?r naming both entities (kg.examples' vocabulary).
+STATED = (f"{{ ?s ?r ?o }} UNION {{ GRAPH <{EXAMPLES_GRAPH}> {{ ?example <{KGREL}relation> ?r ; <{KGREL}head> ?s ; "
+          f"<{KGREL}tail> ?o }} }}")
 # Vocabulary terms that are rdf:Property in their own ontologies but never relations between entities.
 _BUILTIN_NAMESPACES = (RDF, RDFS, OWL, SKOS, XSD)
 
@@ -250,21 +253,23 @@ class OntologyView:
         return found
 
     def argument_classes(self, relation_iris: list[str], top: int = 2, min_share: float = 0.2) -> dict:
-        """Observed domain and range: the commonest classes of each relation's subjects and objects in the facts.
+        """Observed domain and range: the commonest classes of each relation's subjects and objects in its facts
+        and in its labelled examples whose mentions name graph entities (an example is a fact a person read in
+        text, so a relation with examples and no facts yet has its types too).
 
         Returns {relation: (domain labels, range labels)}, keeping at most `top` classes, each held by at
-        least `min_share` of the relation's facts; relations without typed facts are absent.
+        least `min_share` of the relation's facts and examples; relations without typed ones are absent.
         """
         out: dict[str, tuple[list[str], list[str]]] = {}
         for start in range(0, len(relation_iris), 400):
             chunk = " ".join(f"<{i}>" for i in relation_iris[start:start + 400])
             totals = {r["r"].value: int(r["n"].value) for r in self.store.select(
-                f"SELECT ?r (COUNT(*) AS ?n) WHERE {{ VALUES ?r {{ {chunk} }} ?s ?r ?o }} GROUP BY ?r")}
+                f"SELECT ?r (COUNT(*) AS ?n) WHERE {{ VALUES ?r {{ {chunk} }} {STATED} }} GROUP BY ?r")}
             sides: dict[str, list[list[str]]] = {}
             for side, var in ((0, "s"), (1, "o")):
                 rows = self.store.select(
                     f"SELECT ?r ?c (MIN(?label) AS ?l) (COUNT(*) AS ?n) WHERE {{ VALUES ?r {{ {chunk} }} "
-                    f"?s ?r ?o . ?{var} <{RDF}type> ?c . ?c <{RDFS}label> ?label }} "
+                    f"{STATED} ?{var} <{RDF}type> ?c . ?c <{RDFS}label> ?label }} "
                     # MIN and the class IRI break ties, so every store (and every copy of one) agrees.
                     "GROUP BY ?r ?c ORDER BY ?r DESC(?n) ?c")
                 for row in rows:

@@ -268,7 +268,8 @@ class GraphService:
         iri = self.relation(identifier)[0].iri
         records = [example_record(iri, x, source) for x in instances]
         kg_examples.add_examples(self.store, records)
-        self.changed({changes.RELATIONS})
+        # Examples naming graph entities count in the relation's observed domain/range, as its facts do.
+        self.changed({changes.RELATIONS, changes.FACTS}, frozenset({iri}))
         return records
 
     def examples(self, identifier: str) -> list[kg_examples.ExampleRecord]:

@@ -72,6 +72,30 @@ def test_new_facts_move_that_relations_observed_classes(onto_client):
     assert predictions._built.observed["http://example.org/mentor"] == (["teacher"], ["pupil"])
 
 
+def test_examples_naming_typed_entities_give_a_relation_without_facts_its_observed_classes(onto_client):
+    """Five examples of a new relation are a curator's reading of five facts: their entities' classes are the
+    relation's observed domain and range (type evidence), as its facts' would be."""
+    predictions = onto_client.app.state.service.predictions
+    onto_client.post("/relations", json={"id": "ex:mentor", "label": "mentor"})
+    turtle = ("@prefix ex: <http://example.org/> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> . "
+              'ex:Teacher rdfs:label "teacher" . ex:Pupil rdfs:label "pupil" . '
+              'ex:t1 a ex:Teacher ; rdfs:label "Ada" . ex:p1 a ex:Pupil ; rdfs:label "Ben" .')
+    onto_client.post("/graph/triples", content=turtle.encode(), headers={"Content-Type": "text/turtle"})
+    predictions.refresh()
+    assert predictions._built.observed["http://example.org/mentor"] == ([], [])
+    unlinked = {"text": "Cal taught Dee for years.", "head": {"start": 0, "end": 3}, "tail": {"start": 11, "end": 14}}
+    assert onto_client.post("/relations/ex:mentor/examples", json=unlinked).status_code == 201
+    predictions.refresh()
+    assert predictions._built.observed["http://example.org/mentor"] == ([], [])  # names no graph entity
+    linked = {"text": "Ada taught Ben for years.", "head": {"start": 0, "end": 3, "entity": "ex:t1"},
+              "tail": {"start": 11, "end": 14, "entity": "ex:p1"}}
+    assert onto_client.post("/relations/ex:mentor/examples", json=linked).status_code == 201
+    predictions.refresh()
+    assert predictions._built.observed["http://example.org/mentor"] == (["teacher"], ["pupil"])
+    info = onto_client.get("/relations/ex:mentor").json()
+    assert info["examples"] == 2
+
+
 def test_a_relation_whose_facts_are_stated_both_ways_is_read_as_symmetric(onto_client):
     """Undeclared, "sibling" is asymmetric: a pair the model reads both ways is a fact of doubtful direction.
     Once the graph states its facts both ways it is one fact, scored alike whichever way it is asked."""

@@ -55,4 +55,17 @@ def test_which_relations_new_facts_can_move(tmp_path):
     assert moved("ex:b a ex:Person .") is None  # a new class of an entity: any relation's classes may move
     assert moved('ex:City rdfs:label "city" .') is None  # a class's label is what observed classes show
     assert moved('ex:a rdfs:label "Alpha" .') == {"http://www.w3.org/2000/01/rdf-schema#label"}
+    # A labelled example counts as a fact of its relation; one whose relation is not in the same write may be
+    # any relation's.
+    example = ('GRAPH <urn:kgrel:graph:examples> {{ <urn:kgrel:example:1> a <https://w3id.org/kgrel#Example> ; '
+               '<https://w3id.org/kgrel#text> "A taught B." ; {} }}')
+
+    def moved_trig(body: str):
+        quads, _ = parse_rdf(example.format(body).encode(), ox.RdfFormat.TRIG)
+        return relations_with_new_facts(OntologyView(store), quads)
+
+    kgrel = "https://w3id.org/kgrel#"
+    assert moved_trig(f"<{kgrel}relation> <{EX}mentor> ; <{kgrel}head> <{EX}a> ; <{kgrel}tail> <{EX}b>") == \
+        {EX + "mentor"}
+    assert moved_trig(f"<{kgrel}head> <{EX}a>") is None
     store.close()
