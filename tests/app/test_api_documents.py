@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.app.test_api_relations import span
+
 GRAPH = """@prefix ex: <http://example.org/people/> .
 @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
 ex:Person rdfs:label "person"@en . ex:City rdfs:label "city"@en . ex:Region rdfs:label "region"@en .
@@ -161,11 +163,6 @@ def test_a_date_the_graph_types_is_not_read_as_a_spouse(people):
 @pytest.mark.xfail(strict=True, reason=NEVER_TRAINED)
 def test_x_married_y_is_a_spouse_fact_without_examples(people):
     assert ("kast", "ex:spouse", "vella") in facts_at_service_threshold(people, "Orsina Vella married Brennor Kast.")
-
-
-def span(text: str, head: str, tail: str) -> dict:
-    return {"text": text, "head": {"start": text.index(head), "end": text.index(head) + len(head)},
-            "tail": {"start": text.index(tail), "end": text.index(tail) + len(tail)}}
 
 
 FIVE_EXAMPLES = {
