@@ -24,9 +24,6 @@ def register(sub) -> None:
     p.add_argument("--train-layers", type=int, default=5, help="top encoder layers that learn (0: heads only)")
     p.add_argument("--lr", type=float, default=5e-5, help="learning rate of the encoder layers")
     p.add_argument("--lr-heads", type=float, default=1e-3)
-    p.add_argument("--negative-descriptions", type=int, default=0,
-                   help="per step, score this many relations of --side-info that no labelled text states (and that "
-                        "are no DocRED relation) as relations no pair holds")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--notes")
     add_common(p)
@@ -53,22 +50,13 @@ def run(args) -> int:
                     held_out_count=args.held_out_count, split_seed=args.seed)
     config = DocumentTrainConfig(epochs=args.epochs, train_layers=args.train_layers, lr_encoder=args.lr,
                                  lr_heads=args.lr_heads, seed=args.seed,
-                                 negative_descriptions=args.negative_descriptions,
                                  fewrel_way=DocumentTrainConfig.fewrel_way if sentences else 0,
                                  notes=args.notes or f"kgrel trained on {len(documents) - args.dev_documents} "
                                                      f"documents{' and FewRel sentences' if sentences else ''}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     settings = settings_from(args)
-    negatives = None
-    if args.negative_descriptions:
-        from kgrel.models.relation.docred import DOCRED_RELATIONS
-        from kgrel.models.relation.fewrel import load_side_info
-
-        # DocRED's relations are left out: their facts (annotated or withheld) are what dev and tests score.
-        unlabelled = sorted(set(load_side_info(args.side_info)) - set(relations) - set(DOCRED_RELATIONS))
-        negatives = relation_infos(args.side_info, unlabelled)
     result = train_document_model(documents, side_info, sentences, config, recipe, Path(args.out),
-                                  encoder_dir=settings.encoder, device=settings.device, negatives=negatives)
+                                  encoder_dir=settings.encoder, device=settings.device)
     print(json.dumps({"task": "train", "out": args.out, **{k: v for k, v in result.items() if k != "history"},
                       "last": result["history"][-1] if result["history"] else None}))
     return 0

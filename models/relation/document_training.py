@@ -71,10 +71,6 @@ class DocumentTrainConfig:
     # calibration without graph evidence, and at 1.0 the evidence of a graph holding facts moved the operating
     # point to precision 0.44 / recall 0.58 (K = 0, Re-DocRED dev); 0.3 gives 0.57 / 0.47 at the same best F1.
     hypernym_weight: float = 0.3
-    # Descriptions of relations with no labelled text (`negatives`), this many drawn per step and scored as
-    # relations no pair of the step holds: the side view must tell a relation from hundreds of others, not
-    # only from the training relations, which a relation never trained on needs.
-    negative_descriptions: int = 0
     seed: int = 0
     notes: str = ""
     extra: dict = field(default_factory=dict)
@@ -121,8 +117,7 @@ class DocumentTrainer:
     def __init__(self, model: RelationModel, train: Sequence[LabelledDocument], side_info: dict[str, RelationInfo],
                  relations: Sequence[str], config: DocumentTrainConfig, dev: Sequence[LabelledDocument] = (),
                  dev_relations: Sequence[str] = (), fewrel: dict[str, list[RelationInstance]] | None = None,
-                 dev_sentences: dict[str, list[RelationInstance]] | None = None,
-                 negatives: dict[str, RelationInfo] | None = None):
+                 dev_sentences: dict[str, list[RelationInstance]] | None = None):
         """`relations` are trained on; the facts of any other relation in `train` are held out (their pairs
         are left out, as withheld pairs are); `dev_relations` are scored on `dev` beside them, untrained.
         `fewrel` adds single-sentence episodes (alone, with no documents: adapting to a user's examples);
@@ -138,9 +133,6 @@ class DocumentTrainer:
         if missing:
             raise ValueError(f"no side information for relations {missing[:10]}")
         self.dev_sentences = dev_sentences or {}
-        taken = set(self.relations) | set(self.dev_relations) | set(fewrel or {})
-        self.negatives = sorted(r for r in (negatives or {}) if r not in taken)
-        self.negative_info = negatives or {}
         self.fewrel = {r: xs for r, xs in (fewrel or {}).items() if len(xs) >= 2}
         self.fewrel_relations = sorted(self.fewrel)
         layers = model.encoder.layers
@@ -219,9 +211,6 @@ class DocumentTrainer:
         fewrel_texts = [relation_text(self.side_info[r]) if r in self.side_info else r for r in self.fewrel_relations]
         self.fewrel_text = dict(zip(self.fewrel_relations, model.embed_sentences(fewrel_texts).clone(), strict=True)) \
             if fewrel_texts else {}
-        if self.config.negative_descriptions and self.negatives:
-            self.negative_text = model.embed_sentences(
-                [relation_text(self.negative_info[r]) for r in self.negatives]).clone()
         # Examples as encoder read-outs (context, head, tail): the heads on top of them learn every step.
         self.example_encodings: dict[str, tuple[list[int], InstanceEncoding]] = {}
         flat = [(r, src, x) for r in self.relations for src, x in self.examples[r]]
@@ -297,14 +286,6 @@ class DocumentTrainer:
                     ks[i] = len(chosen)
         return sums, ks, descriptions
 
-    def _negative_descriptions(self) -> torch.Tensor | None:
-        """Description views of `negative_descriptions` relations drawn from `negatives` (None: none)."""
-        n = min(self.config.negative_descriptions, len(self.negatives))
-        if not n:
-            return None
-        chosen = torch.tensor(self.rng.sample(range(len(self.negatives)), n))
-        return self.model.heads.description_view(self.negative_text[chosen].to(self.model.encoder.device))
-
     def _logits(self, example_q, side_q, sums, ks, descriptions) -> torch.Tensor:
         beta = F.softplus(self.rho)
         scores = fused_similarity(example_q, side_q, sums, descriptions, ks, beta) \
@@ -317,7 +298,6 @@ class DocumentTrainer:
         batch = self.rng.sample(self.docs, min(cfg.docs_per_step, len(self.docs))) if self.docs else []
         k = self.rng.choice(cfg.k_choices)
         sums, ks, descriptions = self._prototypes(k, {d.source for d in batch})
-        extra = self._negative_descriptions()
         losses, positives, right = [], 0, 0
         for doc in batch:
             if not doc.pairs:
@@ -328,16 +308,9 @@ class DocumentTrainer:
                                   self._logits(views.reversed_example, views.reversed_side, sums, ks, descriptions)],
                                  dim=1)  # (pairs, 2, R)
             labels = doc.labels.to(logits.device).float()
+            losses.append(fact_loss(logits, labels))
             positives += int(labels.sum())
             right += int(((logits > 0) & (labels > 0)).sum())
-            if extra is not None:  # relations no pair here holds, scored with no examples
-                none = torch.zeros(len(extra), device=logits.device)
-                z = torch.zeros(len(extra), sums.shape[1], device=logits.device)
-                logits = torch.cat([logits, torch.stack([self._logits(views.example, views.side, z, none, extra),
-                                                         self._logits(views.reversed_example, views.reversed_side,
-                                                                      z, none, extra)], dim=1)], dim=-1)
-                labels = torch.cat([labels, labels.new_zeros(*labels.shape[:2], len(extra))], dim=-1)
-            losses.append(fact_loss(logits, labels))
         loss = torch.stack(losses).mean() if losses else torch.zeros((), device=self.model.encoder.device)
         stats = {"k": k, "doc_loss": float(loss.detach()), "recall": right / max(1, positives)}
         if self.fewrel and cfg.fewrel_way:

@@ -37,7 +37,7 @@ def held_out_relations(documents: list[LabelledDocument], recipe: Recipe) -> lis
 def train_document_model(documents: list[LabelledDocument], side_info: dict[str, RelationInfo],
                          sentences: dict[str, list[RelationInstance]] | None, config: DocumentTrainConfig,
                          recipe: Recipe, out: Path, *, encoder_dir: str | None = None, device: str = "auto",
-                         progress: bool = True, negatives: dict[str, RelationInfo] | None = None) -> dict:
+                         progress: bool = True) -> dict:
     """Train from the base encoder and save the model folder; returns the training record."""
     torch.manual_seed(config.seed)
     split = split_documents(documents, recipe.dev_documents, recipe.split_seed)
@@ -47,7 +47,7 @@ def train_document_model(documents: list[LabelledDocument], side_info: dict[str,
     model.config = ModelConfig(encoder=model.config.encoder)
     sentences = {r: xs for r, xs in (sentences or {}).items() if r not in set(held)}
     trainer = DocumentTrainer(model, split.train, side_info, relations, config, split.dev[:recipe.dev_scored], held,
-                              sentences, negatives=negatives)
+                              sentences)
     result = trainer.train(progress=progress)
     result.update({"documents": len(split.train), "dev_documents": len(split.dev), "split_seed": recipe.split_seed})
     trainer.save(out, result)
