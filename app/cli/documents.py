@@ -244,7 +244,6 @@ def evaluate(args, settings) -> dict:
             register_relations(service, relations, side)
             for k in [int(x) for x in args.shots.split(",")]:
                 given = add_examples(service, split.train, relations, k, args.seed)
-                service.predictions.refresh()  # the examples' classes join the observed domain/range before reading
                 threshold = service.predictions.threshold() if args.threshold is None else args.threshold
                 if args.http:  # the embedded store is one process's: the server takes it over while it reads
                     model = service.predictions.model

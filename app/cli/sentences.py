@@ -87,7 +87,9 @@ def evaluate(args, settings) -> dict:
 
 
 def replace_examples(service, examples: dict) -> None:
-    """The store's examples become exactly `examples` (relation IRI -> instances)."""
+    """The store's examples become exactly `examples` (relation IRI -> instances), and the relations' state
+    follows them before the next read: the classes of the entities they name join the observed domain/range,
+    which the service otherwise refreshes in the background."""
     from kgrel.kg import examples as kg_examples
 
     for record in kg_examples.list_examples(service.graph.store):
@@ -96,6 +98,7 @@ def replace_examples(service, examples: dict) -> None:
     for iri, items in examples.items():
         if items:
             service.graph.add_examples(iri, items, source="urn:kgrel:bench")
+    service.predictions.refresh()
 
 
 def run(args) -> int:
