@@ -14,7 +14,8 @@ from collections.abc import Iterable
 
 import pyoxigraph as ox
 
-from kgrel.kg.namespaces import EXAMPLES_GRAPH, KGREL, RDF, RDFS, RELATION_TYPES
+from kgrel.kg.examples import HEAD_PROPERTY, RELATION_PROPERTY, TAIL_PROPERTY
+from kgrel.kg.namespaces import EXAMPLES_GRAPH, RDF, RDFS, RELATION_TYPES
 from kgrel.kg.ontology import (
     ALIAS_PROPERTIES,
     DESCRIPTION_PROPERTIES,
@@ -35,8 +36,7 @@ _NAME_PROPERTIES = {*LABEL_PROPERTIES, *ALIAS_PROPERTIES, RDF + "type", RDFS + "
 _SIDE_INFORMATION = {*LABEL_PROPERTIES, *ALIAS_PROPERTIES, *DESCRIPTION_PROPERTIES}
 _TYPE = RDF + "type"
 _LABEL = RDFS + "label"
-_EXAMPLE_RELATION = KGREL + "relation"
-_EXAMPLE_ENTITIES = {KGREL + "head", KGREL + "tail"}
+_EXAMPLE_ENTITIES = {HEAD_PROPERTY, TAIL_PROPERTY}
 
 
 def aspects_changed(ontology: OntologyView, quads: Iterable[ox.Quad]) -> frozenset[str]:
@@ -70,7 +70,7 @@ def relations_with_new_facts(ontology: OntologyView, quads: Iterable[ox.Quad]) -
     for q in quads:
         predicate = q.predicate.value
         if isinstance(q.graph_name, ox.NamedNode) and q.graph_name.value == EXAMPLES_GRAPH:
-            if predicate == _EXAMPLE_RELATION:
+            if predicate == RELATION_PROPERTY:
                 predicates.add(q.object.value)
                 examples_with_relation.add(q.subject.value)
             elif predicate in _EXAMPLE_ENTITIES:

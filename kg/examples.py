@@ -22,6 +22,9 @@ from kgrel.kg.store import KnowledgeStore
 EXAMPLE_PREFIX = "urn:kgrel:example:"
 _INT = ox.NamedNode(XSD + "integer")
 _FIELDS = ("text", "headStart", "headEnd", "tailStart", "tailEnd", "head", "tail", "source")
+# What ties an example to its relation and to the graph entities its mentions name (read by
+# `OntologyView.argument_classes` and `changes.relations_with_new_facts`, where an example counts as a fact).
+RELATION_PROPERTY, HEAD_PROPERTY, TAIL_PROPERTY = KGREL + "relation", KGREL + "head", KGREL + "tail"
 
 
 @dataclass
@@ -51,7 +54,7 @@ def example_quads(record: ExampleRecord) -> list[ox.Quad]:
     created = record.created or datetime.now(UTC).isoformat()
     quads = [
         ox.Quad(e, ox.NamedNode(RDF + "type"), ox.NamedNode(KGREL + "Example"), g),
-        q("relation", ox.NamedNode(record.relation)),
+        ox.Quad(e, ox.NamedNode(RELATION_PROPERTY), ox.NamedNode(record.relation), g),
         q("text", ox.Literal(record.text)),
         q("headStart", ox.Literal(str(record.head_start), datatype=_INT)),
         q("headEnd", ox.Literal(str(record.head_end), datatype=_INT)),
@@ -61,9 +64,9 @@ def example_quads(record: ExampleRecord) -> list[ox.Quad]:
                 ox.Literal(created, datatype=ox.NamedNode(XSD + "dateTime")), g),
     ]
     if record.head_entity:
-        quads.append(q("head", ox.NamedNode(record.head_entity)))
+        quads.append(ox.Quad(e, ox.NamedNode(HEAD_PROPERTY), ox.NamedNode(record.head_entity), g))
     if record.tail_entity:
-        quads.append(q("tail", ox.NamedNode(record.tail_entity)))
+        quads.append(ox.Quad(e, ox.NamedNode(TAIL_PROPERTY), ox.NamedNode(record.tail_entity), g))
     if record.source:
         quads.append(q("source", ox.NamedNode(record.source)))
     return quads
@@ -80,7 +83,7 @@ def list_examples(store: KnowledgeStore, relation: str | None = None) -> list[Ex
     optional = " ".join(f"OPTIONAL {{ ?e <{KGREL}{f}> ?{f} }}" for f in _FIELDS)
     rows = store.select(
         f"SELECT ?e ?r ?created {' '.join('?' + f for f in _FIELDS)} WHERE {{ GRAPH <{EXAMPLES_GRAPH}> {{ "
-        f"{where_relation} ?e a <{KGREL}Example> ; <{KGREL}relation> ?r . "
+        f"{where_relation} ?e a <{KGREL}Example> ; <{RELATION_PROPERTY}> ?r . "
         f"OPTIONAL {{ ?e <{PROV}generatedAtTime> ?created }} {optional} }} }} ORDER BY ?created ?e")
     return [_record(row) for row in rows if "text" in row]
 
@@ -100,7 +103,8 @@ def _record(row: dict) -> ExampleRecord:
 def count_examples(store: KnowledgeStore) -> dict[str, int]:
     """Number of examples of every relation that has any."""
     rows = store.select(
-        f"SELECT ?r (COUNT(?e) AS ?n) WHERE {{ GRAPH <{EXAMPLES_GRAPH}> {{ ?e <{KGREL}relation> ?r }} }} GROUP BY ?r")
+        f"SELECT ?r (COUNT(?e) AS ?n) WHERE {{ GRAPH <{EXAMPLES_GRAPH}> {{ ?e <{RELATION_PROPERTY}> ?r }} }} "
+        "GROUP BY ?r")
     return {row["r"].value: int(row["n"].value) for row in rows}
 
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
-from kgrel.kg.namespaces import DCTERMS, EXAMPLES_GRAPH, KGREL, OWL, RDF, RDFS, RELATION_TYPES, SCHEMA, SKOS, XSD
+from kgrel.kg.examples import HEAD_PROPERTY, RELATION_PROPERTY, TAIL_PROPERTY
+from kgrel.kg.namespaces import DCTERMS, EXAMPLES_GRAPH, OWL, RDF, RDFS, RELATION_TYPES, SCHEMA, SKOS, XSD
 from kgrel.kg.store import KnowledgeStore
 
 LABEL_PROPERTIES = (RDFS + "label", SKOS + "prefLabel", SCHEMA + "name")
@@ -25,9 +26,9 @@ SYMMETRIC = OWL + "SymmetricProperty"
 # of its facts (Wikidata's spouse and sibling facts are stated both ways; "influenced by" 1% of the time).
 RECIPROCATED_MIN = 4
 RECIPROCATED_SHARE = 0.5
-# (?s ?r ?o) stated by a fact or by a labelled example of ?r naming both entities (kg.examples' vocabulary).
-STATED = (f"{{ ?s ?r ?o }} UNION {{ GRAPH <{EXAMPLES_GRAPH}> {{ ?example <{KGREL}relation> ?r ; <{KGREL}head> ?s ; "
-          f"<{KGREL}tail> ?o }} }}")
+# (?s ?r ?o) stated by a fact or by a labelled example of ?r naming both entities.
+STATED = (f"{{ ?s ?r ?o }} UNION {{ GRAPH <{EXAMPLES_GRAPH}> {{ ?example <{RELATION_PROPERTY}> ?r ; "
+          f"<{HEAD_PROPERTY}> ?s ; <{TAIL_PROPERTY}> ?o }} }}")
 # Vocabulary terms that are rdf:Property in their own ontologies but never relations between entities.
 _BUILTIN_NAMESPACES = (RDF, RDFS, OWL, SKOS, XSD)
 

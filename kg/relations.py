@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 import pyoxigraph as ox
 
 from kgrel.kg.errors import KGError, NotFound
-from kgrel.kg.namespaces import EXAMPLES_GRAPH, KGREL, OWL, RDF, RDFS, RELATION_TYPES, RELATIONS_GRAPH, SKOS
+from kgrel.kg.examples import RELATION_PROPERTY
+from kgrel.kg.namespaces import EXAMPLES_GRAPH, OWL, RDF, RDFS, RELATION_TYPES, RELATIONS_GRAPH, SKOS
 from kgrel.kg.store import KnowledgeStore
 
 
@@ -69,4 +70,4 @@ def delete_relation(store: KnowledgeStore, iri: str) -> None:
     store.update(
         f"DELETE WHERE {{ {store.default_pattern(f'<{iri}> ?p ?o')} }} ; "
         f"DELETE WHERE {{ GRAPH ?g {{ <{iri}> ?p ?o }} }} ; "
-        f"DELETE WHERE {{ GRAPH <{EXAMPLES_GRAPH}> {{ ?e <{KGREL}relation> <{iri}> ; ?ep ?eo }} }}")
+        f"DELETE WHERE {{ GRAPH <{EXAMPLES_GRAPH}> {{ ?e <{RELATION_PROPERTY}> <{iri}> ; ?ep ?eo }} }}")
